@@ -1,0 +1,108 @@
+from django.db import models
+
+from apps.core.models import TimeStampedModel, prefixed_id_field
+from apps.vault.fields import EncryptedJSONField
+
+
+class Provider(TimeStampedModel):
+    """A third-party service from the catalog. `definition` is the validated YAML; columns are for queries."""
+
+    class AuthType(models.TextChoices):
+        OAUTH2 = "oauth2"
+        OAUTH2_CLIENT_CREDENTIALS = "oauth2_client_credentials"
+        API_KEY = "api_key"
+        BASIC = "basic"
+
+    class Stage(models.TextChoices):
+        ALPHA = "alpha"
+        BETA = "beta"
+        GA = "ga"
+
+    name = models.SlugField(max_length=63, unique=True)
+    display_name = models.CharField(max_length=200)
+    auth_type = models.CharField(max_length=32, choices=AuthType.choices)
+    categories = models.JSONField(default=list)
+    category_index = models.CharField(
+        max_length=300, default="", editable=False, help_text="',crm,accounting,' so any database can filter."
+    )
+    stage = models.CharField(max_length=8, choices=Stage.choices, default=Stage.GA)
+    is_enabled = models.BooleanField(default=True, help_text="False when its catalog file was removed.")
+    definition = models.JSONField()
+    source_file = models.CharField(max_length=500)
+    content_hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["display_name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    def save(self, *args, **kwargs):
+        self.category_index = "," + ",".join(self.categories) + ","
+        if kwargs.get("update_fields") is not None and "categories" in kwargs["update_fields"]:
+            kwargs["update_fields"] = [*kwargs["update_fields"], "category_index"]
+        super().save(*args, **kwargs)
+
+    @property
+    def is_oauth(self) -> bool:
+        return self.auth_type in {self.AuthType.OAUTH2}
+
+    @property
+    def settings_spec(self) -> list[dict]:
+        return self.definition.get("settings", [])
+
+    @property
+    def required_setting_names(self) -> list[str]:
+        return [s["name"] for s in self.settings_spec if s["required"]]
+
+    @property
+    def oauth(self) -> dict:
+        return self.definition.get("oauth") or {}
+
+    @property
+    def scopes(self) -> list[dict]:
+        return self.definition.get("scopes", [])
+
+    def scopes_of_kind(self, *kinds: str) -> list[str]:
+        return [s["scope"] for s in self.scopes if s["kind"] in kinds]
+
+    @property
+    def logo_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("catalog:logo", args=[self.name])
+
+
+class ConnectorConfig(TimeStampedModel):
+    """One application's use of one provider: its OAuth client, scopes and default settings."""
+
+    id = prefixed_id_field("ccfg")
+    application = models.ForeignKey("tenants.Application", on_delete=models.CASCADE, related_name="connector_configs")
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="connector_configs")
+    is_enabled = models.BooleanField(default=True)
+    client_id = models.CharField(max_length=500, blank=True)
+    client_secret = EncryptedJSONField(help_text="{'client_secret': …}; write-only everywhere.")
+    scopes = models.JSONField(default=list, blank=True, help_text="Scopes to request; empty = provider defaults.")
+    default_settings = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["application", "provider"], name="connector_config_unique_provider")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} → {self.provider_id}"
+
+    @property
+    def secret_value(self) -> str:
+        return (self.client_secret or {}).get("client_secret", "")
+
+    @property
+    def has_client_secret(self) -> bool:
+        return bool(self.__dict__.get("client_secret"))
+
+    def requested_scopes(self) -> list[str]:
+        required = self.provider.scopes_of_kind("required")
+        chosen = self.scopes or self.provider.scopes_of_kind("default")
+        return list(dict.fromkeys([*required, *chosen]))

@@ -1,0 +1,46 @@
+from pathlib import Path
+
+from django.http import Http404, HttpResponse
+from django.utils.html import escape
+from django.views.decorators.cache import cache_control
+
+from apps.catalog.selectors import provider_get
+
+MONOGRAM_SVG = """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" role="img" aria-label="{label}">\
+<rect width="64" height="64" rx="14" fill="{color}"/>\
+<text x="32" y="41" text-anchor="middle" font-family="Inter,Segoe UI,Helvetica,Arial,sans-serif" \
+font-size="{size}" font-weight="700" fill="{ink}">{letters}</text></svg>"""
+
+
+def monogram_letters(display_name: str) -> str:
+    words = [w for w in display_name.replace("-", " ").split() if w[:1].isalnum()]
+    if len(words) >= 2:
+        return (words[0][0] + words[1][0]).upper()
+    return display_name[:2].upper() if len(display_name) > 1 else display_name.upper()
+
+
+def ink_for(color: str) -> str:
+    red, green, blue = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return "#111827" if (red * 299 + green * 587 + blue * 114) / 1000 > 160 else "#FFFFFF"
+
+
+@cache_control(public=True, max_age=3600)
+def provider_logo(request, name: str):
+    """A committed logo file when the catalog names one, otherwise an SVG monogram in the brand colour."""
+    provider = provider_get(name=name, enabled_only=False)
+    if provider is None:
+        raise Http404("Unknown provider")
+    definition = provider.definition
+    if definition.get("logo"):
+        logo_path = Path(provider.source_file).parent / definition["logo"]
+        if logo_path.suffix == ".svg" and logo_path.is_file():
+            return HttpResponse(logo_path.read_bytes(), content_type="image/svg+xml")
+    letters = monogram_letters(definition["display_name"])
+    svg = MONOGRAM_SVG.format(
+        label=escape(definition["display_name"]),
+        color=definition["color"],
+        ink=ink_for(definition["color"]),
+        letters=escape(letters),
+        size=28 if len(letters) == 1 else 24,
+    )
+    return HttpResponse(svg, content_type="image/svg+xml")

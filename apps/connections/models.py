@@ -1,0 +1,181 @@
+import uuid
+
+from django.core import signing
+from django.db import models
+from django.utils import timezone
+
+from apps.core.ids import new_id
+from apps.core.models import TimeStampedModel, prefixed_id_field
+from apps.vault.fields import EncryptedJSONField
+
+CONNECT_TOKEN_SALT = "patchbay.connect.start"
+
+
+def new_connect_nonce() -> str:
+    return new_id("n")[2:]
+
+
+class Connection(TimeStampedModel):
+    """One customer's account at one provider.
+
+    `credentials` (vault-encrypted) holds the token response / API key. Everything else here is
+    non-secret and safe to show. `missing_settings` and `is_configured` are derived, never stored.
+    """
+
+    class Status(models.TextChoices):
+        HEALTHY = "healthy"
+        DISCONNECTED = "disconnected"
+        ERROR = "error"
+        MANUAL = "manual"
+        UNKNOWN = "unknown"
+
+    id = prefixed_id_field("conn")
+    application = models.ForeignKey("tenants.Application", on_delete=models.CASCADE, related_name="connections")
+    customer = models.ForeignKey("tenants.Customer", on_delete=models.CASCADE, related_name="connections")
+    provider = models.ForeignKey("catalog.Provider", on_delete=models.PROTECT, related_name="connections")
+    connector_config = models.ForeignKey(
+        "catalog.ConnectorConfig", on_delete=models.SET_NULL, null=True, blank=True, related_name="connections"
+    )
+    display_name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNKNOWN, db_index=True)
+    status_message = models.CharField(max_length=500, blank=True)
+
+    is_authentication_pending = models.BooleanField(default=True)
+    is_running_setup = models.BooleanField(default=False)
+    is_sync_disabled = models.BooleanField(default=False)
+    disabled = models.BooleanField(default=False)
+
+    settings = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    credentials = EncryptedJSONField()
+    credentials_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    scopes_granted = models.JSONField(default=list, blank=True)
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    refresh_failure_count = models.PositiveSmallIntegerField(default=0)
+
+    health_status_code = models.CharField(max_length=40, default="unknown")
+    health_message = models.CharField(max_length=500, blank=True)
+    health_suggested_resolution = models.CharField(max_length=500, blank=True)
+    health_authentication_required = models.BooleanField(default=False)
+    health_checked_at = models.DateTimeField(null=True, blank=True)
+
+    next_sync_at = models.DateTimeField(null=True, blank=True)
+    connect_nonce = models.CharField(
+        max_length=40, default=new_connect_nonce, editable=False, help_text="Rotating it voids old connect links."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["application", "-created_at", "-id"], name="conn_app_created"),
+            models.Index(fields=["application", "customer", "-created_at"], name="conn_app_customer"),
+            models.Index(fields=["application", "provider", "-created_at"], name="conn_app_provider"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or f"{self.provider_id} for {self.customer_id}"
+
+    @property
+    def missing_settings(self) -> list[str]:
+        return [
+            spec["name"]
+            for spec in self.provider.settings_spec
+            if spec["required"] and self.settings.get(spec["name"]) in (None, "")
+        ]
+
+    @property
+    def is_configured(self) -> bool:
+        return not self.is_authentication_pending and not self.missing_settings
+
+    @property
+    def requires_setup(self) -> bool:
+        return self.is_authentication_pending or bool(self.missing_settings)
+
+    @property
+    def is_healthy(self) -> bool:
+        return self.is_configured and self.status == self.Status.HEALTHY
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.__dict__.get("credentials")) or bool(self.__dict__.get("_credentials_plaintext"))
+
+    @property
+    def connect_token(self) -> str:
+        return signing.Signer(salt=CONNECT_TOKEN_SALT).sign(f"{self.pk}.{self.connect_nonce}")
+
+    @property
+    def authorization_path(self) -> str:
+        from django.urls import reverse
+
+        return reverse("connect:start", args=[self.connect_token])
+
+    @property
+    def authorization_url(self) -> str | None:
+        """Patchbay URL that starts (or restarts) the provider consent; None once authenticated."""
+        from django.conf import settings
+
+        if not self.is_authentication_pending:
+            return None
+        return settings.PATCHBAY_BASE_URL + self.authorization_path
+
+    @property
+    def access_token_expired(self) -> bool:
+        return self.credentials_expires_at is not None and self.credentials_expires_at <= timezone.now()
+
+
+class ConnectionModel(TimeStampedModel):
+    """A data model (contacts, invoices, …) synced through a connection."""
+
+    id = prefixed_id_field("cmod")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="models")
+    name = models.CharField(max_length=100)
+    display_name = models.CharField(max_length=200)
+    is_read_enabled = models.BooleanField(default=True)
+    is_write_enabled = models.BooleanField(default=False)
+    is_custom_object = models.BooleanField(default=False)
+    is_file_upload_enabled = models.BooleanField(default=False)
+    is_webhooks_setup = models.BooleanField(default=False)
+    is_read_supported = models.BooleanField(default=True)
+    is_write_supported = models.BooleanField(default=False)
+    is_sync_supported = models.BooleanField(default=True)
+    next_sync_at = models.DateTimeField(null=True, blank=True)
+    last_sync = models.ForeignKey(
+        "SyncRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["connection", "name"], name="connection_model_unique_name")]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class SyncRun(TimeStampedModel):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    id = prefixed_id_field("sync")
+    model = models.ForeignKey(ConnectionModel, on_delete=models.CASCADE, related_name="sync_runs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+    attempt = models.PositiveIntegerField(default=1)
+    batch_id = models.UUIDField(default=uuid.uuid4)
+    entity_id = models.CharField(max_length=100, blank=True, null=True)
+    file_id = models.CharField(max_length=100, blank=True, null=True)
+    error = models.TextField(blank=True, null=True)
+    is_initial_sync = models.BooleanField(default=False)
+    is_one_off = models.BooleanField(default=False)
+    pagination_state = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    timerange_start = models.DateTimeField(null=True, blank=True)
+    timerange_end = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.model_id} {self.status}"

@@ -1,0 +1,22 @@
+"""Test run: fixed keys, fast hashing, sandbox on. DATABASE_URL (Postgres in CI) is honoured."""
+
+import os
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import VAR_DIR, database_from_env
+
+SECRET_KEY = "test-secret-key-not-for-production"
+PATCHBAY_VAULT_KEYS = "test2:" + "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI="
+DEBUG = False
+PATCHBAY_SANDBOX_ENABLED = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DATABASES = {"default": database_from_env(VAR_DIR / "test.sqlite3")}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
