@@ -29,11 +29,6 @@ def encrypt(plaintext: bytes, *, aad: bytes, keyring: Keyring | None = None) -> 
     return f"{PREFIX}:{keyring.primary_id}:{body}"
 
 
-def key_id_of(token: str) -> str:
-    prefix, key_id, _ = _split(token)
-    return key_id
-
-
 def decrypt(token: str, *, aad: bytes, keyring: Keyring | None = None) -> bytes:
     keyring = keyring or get_keyring()
     _, key_id, body = _split(token)
