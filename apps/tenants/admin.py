@@ -1,0 +1,138 @@
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from apps.core.admin import staff_actor, vault_display
+from apps.tenants.models import ApiKey, Application, Customer
+from apps.tenants.services import api_key_create, api_key_revoke, application_create, normalize_origin
+
+
+class ApplicationForm(forms.ModelForm):
+    allowed_origins = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One origin a line, like https://app.example.com (no path).",
+    )
+
+    class Meta:
+        model = Application
+        fields = ["name", "slug", "allowed_origins", "webhook_url", "brand_color", "logo_url"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["allowed_origins"] = "\n".join(self.instance.allowed_origins or [])
+
+    def clean_allowed_origins(self) -> list[str]:
+        origins, errors = [], []
+        for line in (self.cleaned_data.get("allowed_origins") or "").replace(",", "\n").splitlines():
+            if not line.strip():
+                continue
+            try:
+                origins.append(normalize_origin(line))
+            except ValidationError as exc:
+                errors.extend(exc.messages)
+        if errors:
+            raise ValidationError(errors)
+        return list(dict.fromkeys(origins))
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Application)
+class ApplicationAdmin(admin.ModelAdmin):
+    form = ApplicationForm
+    list_display = ["name", "slug", "id", "webhook_url", "created_at"]
+    search_fields = ["id", "name", "slug"]
+    list_filter = ["created_at"]
+    prepopulated_fields = {"slug": ["name"]}
+    webhook_secret_status = vault_display("webhook_secret", "Webhook signing secret")
+    readonly_fields = ["id", "webhook_secret_status", "created_at", "modified_at"]
+    inlines = [ApiKeyInline]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = application_create(
+            name=obj.name, slug=obj.slug, allowed_origins=obj.allowed_origins, webhook_url=obj.webhook_url
+        )
+        created.brand_color, created.logo_url = obj.brand_color, obj.logo_url
+        created.save(update_fields=["brand_color", "logo_url", "modified_at"])
+        obj.pk = created.pk
+        obj._state.adding = False
+
+
+class ApiKeyAddForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["application", "name"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix_display", "application", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "application"]
+    search_fields = ["id", "name", "prefix", "application__name", "application__slug"]
+    list_select_related = ["application"]
+    readonly_fields = ["id", "application", "prefix_display", "created_at", "last_used_at", "revoked_at"]
+    fields = ["id", "application", "name", "prefix_display", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke_keys"]
+
+    @admin.display(description="Prefix")
+    def prefix_display(self, obj):
+        return f"{obj.prefix}…" if obj.prefix else ""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyAddForm
+            kwargs["fields"] = ["application", "name"]
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ["application", "name"] if obj is None else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        api_key, raw = api_key_create(application=obj.application, name=obj.name, actor=staff_actor(request))
+        obj.pk = api_key.pk
+        obj.prefix, obj.key_hash = api_key.prefix, api_key.key_hash
+        obj._state.adding = False
+        messages.warning(
+            request,
+            f"New API key for {api_key.application}: {raw} — copy it now; Patchbay stores only its hash "
+            "and will never show it again.",
+        )
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke_keys(self, request, queryset):
+        revoked = 0
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            api_key_revoke(api_key=api_key, actor=staff_actor(request))
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "name", "email", "application", "created_at"]
+    list_filter = ["application", "created_at"]
+    search_fields = ["id", "external_id", "name", "email"]
+    list_select_related = ["application"]
+    readonly_fields = ["id", "created_at", "modified_at"]
+    fields = ["id", "application", "external_id", "name", "email", "metadata", "created_at", "modified_at"]
