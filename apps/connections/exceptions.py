@@ -1,0 +1,70 @@
+"""Failures a person or an application can cause. Each carries a message safe to show (no secrets)."""
+
+
+class ConnectError(Exception):
+    code = "connect_error"
+    user_message = "Something went wrong while connecting. Please try again."
+    http_status = 400
+
+    def __init__(self, user_message: str | None = None, *, detail: str = ""):
+        if user_message:
+            self.user_message = user_message
+        self.detail = detail
+        super().__init__(self.user_message)
+
+
+class ConnectorNotConfigured(ConnectError):
+    code = "connector_not_configured"
+    user_message = "This integration is not set up yet (no OAuth client). Ask the application's team to configure it."
+    http_status = 409
+
+
+class ProviderDeniedConsent(ConnectError):
+    code = "consent_denied"
+    user_message = "The connection was not approved at the provider. Start again and approve access to connect."
+
+
+class ProviderRejectedCode(ConnectError):
+    code = "provider_rejected_code"
+    user_message = "The provider refused the authorization. Start the connection again."
+    http_status = 502
+
+
+class ProviderUnavailable(ConnectError):
+    code = "provider_unavailable"
+    user_message = "The provider did not answer in time or had an error. Please try again in a few minutes."
+    http_status = 502
+
+
+class MalformedTokenResponse(ConnectError):
+    code = "malformed_token_response"
+    user_message = "The provider answered with a token response Patchbay could not read. Please try again later."
+    http_status = 502
+
+
+class InvalidCredentials(ConnectError):
+    code = "invalid_credentials"
+    user_message = "The provider did not accept these credentials. Check them and try again."
+    http_status = 422
+
+
+class InvalidGrant(ConnectError):
+    code = "invalid_grant"
+    user_message = "The provider revoked this connection's access. Reconnect to restore it."
+    http_status = 409
+
+
+class ConnectionNotPending(ConnectError):
+    code = "connection_not_pending"
+    user_message = "This connection is already connected."
+    http_status = 409
+
+
+class SettingsInvalid(ConnectError):
+    code = "settings_invalid"
+    user_message = "Some settings are not valid."
+    http_status = 422
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("Some settings are not valid: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))

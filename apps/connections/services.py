@@ -1,0 +1,438 @@
+"""Every write to a connection. Each function is keyword-only and runs in one transaction."""
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.catalog.models import ConnectorConfig, Provider
+from apps.catalog.selectors import connector_config_get
+from apps.connections import provider_client
+from apps.connections.exceptions import (
+    ConnectError,
+    InvalidCredentials,
+    InvalidGrant,
+    ProviderUnavailable,
+    SettingsInvalid,
+)
+from apps.connections.models import Connection, ConnectionModel, new_connect_nonce
+from apps.connections.settings_spec import clean_settings
+from apps.connections.tokens import normalize_token
+from apps.core.services import audit_record
+from apps.webhooks.services import event_emit
+
+logger = logging.getLogger(__name__)
+
+REFRESH_FAILURE_BUDGET = 5
+REFRESH_MARGIN = timedelta(minutes=5)
+HEALTH_FIELDS = [
+    "status",
+    "status_message",
+    "health_status_code",
+    "health_message",
+    "health_suggested_resolution",
+    "health_authentication_required",
+    "health_checked_at",
+]
+
+
+def _config_for(connection: Connection) -> ConnectorConfig | None:
+    if connection.connector_config_id and connection.connector_config.is_enabled:
+        return connection.connector_config
+    return connector_config_get(application=connection.application, provider=connection.provider)
+
+
+def _health_code(verification: provider_client.Verification) -> str:
+    if verification.ok:
+        return "healthy"
+    if verification.authentication_failed:
+        return "authentication_failed"
+    if verification.status_code is None:
+        return "unreachable"
+    return f"http_{verification.status_code}"
+
+
+def _set_health(connection: Connection, verification: provider_client.Verification) -> None:
+    connection.health_checked_at = timezone.now()
+    connection.health_status_code = _health_code(verification)
+    connection.health_message = verification.message[:500]
+    connection.health_authentication_required = verification.authentication_failed
+    if verification.ok:
+        connection.status = Connection.Status.HEALTHY
+        connection.status_message = ""
+        connection.health_suggested_resolution = ""
+    elif verification.authentication_failed:
+        connection.status = Connection.Status.ERROR
+        connection.status_message = verification.message[:500]
+        connection.health_suggested_resolution = (
+            "Reconnect the account: the provider no longer accepts its credentials."
+        )
+    else:
+        connection.status = Connection.Status.ERROR
+        connection.status_message = verification.message[:500]
+        connection.health_suggested_resolution = "Check the connection's settings; Patchbay retries automatically."
+
+
+def _sync_models(connection: Connection) -> None:
+    """Create the provider's catalog models on the connection (idempotent)."""
+    existing = set(connection.models.values_list("name", flat=True))
+    ConnectionModel.objects.bulk_create(
+        [
+            ConnectionModel(
+                connection=connection,
+                name=model["name"],
+                display_name=model["display_name"],
+                is_read_supported=model["is_read_supported"],
+                is_write_supported=model["is_write_supported"],
+                is_sync_supported=model["is_sync_supported"],
+                is_custom_object=model["is_custom_object"],
+                is_read_enabled=model["is_read_supported"],
+            )
+            for model in connection.provider.definition.get("models", [])
+            if model["name"] not in existing
+        ]
+    )
+
+
+@transaction.atomic
+def connection_create(
+    *,
+    application,
+    customer,
+    provider: Provider,
+    display_name: str = "",
+    settings: dict | None = None,
+    metadata: dict | None = None,
+    credentials: dict | None = None,
+    actor: str = "system",
+) -> Connection:
+    if customer.application_id != application.pk:
+        raise ValueError("customer belongs to another application")
+    config = connector_config_get(application=application, provider=provider)
+    merged_settings = {**(config.default_settings if config else {}), **(settings or {})}
+    connection = Connection(
+        application=application,
+        customer=customer,
+        provider=provider,
+        connector_config=config,
+        display_name=display_name,
+        settings=clean_settings(provider=provider, values=merged_settings),
+        metadata=metadata or {},
+        is_authentication_pending=True,
+    )
+    connection.save()
+    _sync_models(connection)
+    audit_record(action="connection.created", target=connection, actor=actor, data={"provider": provider.name})
+    if provider.auth_type == Provider.AuthType.OAUTH2_CLIENT_CREDENTIALS:
+        token = provider_client.fetch_client_credentials_token(connection=connection, config=config)
+        return connection_store_oauth_token(connection=connection, token_response=token, actor=actor)
+    if credentials is not None:
+        if provider.auth_type not in {Provider.AuthType.API_KEY, Provider.AuthType.BASIC}:
+            raise InvalidCredentials(f"{provider.display_name} connects through OAuth; credentials cannot be pasted.")
+        return connection_store_api_credentials(connection=connection, credentials=credentials, actor=actor)
+    event_emit(type="connection.created", connection=connection)
+    return connection
+
+
+def _lock(connection: Connection) -> Connection:
+    return (
+        Connection.objects.select_for_update(of=("self",))
+        .select_related("provider", "application", "connector_config", "customer")
+        .get(pk=connection.pk)
+    )
+
+
+@transaction.atomic
+def connection_store_oauth_token(
+    *, connection: Connection, token_response: dict, callback_params: dict | None = None, actor: str = "system"
+) -> Connection:
+    """Replace the credentials with a fresh token in one step, then verify them and record health."""
+    locked = _lock(connection)
+    config = _config_for(locked)
+    token = normalize_token(
+        provider=locked.provider,
+        token=token_response,
+        requested_scopes=config.requested_scopes() if config else [],
+        callback_params=callback_params,
+    )
+    was_pending = locked.is_authentication_pending
+    settings = {**locked.settings, **token.settings}
+    verification = provider_client.verify(provider=locked.provider, settings=settings, credentials=token.credentials)
+    locked.credentials = token.credentials
+    locked.credentials_expires_at = token.expires_at
+    locked.scopes_granted = token.scopes
+    locked.settings = settings
+    locked.connector_config = config
+    locked.is_authentication_pending = False
+    locked.disabled = False
+    locked.refresh_failure_count = 0
+    locked.last_refreshed_at = timezone.now()
+    locked.connect_nonce = new_connect_nonce()
+    _set_health(locked, verification)
+    locked.save()
+    audit_record(
+        action="connection.authenticated" if was_pending else "connection.reconnected",
+        target=locked,
+        actor=actor,
+        data={"scopes": token.scopes, "verified": verification.ok},
+    )
+    event_emit(type="connection.authenticated", connection=locked)
+    return locked
+
+
+@transaction.atomic
+def connection_store_api_credentials(*, connection: Connection, credentials: dict, actor: str = "system") -> Connection:
+    """Verify pasted credentials against the provider first; only working credentials are stored."""
+    locked = _lock(connection)
+    spec = locked.provider.definition.get("credentials")
+    if not spec:
+        raise InvalidCredentials(
+            f"{locked.provider.display_name} connects through OAuth; credentials cannot be pasted."
+        )
+    if not isinstance(credentials, dict):
+        raise SettingsInvalid({"credentials": "Must be an object of field names to values."})
+    cleaned: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for field in spec["fields"]:
+        value = credentials.get(field["name"])
+        if not isinstance(value, str) or not value.strip():
+            errors[field["name"]] = f"{field['label']} is required."
+        else:
+            cleaned[field["name"]] = value.strip()
+    unknown = set(credentials) - {f["name"] for f in spec["fields"]}
+    for name in sorted(unknown):
+        errors[name] = "Unknown credential field."
+    if errors:
+        raise SettingsInvalid(errors)
+    verification = provider_client.verify(provider=locked.provider, settings=locked.settings, credentials=cleaned)
+    if not verification.ok:
+        if verification.status_code is None and not verification.authentication_failed:
+            raise ProviderUnavailable(f"Could not check the credentials: {verification.message}")
+        raise InvalidCredentials(f"{locked.provider.display_name} rejected the credentials: {verification.message}")
+    was_pending = locked.is_authentication_pending
+    locked.credentials = {"type": locked.provider.auth_type, **cleaned}
+    locked.credentials_expires_at = None
+    locked.is_authentication_pending = False
+    locked.disabled = False
+    locked.connect_nonce = new_connect_nonce()
+    _set_health(locked, verification)
+    locked.save()
+    audit_record(
+        action="connection.authenticated" if was_pending else "connection.reconnected", target=locked, actor=actor
+    )
+    event_emit(type="connection.authenticated", connection=locked)
+    return locked
+
+
+@transaction.atomic
+def connection_update_settings(*, connection: Connection, settings: dict, actor: str = "system") -> Connection:
+    locked = _lock(connection)
+    cleaned = clean_settings(provider=locked.provider, values=settings, only=list(settings))
+    was_configured = locked.is_configured
+    locked.settings = {**locked.settings, **cleaned}
+    locked.save(update_fields=["settings", "modified_at"])
+    audit_record(action="connection.settings_updated", target=locked, actor=actor, data={"fields": sorted(cleaned)})
+    if locked.is_configured and not was_configured:
+        event_emit(type="connection.configured", connection=locked)
+    return locked
+
+
+def _merge_metadata(current: dict, patch: dict) -> dict:
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+@transaction.atomic
+def connection_update(
+    *,
+    connection: Connection,
+    display_name: str | None = None,
+    settings: dict | None = None,
+    metadata: dict | None = None,
+    is_sync_disabled: bool | None = None,
+    actor: str = "system",
+) -> Connection:
+    """Patch a connection. `metadata` is shallow-merged and a None value deletes that key."""
+    locked = _lock(connection)
+    changed: list[str] = []
+    if display_name is not None:
+        locked.display_name = display_name
+        changed.append("display_name")
+    if settings is not None:
+        cleaned = clean_settings(provider=locked.provider, values=settings)
+        locked.settings = {k: v for k, v in {**locked.settings, **cleaned}.items() if v is not None}
+        changed.append("settings")
+    if metadata is not None:
+        locked.metadata = _merge_metadata(locked.metadata, metadata)
+        changed.append("metadata")
+    if is_sync_disabled is not None:
+        locked.is_sync_disabled = is_sync_disabled
+        changed.append("is_sync_disabled")
+    if changed:
+        locked.save(update_fields=[*changed, "modified_at"])
+        audit_record(action="connection.updated", target=locked, actor=actor, data={"fields": changed})
+    return locked
+
+
+@transaction.atomic
+def connection_disconnect(*, connection: Connection, actor: str = "system") -> Connection:
+    """Revoke at the provider when possible, wipe the credentials, and void old connect links."""
+    locked = _lock(connection)
+    credentials = locked.credentials or {}
+    revoked = False
+    if locked.provider.oauth:
+        revoked = provider_client.revoke(connection=locked, config=_config_for(locked), credentials=credentials)
+    locked.credentials = None
+    locked.credentials_expires_at = None
+    locked.scopes_granted = []
+    locked.is_authentication_pending = True
+    locked.status = Connection.Status.DISCONNECTED
+    locked.status_message = "Disconnected."
+    locked.health_status_code = "disconnected"
+    locked.health_message = "The connection was disconnected."
+    locked.health_suggested_resolution = "Reconnect to restore access."
+    locked.health_authentication_required = True
+    locked.health_checked_at = timezone.now()
+    locked.connect_nonce = new_connect_nonce()
+    locked.save()
+    audit_record(action="connection.disconnected", target=locked, actor=actor, data={"revoked_at_provider": revoked})
+    event_emit(type="connection.disconnected", connection=locked)
+    return locked
+
+
+@transaction.atomic
+def connection_delete(*, connection: Connection, actor: str = "system") -> None:
+    locked = connection_disconnect(connection=connection, actor=actor)
+    audit_record(action="connection.deleted", target=locked, actor=actor)
+    event_emit(type="connection.deleted", connection=locked)
+    locked.delete()
+
+
+def _needs_refresh(connection: Connection, *, margin: timedelta = REFRESH_MARGIN) -> bool:
+    return (
+        connection.credentials_expires_at is not None and connection.credentials_expires_at <= timezone.now() + margin
+    )
+
+
+def connection_refresh_credentials(*, connection_id: str, force: bool = False) -> Connection:
+    """Refresh the access token under a row lock: N concurrent callers cause exactly one token request.
+
+    A dead refresh token (invalid_grant) disconnects the connection and is not retried. Network errors
+    and 5xx count against a budget; past it the connection is marked `error`.
+    """
+    failure: ConnectError | None = None
+    with transaction.atomic():
+        connection = (
+            Connection.objects.select_for_update(of=("self",))
+            .select_related("provider", "application", "connector_config", "customer")
+            .get(pk=connection_id)
+        )
+        credentials = connection.credentials or {}
+        if connection.is_authentication_pending or not credentials.get("access_token"):
+            return connection
+        if not force and not _needs_refresh(connection):
+            return connection  # someone else refreshed while we waited for the lock
+        quirks = connection.provider.oauth.get("token_quirks") or {}
+        config = _config_for(connection)
+        try:
+            if connection.provider.auth_type == Provider.AuthType.OAUTH2_CLIENT_CREDENTIALS:
+                token = provider_client.fetch_client_credentials_token(connection=connection, config=config)
+            elif quirks.get("no_refresh_token") or not credentials.get("refresh_token"):
+                return connection
+            else:
+                token = provider_client.refresh_token(
+                    connection=connection, config=config, refresh_token_value=credentials["refresh_token"]
+                )
+        except InvalidGrant as exc:
+            failure = exc
+            _mark_refresh_revoked(connection)
+        except ConnectError as exc:
+            failure = exc
+            _mark_refresh_failed(connection, exc)
+        else:
+            normalized = normalize_token(
+                provider=connection.provider,
+                token=token,
+                requested_scopes=connection.scopes_granted,
+                previous=credentials,
+            )
+            connection.credentials = normalized.credentials
+            connection.credentials_expires_at = normalized.expires_at
+            connection.scopes_granted = normalized.scopes or connection.scopes_granted
+            connection.last_refreshed_at = timezone.now()
+            connection.refresh_failure_count = 0
+            if connection.status == Connection.Status.ERROR and not connection.health_authentication_required:
+                connection.status = Connection.Status.HEALTHY
+                connection.status_message = ""
+            connection.save()
+            audit_record(action="connection.credentials_refreshed", target=connection)
+    if failure is not None:
+        raise failure
+    return connection
+
+
+def _mark_refresh_revoked(connection: Connection) -> None:
+    connection.status = Connection.Status.DISCONNECTED
+    connection.status_message = "The provider revoked access (invalid_grant)."
+    connection.health_status_code = "authentication_failed"
+    connection.health_message = "The refresh token was rejected by the provider."
+    connection.health_suggested_resolution = "Reconnect the account."
+    connection.health_authentication_required = True
+    connection.health_checked_at = timezone.now()
+    connection.save(update_fields=[*HEALTH_FIELDS, "modified_at"])
+    audit_record(action="connection.refresh_revoked", target=connection)
+    event_emit(type="connection.disconnected", connection=connection, data={"reason": "invalid_grant"})
+
+
+def _mark_refresh_failed(connection: Connection, error: ConnectError) -> None:
+    connection.refresh_failure_count += 1
+    fields = ["refresh_failure_count", "modified_at"]
+    if connection.refresh_failure_count >= REFRESH_FAILURE_BUDGET:
+        connection.status = Connection.Status.ERROR
+        connection.status_message = "Token refresh keeps failing."
+        connection.health_status_code = error.code
+        connection.health_message = error.user_message[:500]
+        connection.health_suggested_resolution = "Patchbay keeps retrying; reconnect if this persists."
+        connection.health_checked_at = timezone.now()
+        fields += HEALTH_FIELDS
+        event_emit(type="connection.error", connection=connection, data={"reason": error.code})
+    connection.save(update_fields=list(dict.fromkeys(fields)))
+
+
+def connection_with_fresh_credentials(*, connection: Connection, policy: str = "auto") -> Connection:
+    """OpenInt's refresh_policy: none = as stored, force = always refresh, auto = refresh if expiring."""
+    if policy == "none" or connection.is_authentication_pending:
+        return connection
+    if policy == "auto" and not _needs_refresh(connection, margin=timedelta(seconds=30)):
+        return connection
+    try:
+        return connection_refresh_credentials(connection_id=connection.pk, force=policy == "force")
+    except ConnectError:
+        if policy == "force":
+            raise
+        connection.refresh_from_db()
+        return connection
+
+
+def connection_check_health(*, connection_id: str) -> Connection:
+    connection = Connection.objects.select_related("provider", "application", "connector_config").get(pk=connection_id)
+    if connection.is_authentication_pending or not connection.credentials:
+        return connection
+    connection = connection_with_fresh_credentials(connection=connection, policy="auto")
+    verification = provider_client.verify(
+        provider=connection.provider, settings=connection.settings, credentials=connection.credentials or {}
+    )
+    with transaction.atomic():
+        locked = _lock(connection)
+        previous = locked.status
+        _set_health(locked, verification)
+        locked.save(update_fields=[*HEALTH_FIELDS, "modified_at"])
+        if previous != locked.status:
+            event_emit(type=f"connection.{locked.status}", connection=locked)
+    return locked
