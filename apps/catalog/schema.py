@@ -164,7 +164,7 @@ def _settings(ctx: _Ctx, data: Any) -> list[dict]:
     return result
 
 
-def _scopes(ctx: _Ctx, data: Any) -> list[dict]:
+def _scopes(ctx: _Ctx, data: Any, setting_names: set[str] = frozenset()) -> list[dict]:
     if not isinstance(data, list):
         ctx.fail("scopes", "must be a list")
     result, seen = [], set()
@@ -172,6 +172,10 @@ def _scopes(ctx: _Ctx, data: Any) -> list[dict]:
         path = f"scopes[{index}]"
         _check_keys(ctx, path, item, {"scope", "kind"}, {"display_name", "description"})
         scope = _str(ctx, f"{path}.scope", item["scope"])
+        # A scope may name a per-connection resource, e.g. Dataverse "https://{settings.instance_host}/.default".
+        for kind, name in TEMPLATE_PATTERN.findall(scope):
+            if kind != "settings" or name not in setting_names:
+                ctx.fail(f"{path}.scope", f"uses {{{kind}.{name}}} but only declared settings may be templated")
         if scope in seen:
             ctx.fail(f"{path}.scope", f"duplicate scope {scope!r}")
         seen.add(scope)
@@ -302,6 +306,10 @@ def _verification(ctx: _Ctx, data: Any, setting_names: set[str]) -> dict:
     headers = data.get("headers", {})
     if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
         ctx.fail("verification.headers", "must map header names to strings")
+    for header, value in headers.items():
+        for kind, name in TEMPLATE_PATTERN.findall(value):
+            if kind == "settings" and name not in setting_names:
+                ctx.fail(f"verification.headers.{header}", f"uses {{settings.{name}}} but no such setting is declared")
     return {
         "url": _url_or_base(ctx, "verification.url", data["url"], setting_names),
         "method": _enum(ctx, "verification.method", data.get("method", "GET"), HTTP_METHODS),
@@ -390,7 +398,7 @@ def validate_provider(data: Any, *, source: str) -> dict:
         "is_manual_sync_supported": _bool(ctx, "is_manual_sync_supported", data.get("is_manual_sync_supported", False)),
         "platforms": _str_list(ctx, "platforms", data.get("platforms", ["web"])),
         "oauth": None,
-        "scopes": _scopes(ctx, data.get("scopes", [])),
+        "scopes": _scopes(ctx, data.get("scopes", []), setting_names),
         "settings": settings,
         "credentials": None,
         "verification": None,
@@ -428,4 +436,5 @@ def template_setting_names(definition: dict) -> set[str]:
     """Settings referenced by URL templates: they must be known before redirecting to the provider."""
     oauth = definition.get("oauth") or {}
     urls = [oauth.get("authorize_url"), oauth.get("token_url")]
+    urls += [s["scope"] for s in definition.get("scopes", [])]
     return {name for url in urls if url for kind, name in TEMPLATE_PATTERN.findall(url) if kind == "settings"}
