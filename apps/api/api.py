@@ -1,0 +1,34 @@
+"""The one NinjaAPI: native v1 plus the Stuut, OpenInt and Supaglue compatibility surfaces.
+
+Mounted at /api/ (config/urls.py): OpenAPI at /api/openapi.json, docs at /api/docs. Every operation
+authenticates with an application API key; every error is {"error": {"code", "message", "details"}}.
+"""
+
+from ninja import NinjaAPI
+
+from apps.api.auth import ApiKeyAuth
+from apps.api.compat.openint import router as openint_router
+from apps.api.compat.stuut import router as stuut_router
+from apps.api.compat.supaglue import router as supaglue_router
+from apps.api.errors import register_exception_handlers
+from apps.api.v1.routes import router as v1_router
+
+api = NinjaAPI(
+    title="Patchbay API",
+    version="1.0.0",
+    description=(
+        "Connect your customers' accounts at third-party services. Authenticate with "
+        '`Authorization: Bearer <api key>`. Errors are `{"error": {"code", "message", "details"}}`. '
+        "Compatibility surfaces for Stuut, OpenInt and Supaglue clients live under /api/compat/<product>."
+    ),
+    urls_namespace="api",
+    auth=ApiKeyAuth(),
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+register_exception_handlers(api)
+
+api.add_router("/v1/", v1_router)
+api.add_router("/compat/stuut/", stuut_router)
+api.add_router("/compat/openint/", openint_router)
+api.add_router("/compat/supaglue/", supaglue_router)

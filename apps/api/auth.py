@@ -1,0 +1,59 @@
+"""API key authentication (`Authorization: Bearer <key>`) and the per-key fixed-window rate limit."""
+
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja.errors import Throttled
+from ninja.security import HttpBearer
+
+from apps.tenants.models import ApiKey
+from apps.tenants.selectors import api_key_authenticate
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+RATE_WINDOW_SECONDS = 60
+
+
+def _touch_last_used(api_key: ApiKey) -> None:
+    """Record use at most once a minute per key, so reads stay read-only on the hot path."""
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+
+
+def enforce_rate_limit(api_key: ApiKey) -> None:
+    """Fixed window in the shared Django cache: PATCHBAY_API_RATE_LIMIT_PER_MINUTE requests per key."""
+    limit = settings.PATCHBAY_API_RATE_LIMIT_PER_MINUTE
+    if not limit or limit <= 0:
+        return
+    now = time.time()
+    window = int(now // RATE_WINDOW_SECONDS)
+    key = f"patchbay:api-rate:{api_key.pk}:{window}"
+    cache.add(key, 0, timeout=RATE_WINDOW_SECONDS + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr: start the window again
+        cache.set(key, 1, timeout=RATE_WINDOW_SECONDS + 5)
+        count = 1
+    if count > limit:
+        raise Throttled(wait=int((window + 1) * RATE_WINDOW_SECONDS - now) + 1)
+
+
+class ApiKeyAuth(HttpBearer):
+    """request.auth becomes the ApiKey (with .application loaded); unknown or revoked keys get a 401."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
+        api_key = api_key_authenticate(raw_key=token.strip())
+        if api_key is None:
+            return None
+        enforce_rate_limit(api_key)
+        _touch_last_used(api_key)
+        return api_key
+
+
+def actor_for(request: HttpRequest) -> str:
+    return f"api_key:{request.auth.pk}"

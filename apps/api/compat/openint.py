@@ -1,0 +1,231 @@
+"""OpenInt-compatible `GET /connection/{id}` and `GET /connection` (reference: openint-get-connection.txt).
+
+Mapping: OpenInt's connector = our catalog Provider, its connector config = our ConnectorConfig, its
+customer_id = the application's own customer id (our Customer.external_id). Patchbay has no separate
+"integration" layer under a connector, so `integration_id` is always null and `integration` is omitted.
+`expand` accepts "connector" (the only value OpenInt defines). `settings` holds the connection's
+non-secret settings; with include_secrets=true it also carries the credentials the way OpenInt does
+(`settings.oauth.credentials` for OAuth connectors, the key fields themselves for API-key ones).
+"""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from django.db.models import Q
+from ninja import Field, Query, Router, Schema
+
+from apps.api.v1.common import READ_ERRORS, fresh, get_connection_or_404, record_secrets_read, split_list_param
+from apps.api.v1.schemas import absolute
+from apps.catalog.models import Provider
+from apps.catalog.selectors import provider_list
+from apps.connections.models import Connection
+from apps.connections.selectors import connection_list
+
+router = Router(tags=["compat: openint"])
+
+AUTH_TYPES = {"oauth2": "OAUTH2", "oauth2_client_credentials": "OAUTH2CC", "api_key": "API_KEY", "basic": "BASIC"}
+PLATFORMS = ("web", "mobile", "desktop", "local", "cloud")
+
+
+class OpenIntSchemas(Schema):
+    connector_config: Any = None
+    connection_settings: Any = None
+    integration_data: Any = None
+    webhook_input: Any = None
+    pre_connect_input: Any = None
+    connect_input: Any = None
+    connect_output: Any = None
+
+
+class OpenIntScope(Schema):
+    scope: str
+    display_name: str | None
+    description: str | None
+
+
+class OpenIntConnector(Schema):
+    name: str
+    display_name: str
+    logo_url: str
+    stage: Literal["alpha", "beta", "ga", "hidden"]
+    platforms: list[Literal["web", "mobile", "desktop", "local", "cloud"]]
+    schemas: OpenIntSchemas
+    auth_type: Literal["BASIC", "OAUTH1", "OAUTH2", "OAUTH2CC", "API_KEY", "CUSTOM"]
+    required_scopes: list[str]
+    openint_default_scopes: list[str]
+    openint_allowed_scopes: list[str]
+    scopes: list[OpenIntScope]
+    has_openint_credentials: bool
+
+
+class OpenIntConnection(Schema):
+    id: str
+    customer_id: str | None
+    connector_config_id: str | None
+    integration_id: str | None
+    status_message: str | None = None
+    created_at: str
+    updated_at: str
+    display_name: str | None
+    disabled: bool | None
+    status: Literal["healthy", "disconnected", "error", "manual", "unknown"] | None = None
+    metadata: dict[str, Any] | None = None
+    connector: OpenIntConnector | None = Field(None, description="Only with expand=connector.")
+    settings: dict[str, Any] | None = None
+    connector_name: str
+
+
+class OpenIntConnectionPage(Schema):
+    items: list[OpenIntConnection]
+    total: int
+    limit: int
+    offset: int
+
+
+def connector_name(provider: Provider) -> str:
+    return (provider.definition.get("compat") or {}).get("openint_connector_name") or provider.name
+
+
+def _json_schema_for_settings(provider: Provider) -> dict:
+    types = {"string": "string", "url": "string", "uuid": "string", "boolean": "boolean", "integer": "integer"}
+    properties = {}
+    for spec in provider.settings_spec:
+        prop = {"type": types.get(spec["type"], "string"), "title": spec["label"]}
+        if spec.get("help"):
+            prop["description"] = spec["help"]
+        if spec.get("pattern"):
+            prop["pattern"] = spec["pattern"]
+        if spec.get("enum"):
+            prop["enum"] = spec["enum"]
+        properties[spec["name"]] = prop
+    return {"type": "object", "properties": properties, "required": provider.required_setting_names}
+
+
+def present_openint_connector(provider: Provider) -> dict:
+    d = provider.definition
+    return {
+        "name": connector_name(provider),
+        "display_name": provider.display_name,
+        "logo_url": absolute(provider.logo_url),
+        "stage": provider.stage,
+        "platforms": [p for p in d.get("platforms", ["web"]) if p in PLATFORMS],
+        "schemas": {
+            "connector_config": {
+                "type": "object",
+                "properties": {
+                    "client_id": {"type": "string"},
+                    "client_secret": {"type": "string"},
+                    "scopes": {"type": "array", "items": {"type": "string"}},
+                },
+            }
+            if provider.auth_type in {"oauth2", "oauth2_client_credentials"}
+            else None,
+            "connection_settings": _json_schema_for_settings(provider),
+            "integration_data": None,
+            "webhook_input": None,
+            "pre_connect_input": None,
+            "connect_input": None,
+            "connect_output": None,
+        },
+        "auth_type": AUTH_TYPES.get(provider.auth_type, "CUSTOM"),
+        "required_scopes": provider.scopes_of_kind("required"),
+        "openint_default_scopes": provider.scopes_of_kind("required", "default"),
+        "openint_allowed_scopes": provider.scopes_of_kind("required", "default", "optional"),
+        "scopes": [
+            {"scope": s["scope"], "display_name": s.get("display_name"), "description": s.get("description")}
+            for s in provider.scopes
+        ],
+        "has_openint_credentials": False,
+    }
+
+
+def _settings(connection: Connection, *, include_secrets: bool) -> dict:
+    settings = dict(connection.settings or {})
+    if include_secrets:
+        credentials = connection.credentials or {}
+        if connection.provider.auth_type in {"oauth2", "oauth2_client_credentials"}:
+            settings["oauth"] = {"credentials": credentials}
+        else:
+            settings.update(credentials)
+    return settings
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def present_openint_connection(connection: Connection, *, include_secrets: bool, expand: set[str]) -> dict:
+    data = {
+        "id": connection.pk,
+        "customer_id": connection.customer.external_id,
+        "connector_config_id": connection.connector_config_id,
+        "integration_id": None,
+        "status_message": connection.status_message or None,
+        "created_at": _iso(connection.created_at),
+        "updated_at": _iso(connection.modified_at),
+        "display_name": connection.display_name or None,
+        "disabled": connection.disabled,
+        "status": connection.status,
+        "metadata": connection.metadata or {},
+        "settings": _settings(connection, include_secrets=include_secrets),
+        "connector_name": connector_name(connection.provider),
+    }
+    if "connector" in expand:
+        data["connector"] = present_openint_connector(connection.provider)
+    return data
+
+
+RefreshPolicy = Literal["none", "force", "auto"]
+
+
+class OpenIntGetQuery(Schema):
+    include_secrets: bool = False
+    refresh_policy: RefreshPolicy = Field("auto", description="none (never), force (always), auto (when expired).")
+    expand: list[Literal["connector"]] = Field(default_factory=list)
+
+
+class OpenIntListQuery(OpenIntGetQuery):
+    connector_config_id: str | None = None
+    connector_names: list[str] = Field(default_factory=list)
+    customer_id: str | None = None
+    search_query: str | None = Field(None, max_length=200)
+    limit: int = Field(50, ge=1, le=100)
+    offset: int = Field(0, ge=0)
+
+
+def _expand(values) -> set[str]:
+    return set(split_list_param([str(v) for v in values]))
+
+
+@router.get("/connection/{connection_id}", response={200: OpenIntConnection, **READ_ERRORS}, exclude_unset=True)
+def get_connection(request, connection_id: str, query: Query[OpenIntGetQuery]):
+    connection = fresh(get_connection_or_404(request, connection_id), query.refresh_policy)
+    if query.include_secrets:
+        record_secrets_read(request, connection, via="api.compat.openint.get_connection")
+    return present_openint_connection(connection, include_secrets=query.include_secrets, expand=_expand(query.expand))
+
+
+@router.get("/connection", response={200: OpenIntConnectionPage, **READ_ERRORS}, exclude_unset=True)
+def list_connections(request, query: Query[OpenIntListQuery]):
+    connections = connection_list(application=request.auth.application)
+    if query.customer_id:
+        connections = connections.filter(customer__external_id=query.customer_id)
+    if query.connector_config_id:
+        connections = connections.filter(connector_config_id=query.connector_config_id)
+    names = split_list_param(query.connector_names)
+    if names:
+        provider_names = [p.name for p in provider_list(enabled_only=False) if connector_name(p) in names]
+        connections = connections.filter(provider__name__in=provider_names)
+    if query.search_query:
+        connections = connections.filter(
+            Q(display_name__icontains=query.search_query) | Q(provider__name__icontains=query.search_query)
+        )
+    total = connections.count()
+    expand = _expand(query.expand)
+    items = []
+    for connection in connections[query.offset : query.offset + query.limit]:
+        connection = fresh(connection, query.refresh_policy)
+        if query.include_secrets:
+            record_secrets_read(request, connection, via="api.compat.openint.list_connections")
+        items.append(present_openint_connection(connection, include_secrets=query.include_secrets, expand=expand))
+    return {"items": items, "total": total, "limit": query.limit, "offset": query.offset}

@@ -1,0 +1,61 @@
+"""Bits every v1 and compat handler shares: documented error responses and query helpers."""
+
+from typing import Any
+
+from ninja import Schema
+
+from apps.api.errors import ApiError, NotFound
+from apps.connections.models import Connection
+from apps.connections.selectors import connection_get
+from apps.connections.services import connection_with_fresh_credentials
+from apps.core.services import audit_record
+
+
+class ErrorBody(Schema):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorOut(Schema):
+    error: ErrorBody
+
+
+ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+READ_ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+
+
+def split_list_param(values: list[str] | None) -> list[str]:
+    """Accept both ?expand=a&expand=b and ?expand=a,b (SDKs differ in how they send arrays)."""
+    result = []
+    for value in values or []:
+        result.extend(part.strip() for part in value.split(",") if part.strip())
+    return result
+
+
+def get_connection_or_404(request, connection_id: str) -> Connection:
+    """Another application's connection answers exactly like an unknown id."""
+    connection = connection_get(application=request.auth.application, connection_id=connection_id)
+    if connection is None:
+        raise NotFound("Connection")
+    return connection
+
+
+def fresh(connection: Connection, policy: str) -> Connection:
+    if policy == "none":
+        return connection
+    return connection_with_fresh_credentials(connection=connection, policy=policy)
+
+
+def record_secrets_read(request, connection: Connection, *, via: str) -> None:
+    audit_record(
+        action="connection.secrets_read",
+        target=connection,
+        actor=f"api_key:{request.auth.pk}",
+        application=request.auth.application,
+        data={"via": via},
+    )
+
+
+def unknown(what: str, value: str) -> ApiError:
+    return ApiError(422, f"Unknown {what} {value!r}.", code=f"unknown_{what.replace(' ', '_')}")

@@ -1,0 +1,384 @@
+"""Native v1 request/response schemas and the presenters that turn model rows into them.
+
+Presenters return plain dicts (one per row, no queries: every relation they touch is loaded by the
+selector), and ninja validates them against these schemas on the way out.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from django.conf import settings
+from ninja import Field, Schema
+
+from apps.catalog.models import ConnectorConfig, Provider
+from apps.connections.models import Connection, ConnectionModel, SyncRun
+from apps.tenants.models import Customer
+
+
+class RefreshPolicy(StrEnum):
+    NONE = "none"
+    FORCE = "force"
+    AUTO = "auto"
+
+
+class Expand(StrEnum):
+    PROVIDER = "provider"
+    CONNECTOR = "connector"
+
+
+ConnectionStatus = Literal["healthy", "disconnected", "error", "manual", "unknown"]
+AuthType = Literal["oauth2", "oauth2_client_credentials", "api_key", "basic"]
+
+
+def absolute(path: str) -> str:
+    return settings.PATCHBAY_BASE_URL + path
+
+
+# --- customers ---------------------------------------------------------------------------------------
+
+
+class CustomerIn(Schema):
+    external_id: str = Field(..., min_length=1, max_length=200, description="Your id for this customer.")
+    name: str = Field("", max_length=200)
+    email: str = Field("", max_length=254)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class CustomerOut(Schema):
+    id: str
+    external_id: str
+    name: str
+    email: str
+    metadata: dict[str, Any]
+    created_at: datetime
+    modified_at: datetime
+
+
+class CustomerPage(Schema):
+    items: list[CustomerOut]
+    next_cursor: str | None
+
+
+def present_customer(customer: Customer) -> dict:
+    return {
+        "id": customer.pk,
+        "external_id": customer.external_id,
+        "name": customer.name,
+        "email": customer.email,
+        "metadata": customer.metadata or {},
+        "created_at": customer.created_at,
+        "modified_at": customer.modified_at,
+    }
+
+
+# --- connect sessions ----------------------------------------------------------------------------------
+
+
+class ConnectSessionIn(Schema):
+    customer_id: str = Field(..., min_length=1, max_length=200, description="Your external id for the customer.")
+    customer_name: str = Field("", max_length=200, description="Used when the customer is created on the fly.")
+    allowed_providers: list[str] = Field(default_factory=list, description="Empty = every enabled provider.")
+    allowed_origin: str = Field("", max_length=300)
+    return_url: str = Field("", max_length=1000)
+    ttl_seconds: int = Field(1800, ge=60, le=86400)
+
+
+class ConnectSessionOut(Schema):
+    id: str
+    token: str = Field(..., description="Shown once. Pass it to the connect widget or open `url`.")
+    url: str
+    customer_id: str
+    allowed_providers: list[str]
+    expires_at: datetime
+
+
+# --- providers ---------------------------------------------------------------------------------------
+
+
+class ProviderScopeOut(Schema):
+    scope: str
+    kind: Literal["required", "default", "optional"]
+    display_name: str
+    description: str
+
+
+class ProviderSettingOut(Schema):
+    name: str
+    type: str
+    label: str
+    help: str
+    required: bool
+    pattern: str | None
+    enum: list[str] | None
+    example: Any = None
+
+
+class CredentialFieldOut(Schema):
+    name: str
+    label: str
+    help: str
+    secret: bool
+
+
+class ProviderOut(Schema):
+    name: str
+    display_name: str
+    auth_type: AuthType
+    categories: list[str]
+    stage: Literal["alpha", "beta", "ga"]
+    description: str
+    short_description: str
+    website: str
+    documentation_url: str | None
+    connection_guide_url: str | None
+    connection_instructions: list[str]
+    color: str
+    logo_url: str
+    platforms: list[str]
+    is_webhooks_supported: bool
+    is_manual_sync_supported: bool
+    scopes: list[ProviderScopeOut]
+    settings: list[ProviderSettingOut]
+    credential_fields: list[CredentialFieldOut]
+
+
+def present_provider(provider: Provider) -> dict:
+    d = provider.definition
+    return {
+        "name": provider.name,
+        "display_name": provider.display_name,
+        "auth_type": provider.auth_type,
+        "categories": list(provider.categories),
+        "stage": provider.stage,
+        "description": d.get("description", ""),
+        "short_description": d.get("short_description", ""),
+        "website": d.get("website", ""),
+        "documentation_url": d.get("documentation_url"),
+        "connection_guide_url": d.get("connection_guide_url"),
+        "connection_instructions": d.get("connection_instructions", []),
+        "color": d.get("color", ""),
+        "logo_url": absolute(provider.logo_url),
+        "platforms": d.get("platforms", ["web"]),
+        "is_webhooks_supported": d.get("is_webhooks_supported", False),
+        "is_manual_sync_supported": d.get("is_manual_sync_supported", False),
+        "scopes": provider.scopes,
+        "settings": [{k: s.get(k) for k in ProviderSettingOut.model_fields} for s in provider.settings_spec],
+        "credential_fields": [
+            {"name": f["name"], "label": f["label"], "help": f.get("help", ""), "secret": f.get("secret", True)}
+            for f in ((d.get("credentials") or {}).get("fields") or [])
+        ],
+    }
+
+
+# --- connector configs -------------------------------------------------------------------------------
+
+
+class ConnectorConfigIn(Schema):
+    provider: str = Field(..., description="Provider name from the catalog, e.g. hubspot.")
+    client_id: str = Field("", max_length=500)
+    client_secret: str | None = Field(None, description="Write-only. Never returned; see has_client_secret.")
+    scopes: list[str] = Field(default_factory=list)
+    default_settings: dict[str, Any] = Field(default_factory=dict)
+    is_enabled: bool = True
+
+
+class ConnectorConfigPatch(Schema):
+    client_id: str | None = Field(None, max_length=500)
+    client_secret: str | None = Field(None, description="Write-only. Never returned; see has_client_secret.")
+    scopes: list[str] | None = None
+    default_settings: dict[str, Any] | None = None
+    is_enabled: bool | None = None
+
+
+class ConnectorConfigOut(Schema):
+    id: str
+    provider: str
+    is_enabled: bool
+    client_id: str
+    has_client_secret: bool
+    scopes: list[str]
+    default_settings: dict[str, Any]
+    created_at: datetime
+    modified_at: datetime
+
+
+def present_connector_config(config: ConnectorConfig, *, provider: Provider | None = None) -> dict:
+    """Pass `provider` when the caller already holds it, so no query is spent loading it again."""
+    return {
+        "id": config.pk,
+        "provider": (provider or config.provider).name,
+        "is_enabled": config.is_enabled,
+        "client_id": config.client_id,
+        "has_client_secret": config.has_client_secret,
+        "scopes": list(config.scopes or []),
+        "default_settings": config.default_settings or {},
+        "created_at": config.created_at,
+        "modified_at": config.modified_at,
+    }
+
+
+# --- connections -------------------------------------------------------------------------------------
+
+
+class HealthOut(Schema):
+    healthy: bool
+    status_code: str
+    message: str | None
+    suggested_resolution: str | None
+    authentication_required: bool
+    checked_at: datetime | None
+
+
+class SyncRunOut(Schema):
+    id: str
+    status: Literal["scheduled", "running", "succeeded", "failed"]
+    attempt: int
+    started_at: datetime | None
+    completed_at: datetime | None
+    error: str | None
+
+
+class ConnectionModelOut(Schema):
+    id: str
+    name: str
+    display_name: str
+    is_read_enabled: bool
+    is_write_enabled: bool
+    next_sync_at: datetime | None
+    last_sync: SyncRunOut | None
+
+
+class ConnectionOut(Schema):
+    id: str
+    customer_id: str = Field(..., description="Your external id for the customer.")
+    provider_name: str
+    connector_config_id: str | None
+    display_name: str
+    status: ConnectionStatus
+    status_message: str
+    is_authentication_pending: bool
+    is_running_setup: bool
+    is_sync_disabled: bool
+    disabled: bool
+    requires_setup: bool
+    is_configured: bool
+    is_healthy: bool
+    missing_settings: list[str]
+    authorization_url: str | None = Field(..., description="Patchbay URL that starts the provider consent.")
+    settings: dict[str, Any]
+    metadata: dict[str, Any]
+    scopes_granted: list[str]
+    has_credentials: bool
+    credentials_expires_at: datetime | None
+    last_refreshed_at: datetime | None
+    health: HealthOut
+    models: list[ConnectionModelOut]
+    next_sync_at: datetime | None
+    created_at: datetime
+    modified_at: datetime
+    provider: ProviderOut | None = Field(None, description="Only with expand=provider.")
+    connector_config: ConnectorConfigOut | None = Field(None, description="Only with expand=connector.")
+    credentials: dict[str, Any] | None = Field(
+        None, description="Only with include_secrets=true (audit-logged). Absent otherwise."
+    )
+
+
+class ConnectionPage(Schema):
+    items: list[ConnectionOut]
+    next_cursor: str | None = Field(..., description="Pass as `cursor` to get the next page; null on the last.")
+
+
+class ConnectionCreateIn(Schema):
+    customer_id: str = Field(..., min_length=1, max_length=200, description="Your external id for the customer.")
+    provider: str
+    display_name: str = Field("", max_length=200)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    credentials: dict[str, str] | None = Field(
+        None, description="API-key / basic providers only: the credential fields. Verified before saving."
+    )
+
+
+class ConnectionPatchIn(Schema):
+    display_name: str | None = Field(None, max_length=200)
+    settings: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = Field(None, description="Shallow-merged; a null value deletes that key.")
+    is_sync_disabled: bool | None = None
+
+
+def _present_sync_run(run: SyncRun | None) -> dict | None:
+    if run is None:
+        return None
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "attempt": run.attempt,
+        "started_at": run.started_at,
+        "completed_at": run.completed_at,
+        "error": run.error,
+    }
+
+
+def _present_model(model: ConnectionModel) -> dict:
+    return {
+        "id": model.pk,
+        "name": model.name,
+        "display_name": model.display_name,
+        "is_read_enabled": model.is_read_enabled,
+        "is_write_enabled": model.is_write_enabled,
+        "next_sync_at": model.next_sync_at,
+        "last_sync": _present_sync_run(model.last_sync),
+    }
+
+
+def present_connection(
+    connection: Connection, *, include_secrets: bool = False, expand: frozenset[str] = frozenset()
+) -> dict:
+    """Without include_secrets the dict has no credentials key at all (not even null)."""
+    data = {
+        "id": connection.pk,
+        "customer_id": connection.customer.external_id,
+        "provider_name": connection.provider.name,
+        "connector_config_id": connection.connector_config_id,
+        "display_name": connection.display_name,
+        "status": connection.status,
+        "status_message": connection.status_message,
+        "is_authentication_pending": connection.is_authentication_pending,
+        "is_running_setup": connection.is_running_setup,
+        "is_sync_disabled": connection.is_sync_disabled,
+        "disabled": connection.disabled,
+        "requires_setup": connection.requires_setup,
+        "is_configured": connection.is_configured,
+        "is_healthy": connection.is_healthy,
+        "missing_settings": connection.missing_settings,
+        "authorization_url": connection.authorization_url,
+        "settings": connection.settings or {},
+        "metadata": connection.metadata or {},
+        "scopes_granted": list(connection.scopes_granted or []),
+        "has_credentials": connection.has_credentials,
+        "credentials_expires_at": connection.credentials_expires_at,
+        "last_refreshed_at": connection.last_refreshed_at,
+        "health": {
+            "healthy": connection.is_healthy,
+            "status_code": connection.health_status_code,
+            "message": connection.health_message or None,
+            "suggested_resolution": connection.health_suggested_resolution or None,
+            "authentication_required": connection.health_authentication_required,
+            "checked_at": connection.health_checked_at,
+        },
+        "models": [_present_model(m) for m in connection.models.all()],
+        "next_sync_at": connection.next_sync_at,
+        "created_at": connection.created_at,
+        "modified_at": connection.modified_at,
+    }
+    if Expand.PROVIDER in expand:
+        data["provider"] = present_provider(connection.provider)
+    if Expand.CONNECTOR in expand:
+        config = connection.connector_config
+        data["connector_config"] = (
+            present_connector_config(config, provider=connection.provider) if config is not None else None
+        )
+    if include_secrets:
+        data["credentials"] = connection.credentials or {}
+    return data

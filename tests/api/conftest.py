@@ -1,0 +1,94 @@
+import json
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from apps.tenants.services import api_key_create
+from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory, provider_for
+
+
+class ApiClient:
+    """django.test.Client that sends a bearer key and JSON bodies."""
+
+    def __init__(self, raw_key: str | None):
+        self.client = Client()
+        self.headers = {"Authorization": f"Bearer {raw_key}"} if raw_key else {}
+
+    def _send(self, method: str, path: str, data=None, **params):
+        kwargs = {"headers": self.headers}
+        if data is not None:
+            kwargs["data"] = json.dumps(data)
+            kwargs["content_type"] = "application/json"
+        if params:
+            kwargs["QUERY_STRING"] = "&".join(
+                f"{k}={v}" for k, values in params.items() for v in (values if isinstance(values, list) else [values])
+            )
+        return getattr(self.client, method)(path, **kwargs)
+
+    def get(self, path, **params):
+        return self._send("get", path, **params)
+
+    def post(self, path, data=None):
+        return self._send("post", path, data if data is not None else {})
+
+    def patch(self, path, data=None):
+        return self._send("patch", path, data if data is not None else {})
+
+    def delete(self, path):
+        return self._send("delete", path)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def application(db):
+    return ApplicationFactory()
+
+
+@pytest.fixture
+def api_key(application):
+    key, raw = api_key_create(application=application, name="tests")
+    return key, raw
+
+
+@pytest.fixture
+def api(api_key):
+    return ApiClient(api_key[1])
+
+
+@pytest.fixture
+def other_application(db):
+    return ApplicationFactory()
+
+
+@pytest.fixture
+def customer(application):
+    return CustomerFactory(application=application, external_id="acme-1")
+
+
+@pytest.fixture
+def bc_connection(application, customer):
+    return ConnectionFactory(
+        application=application,
+        customer=customer,
+        provider=provider_for("ms-dynamics-bc"),
+        display_name="Acme BC",
+        is_authentication_pending=False,
+        status="healthy",
+        health_status_code="healthy",
+        settings={
+            "tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "environment": "Production",
+            "company": "11111111-2222-3333-4444-555555555555",
+            "company_name": "Acme Ltd",
+            "is_on_premise": False,
+            "include_dimension_lines": True,
+        },
+        credentials={"access_token": "at-secret-value", "refresh_token": "rt-secret-value", "token_type": "Bearer"},
+    )
