@@ -1,2 +1,21 @@
+from django.urls import path
+
+from apps.connect import views
+
 app_name = "connect"
-urlpatterns = []
+urlpatterns = [
+    path("start/<str:token>", views.connect_start, name="start"),
+    path("callback/<slug:provider>", views.oauth_callback, name="callback"),
+    path("setup/<str:connection_id>/", views.connection_setup, name="setup"),
+    path("done/<str:connection_id>/", views.connection_done, name="done"),
+    path("validate/<slug:provider>/<slug:name>", views.setting_validate, name="validate_setting"),
+    path("session/<str:token>", views.connect_session_open, name="session"),
+    path("portal/", views.portal_home, name="portal"),
+    path("portal/link/<str:signed>", views.portal_link_open, name="portal_link"),
+    path("portal/connections/", views.portal_connections, name="portal_connections"),
+    path("portal/providers/", views.portal_providers, name="portal_providers"),
+    path("portal/add/<slug:provider>", views.portal_add, name="portal_add"),
+    path("portal/c/<str:connection_id>/reconnect", views.portal_reconnect, name="portal_reconnect"),
+    path("portal/c/<str:connection_id>/credentials", views.portal_credentials, name="portal_credentials"),
+    path("portal/c/<str:connection_id>/disconnect", views.portal_disconnect, name="portal_disconnect"),
+]

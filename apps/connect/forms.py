@@ -1,0 +1,93 @@
+"""Server-rendered forms built from the catalog: provider settings specs and credential fields."""
+
+from apps.connections.exceptions import SettingsInvalid
+from apps.connections.settings_spec import clean_settings
+
+INPUT_TYPES = {"string": "text", "url": "url", "uuid": "text", "integer": "number"}
+
+
+def setting_field(spec: dict, *, value=None, error: str = "") -> dict:
+    """What the template needs to draw one setting: widget kind, value as text, error."""
+    if spec["type"] == "boolean":
+        widget = "checkbox"
+    elif spec.get("enum"):
+        widget = "select"
+    else:
+        widget = "input"
+    if value is None:
+        value = spec.get("default")
+    return {
+        "name": spec["name"],
+        "label": spec["label"],
+        "help": spec.get("help", ""),
+        "required": spec.get("required", True),
+        "widget": widget,
+        "input_type": INPUT_TYPES.get(spec["type"], "text"),
+        "pattern": spec.get("pattern") or "",
+        "example": spec.get("example") or "",
+        "enum": spec.get("enum") or [],
+        "checked": value is True or str(value).lower() in {"true", "on", "1"},
+        "value": "" if value is None or isinstance(value, bool) else str(value),
+        "error": error,
+    }
+
+
+def settings_fields(specs: list[dict], *, values: dict, errors: dict | None = None) -> list[dict]:
+    errors = errors or {}
+    return [setting_field(spec, value=values.get(spec["name"]), error=errors.get(spec["name"], "")) for spec in specs]
+
+
+def settings_from_post(specs: list[dict], data) -> dict:
+    """The submitted values for these specs; an unticked checkbox means false."""
+    values = {}
+    for spec in specs:
+        if spec["type"] == "boolean":
+            values[spec["name"]] = "true" if data.get(spec["name"]) else "false"
+        elif spec["name"] in data:
+            values[spec["name"]] = data.get(spec["name"], "")
+    return values
+
+
+def settings_clean(*, provider, specs: list[dict], data) -> tuple[dict, dict]:
+    """(cleaned values, errors) for a settings form post; required specs must be filled in."""
+    values = settings_from_post(specs, data)
+    try:
+        cleaned = clean_settings(provider=provider, values=values, only=[s["name"] for s in specs if s["required"]])
+    except SettingsInvalid as exc:
+        return values, exc.errors
+    return cleaned, {}
+
+
+def setting_validate(*, provider, name: str, data) -> dict | None:
+    """One field re-drawn with its error, for htmx inline validation; None for an unknown setting."""
+    spec = next((s for s in provider.settings_spec if s["name"] == name), None)
+    if spec is None:
+        return None
+    values, errors = settings_clean(provider=provider, specs=[spec], data=data)
+    return setting_field(spec, value=values.get(name), error=errors.get(name, ""))
+
+
+def credential_fields(provider, *, errors: dict | None = None, values: dict | None = None) -> list[dict]:
+    errors, values = errors or {}, values or {}
+    fields = []
+    for field in (provider.definition.get("credentials") or {}).get("fields", []):
+        fields.append(
+            {
+                **field,
+                "input_type": "password" if field.get("secret", True) else "text",
+                # A secret the person typed is never sent back into the page.
+                "value": "" if field.get("secret", True) else values.get(field["name"], ""),
+                "error": errors.get(field["name"], ""),
+            }
+        )
+    return fields
+
+
+def credentials_from_post(provider, data) -> tuple[dict, dict]:
+    values, errors = {}, {}
+    for field in (provider.definition.get("credentials") or {}).get("fields", []):
+        value = (data.get(field["name"]) or "").strip()
+        if not value:
+            errors[field["name"]] = f"Enter your {field['label']}."
+        values[field["name"]] = value
+    return values, errors

@@ -1,0 +1,74 @@
+"""What a browser is allowed to see in the hosted pages, kept in its Django session.
+
+A *portal binding* ties the browser to one application's customer (from a connect session or a signed
+portal link). A *grant* lets the browser that finished a connect link or callback see that one
+connection's setup and result pages.
+"""
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+BINDING_KEY = "patchbay_portal"
+GRANTS_KEY = "patchbay_connect_grants"
+MAX_GRANTS = 20
+
+
+@dataclass(frozen=True)
+class PortalBinding:
+    application_id: str
+    customer_id: str
+    allowed_providers: list[str]
+    origin: str
+    return_url: str
+    frame_origins: list[str]
+    expires_at: str  # ISO 8601
+
+    @property
+    def is_expired(self) -> bool:
+        return datetime.fromisoformat(self.expires_at) <= timezone.now()
+
+
+def binding_store(
+    request, *, application, customer_id, allowed_providers=(), origin="", return_url="", ttl
+) -> PortalBinding:
+    expires = timezone.now() + (ttl if isinstance(ttl, timedelta) else timedelta(seconds=int(ttl)))
+    request.session.cycle_key()
+    binding = PortalBinding(
+        application_id=application.pk,
+        customer_id=customer_id,
+        allowed_providers=list(allowed_providers),
+        origin=origin,
+        return_url=return_url,
+        frame_origins=[origin] if origin else list(application.allowed_origins or []),
+        expires_at=expires.isoformat(),
+    )
+    request.session[BINDING_KEY] = asdict(binding)
+    return binding
+
+
+def binding_get(request) -> PortalBinding | None:
+    data = request.session.get(BINDING_KEY)
+    if not data:
+        return None
+    try:
+        binding = PortalBinding(**data)
+    except TypeError:
+        return None
+    return None if binding.is_expired else binding
+
+
+def grant_add(request, *, connection, return_url: str = "") -> None:
+    grants = dict(request.session.get(GRANTS_KEY, {}))
+    previous = grants.pop(connection.pk, {})
+    grants[connection.pk] = {
+        "app": connection.application_id,
+        "return_url": return_url or previous.get("return_url", ""),
+    }
+    request.session[GRANTS_KEY] = dict(list(grants.items())[-MAX_GRANTS:])
+
+
+def grant_get(request, *, connection_id: str) -> dict | None:
+    """{"app": application id, "return_url": …} when this browser may see that connection's pages."""
+    return request.session.get(GRANTS_KEY, {}).get(connection_id)

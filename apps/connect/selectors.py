@@ -1,0 +1,43 @@
+"""Reads for the hosted connect pages, always scoped by application (and customer for the portal)."""
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from apps.catalog.models import ConnectorConfig, Provider
+from apps.catalog.selectors import provider_list
+from apps.connections.models import Connection
+from apps.tenants.models import Application, Customer
+
+CREDENTIAL_AUTH_TYPES = (Provider.AuthType.API_KEY, Provider.AuthType.BASIC)
+
+
+def portal_subject_get(*, application_id: str, customer_id: str) -> tuple[Application, Customer] | None:
+    customer = Customer.objects.select_related("application").filter(id=customer_id, application_id=application_id)
+    customer = customer.first()
+    return (customer.application, customer) if customer is not None else None
+
+
+def portal_connection_get(*, application_id: str, connection_id: str, customer_id: str | None = None):
+    """One connection of this application (and customer, when given); None for anyone else's."""
+    connections = Connection.objects.filter(application_id=application_id, id=connection_id)
+    if customer_id is not None:
+        connections = connections.filter(customer_id=customer_id)
+    return connections.select_related("application", "customer", "provider", "connector_config").first()
+
+
+def portal_provider_list(
+    *, application: Application, allowed_providers: list[str] | None = None, search: str = "", category: str = ""
+) -> QuerySet[Provider]:
+    """Providers a customer can add here: enabled, allowed by the session, and usable by this application
+    (credential providers always; OAuth ones only with an enabled ConnectorConfig). One query."""
+    configured = ConnectorConfig.objects.filter(application=application, provider=OuterRef("pk"), is_enabled=True)
+    providers = provider_list(search=search.strip()[:100], category=category.strip()[:50])
+    providers = providers.filter(Q(auth_type__in=CREDENTIAL_AUTH_TYPES) | Q(Exists(configured)))
+    if allowed_providers:
+        providers = providers.filter(name__in=allowed_providers)
+    return providers
+
+
+def portal_categories(*, providers) -> list[tuple[str, str]]:
+    """(value, label) for each category among these providers; computed in Python, no query."""
+    names = sorted({category for provider in providers for category in provider.categories})
+    return [(name, name.replace("_", " ").capitalize()) for name in names]

@@ -1,0 +1,299 @@
+"""The hosted connect flow: OAuth attempts and callbacks, connect sessions and customer portal links.
+
+Views in apps/connect/views.py parse the request and call one function from here; the story of a
+connect — state, PKCE, replay protection, token exchange — is told in this module.
+"""
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.catalog.selectors import connector_config_get
+from apps.connect.exceptions import (
+    ConnectSessionExpired,
+    ConnectSessionInvalid,
+    ConnectSessionUsed,
+    ProviderError,
+    StateExpired,
+    StateProviderMismatch,
+    StateUnknown,
+    StateUsed,
+)
+from apps.connect.models import ConnectSession, OAuthAttempt
+from apps.connections import provider_client
+from apps.connections import services as connection_services
+from apps.connections.exceptions import ConnectorNotConfigured, ProviderDeniedConsent
+from apps.connections.models import Connection
+from apps.core.services import audit_record
+from apps.tenants.services import normalize_origin
+
+OAUTH_ATTEMPT_TTL = timedelta(minutes=10)
+PORTAL_LINK_SALT = "patchbay.connect.portal-link"
+
+
+def _sha256(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def callback_redirect_uri(*, provider) -> str:
+    """The exact redirect URI registered with the provider: one callback path per provider."""
+    return settings.PATCHBAY_BASE_URL + reverse("connect:callback", args=[provider.name])
+
+
+def pkce_challenge(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+# --- OAuth attempts -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def oauth_attempt_start(*, connection: Connection, return_url: str = "", actor: str = "system") -> str:
+    """Create a fresh single-use OAuthAttempt and return the provider's authorize URL to redirect to.
+
+    Only the SHA-256 of the state is stored; the PKCE verifier is stored vault-encrypted.
+    """
+    provider = connection.provider
+    config = connection.connector_config or connector_config_get(application=connection.application, provider=provider)
+    if config is None or not config.is_enabled:
+        raise ConnectorNotConfigured()
+    state = secrets.token_urlsafe(32)
+    verifier = secrets.token_urlsafe(64) if provider.oauth.get("pkce") else None
+    redirect_uri = callback_redirect_uri(provider=provider)
+    attempt = OAuthAttempt(
+        connection=connection,
+        provider=provider,
+        state_hash=_sha256(state),
+        redirect_uri=redirect_uri,
+        return_url=return_url,
+        expires_at=timezone.now() + OAUTH_ATTEMPT_TTL,
+    )
+    attempt.code_verifier = {"verifier": verifier}
+    attempt.save()
+    audit_record(action="connect.oauth_started", target=connection, actor=actor, data={"attempt": attempt.pk})
+    return provider_client.authorize_url(
+        connection=connection,
+        config=config,
+        redirect_uri=redirect_uri,
+        state=state,
+        code_challenge=pkce_challenge(verifier) if verifier else None,
+    )
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    connection: Connection
+    return_url: str
+
+
+@transaction.atomic
+def oauth_attempt_claim(*, provider_name: str, state: str) -> OAuthAttempt:
+    """Check the state and mark its attempt used, in one row-locked transaction committed before any exchange.
+
+    A replayed, forged, expired or cross-provider state raises; a claimed attempt can never be claimed again.
+    """
+    if not state:
+        raise StateUnknown()
+    attempt = (
+        OAuthAttempt.objects.select_for_update()
+        .select_related("provider", "connection")
+        .filter(state_hash=_sha256(state))
+        .first()
+    )
+    if attempt is None or not hmac.compare_digest(attempt.state_hash, _sha256(state)):
+        raise StateUnknown()
+    if attempt.used_at is not None:
+        raise StateUsed()
+    if attempt.provider.name != provider_name:
+        raise StateProviderMismatch()
+    if attempt.is_expired:
+        raise StateExpired()
+    attempt.used_at = timezone.now()
+    attempt.save(update_fields=["used_at", "modified_at"])
+    return attempt
+
+
+def oauth_callback_complete(*, provider_name: str, params: dict, actor: str = "system") -> CallbackResult:
+    """Finish a provider redirect: claim the state, then exchange the code and store the token.
+
+    The attempt is marked used (and committed) before the token request, so a replay of the same callback
+    cannot exchange twice. Any failure leaves the connection's stored credentials untouched.
+    """
+    attempt = oauth_attempt_claim(provider_name=provider_name, state=params.get("state", ""))
+    connection = attempt.connection
+    error = params.get("error")
+    if error:
+        audit_record(action="connect.oauth_failed", target=connection, actor=actor, data={"error": error[:100]})
+        if error == "access_denied":
+            raise ProviderDeniedConsent()
+        description = (params.get("error_description") or "").strip()[:300]
+        message = f"The provider reported an error ({error[:60]})"
+        message += f": {description}" if description else "."
+        raise ProviderError(message + " Start the connection again; if it keeps failing, contact support.")
+    code = params.get("code")
+    if not code:
+        raise ProviderError("The provider did not send an authorization code. Start the connection again.")
+    config = connection.connector_config or connector_config_get(
+        application=connection.application, provider=connection.provider
+    )
+    if config is None or not config.is_enabled:
+        raise ConnectorNotConfigured()
+    verifier = (attempt.code_verifier or {}).get("verifier")
+    token_response = provider_client.exchange_code(
+        connection=connection,
+        config=config,
+        code=code,
+        redirect_uri=attempt.redirect_uri,
+        code_verifier=verifier,
+    )
+    connection = connection_services.connection_store_oauth_token(
+        connection=connection, token_response=token_response, callback_params=dict(params), actor=actor
+    )
+    return CallbackResult(connection=connection, return_url=attempt.return_url)
+
+
+# --- Origins and return URLs ----------------------------------------------------------------------------
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValidationError(f"{url!r} is not an absolute http(s) URL.")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def allowed_origin_check(*, application, origin: str) -> str:
+    """Return the normalised origin, or raise ValidationError when the application does not allow it."""
+    normalised = normalize_origin(origin)
+    if not application.is_origin_allowed(normalised):
+        raise ValidationError(
+            f"{normalised} is not one of this application's allowed origins. Add it to the application's "
+            "allowed origins first."
+        )
+    return normalised
+
+
+def return_url_check(*, application, url: str) -> str:
+    """A return URL is accepted only on one of the application's allowed origins (no open redirect)."""
+    if not url:
+        return ""
+    try:
+        origin = origin_of(url)
+    except ValidationError:
+        raise ValidationError("return_url must be an absolute https URL on one of the allowed origins.") from None
+    if not application.is_origin_allowed(origin) or urlsplit(url).username:
+        raise ValidationError(
+            f"return_url must be on one of this application's allowed origins; {origin} is not allowed."
+        )
+    return url
+
+
+def frame_ancestors(*, application, origin: str = "") -> str:
+    """The CSP frame-ancestors source list for widget pages: the session's origin, else the app's origins."""
+    origins = [origin] if origin else list(application.allowed_origins or [])
+    safe = []
+    for candidate in origins:
+        try:
+            safe.append(normalize_origin(candidate))
+        except ValidationError:
+            continue
+    return " ".join(safe) if safe else "'none'"
+
+
+# --- Connect sessions -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def connect_session_create(
+    *,
+    application,
+    customer,
+    allowed_providers: list[str] | None = None,
+    allowed_origin: str = "",
+    return_url: str = "",
+    ttl_seconds: int = 1800,
+    actor: str = "system",
+) -> tuple[ConnectSession, str]:
+    """Mint a single-use token for one customer's connect UI. Returns (session, raw token); only a hash is kept."""
+    if customer.application_id != application.pk:
+        raise ValidationError("The customer belongs to another application.")
+    if allowed_origin:
+        allowed_origin = allowed_origin_check(application=application, origin=allowed_origin)
+    return_url = return_url_check(application=application, url=return_url)
+    if not 60 <= ttl_seconds <= 86400:
+        raise ValidationError("ttl_seconds must be between 60 and 86400.")
+    raw = "cst_" + secrets.token_urlsafe(32)
+    session = ConnectSession.objects.create(
+        application=application,
+        customer=customer,
+        token_hash=_sha256(raw),
+        allowed_providers=list(allowed_providers or []),
+        allowed_origin=allowed_origin,
+        return_url=return_url,
+        expires_at=timezone.now() + timedelta(seconds=ttl_seconds),
+    )
+    audit_record(action="connect_session.created", target=session, actor=actor, application=application)
+    return session, raw
+
+
+def connect_session_url(token: str) -> str:
+    return settings.PATCHBAY_BASE_URL + reverse("connect:session", args=[token])
+
+
+@transaction.atomic
+def connect_session_redeem(*, token: str) -> ConnectSession:
+    """Exchange a raw connect-session token once; unknown, expired and used tokens raise."""
+    digest = _sha256(token or "")
+    session = (
+        ConnectSession.objects.select_for_update()
+        .select_related("application", "customer")
+        .filter(token_hash=digest)
+        .first()
+    )
+    if session is None or not hmac.compare_digest(session.token_hash, digest):
+        raise ConnectSessionInvalid()
+    if session.used_at is not None:
+        raise ConnectSessionUsed()
+    if session.is_expired:
+        raise ConnectSessionExpired()
+    session.used_at = timezone.now()
+    session.save(update_fields=["used_at", "modified_at"])
+    audit_record(action="connect_session.used", target=session, application=session.application)
+    return session
+
+
+# --- Signed portal links --------------------------------------------------------------------------------
+
+
+def customer_portal_link(*, customer, ttl: int | timedelta = 3600) -> str:
+    """An absolute link that opens the customer portal for `customer` until `ttl` (seconds) has passed."""
+    seconds = int(ttl.total_seconds()) if isinstance(ttl, timedelta) else int(ttl)
+    signed = signing.TimestampSigner(salt=PORTAL_LINK_SALT).sign_object(
+        {"c": customer.pk, "a": customer.application_id, "t": seconds}
+    )
+    return settings.PATCHBAY_BASE_URL + reverse("connect:portal_link", args=[signed])
+
+
+def customer_portal_link_resolve(*, signed: str) -> dict:
+    """Return {"customer_id", "application_id", "expires_at"} for a valid link; raise ConnectSession* otherwise."""
+    signer = signing.TimestampSigner(salt=PORTAL_LINK_SALT)
+    try:
+        payload = signer.unsign_object(signed)
+        signer.unsign_object(signed, max_age=payload["t"])
+    except signing.SignatureExpired:
+        raise ConnectSessionExpired() from None
+    except (signing.BadSignature, KeyError, TypeError):
+        raise ConnectSessionInvalid() from None
+    return {"customer_id": payload["c"], "application_id": payload["a"], "ttl": payload["t"]}
