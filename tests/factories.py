@@ -4,6 +4,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from apps.catalog.models import ConnectorConfig, Provider
+from apps.catalog.services import catalog_sync
 from apps.connections.models import Connection
 from apps.tenants.models import Application, Customer
 
@@ -28,8 +29,13 @@ class CustomerFactory(factory.django.DjangoModelFactory):
 
 
 def provider_for(name: str) -> Provider:
-    """The catalog's provider of that name (tests load the real catalog once per session)."""
-    return Provider.objects.get(name=name)
+    """The catalog's provider of that name. The catalog is loaded once per session, but transactional
+    tests flush every table, so it is reloaded on demand."""
+    provider = Provider.objects.filter(name=name).first()
+    if provider is None:
+        catalog_sync()
+        provider = Provider.objects.get(name=name)
+    return provider
 
 
 class ConnectorConfigFactory(factory.django.DjangoModelFactory):

@@ -1,0 +1,49 @@
+from apps.connections import services
+from apps.connections.selectors import connection_get, connection_get_by_connect_token, connection_list
+from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory, provider_for
+
+
+def test_another_applications_connection_is_invisible(db):
+    mine, theirs = ApplicationFactory(), ApplicationFactory()
+    foreign = ConnectionFactory(application=theirs, customer=CustomerFactory(application=theirs))
+    assert connection_get(application=mine, connection_id=foreign.pk) is None
+    assert list(connection_list(application=mine)) == []
+    assert connection_get(application=theirs, connection_id=foreign.pk) == foreign
+
+
+def test_list_filters_by_customer_provider_status_and_category(db):
+    application = ApplicationFactory()
+    alice, bob = CustomerFactory(application=application), CustomerFactory(application=application)
+    hub = ConnectionFactory(application=application, customer=alice)
+    bc = ConnectionFactory(application=application, customer=bob, provider=provider_for("patchbay-sandbox"))
+    assert list(connection_list(application=application, customer=alice)) == [hub]
+    assert list(connection_list(application=application, provider_name="patchbay-sandbox")) == [bc]
+    assert list(connection_list(application=application, category="sandbox")) == [bc]
+    assert list(connection_list(application=application, status="healthy")) == []
+
+
+def test_list_query_count_does_not_grow_with_rows(db, django_assert_max_num_queries):
+    application = ApplicationFactory()
+    customer = CustomerFactory(application=application)
+    for _ in range(3):
+        ConnectionFactory(application=application, customer=customer)
+    with django_assert_max_num_queries(2):
+        for connection in connection_list(application=application)[:100]:
+            _ = (connection.customer.external_id, connection.provider.name, connection.missing_settings)
+            _ = [m.last_sync for m in connection.models.all()]
+    for _ in range(20):
+        ConnectionFactory(application=application, customer=customer)
+    with django_assert_max_num_queries(2):
+        for connection in connection_list(application=application)[:100]:
+            _ = (connection.customer.external_id, connection.provider.name, connection.missing_settings)
+            _ = [m.last_sync for m in connection.models.all()]
+
+
+def test_connect_token_resolves_until_the_connection_is_disconnected(db):
+    connection = ConnectionFactory()
+    token = connection.connect_token
+    assert connection_get_by_connect_token(token=token) == connection
+    assert connection_get_by_connect_token(token=token + "x") is None
+    assert connection_get_by_connect_token(token="conn_forged.nonce:sig") is None
+    services.connection_disconnect(connection=connection)
+    assert connection_get_by_connect_token(token=token) is None

@@ -1,0 +1,341 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.connections import services
+from apps.connections.exceptions import (
+    InvalidCredentials,
+    InvalidGrant,
+    MalformedTokenResponse,
+    ProviderRejectedCode,
+    ProviderUnavailable,
+    SettingsInvalid,
+)
+from apps.connections.models import Connection
+from apps.core.models import AuditEvent
+from apps.webhooks.models import WebhookDelivery
+from tests.connections.conftest import make_provider
+from tests.factories import ConnectorConfigFactory
+
+
+def token_body(access="at-1", refresh="rt-1", expires_in=3600, scope="read"):
+    return {
+        "access_token": access,
+        "refresh_token": refresh,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "scope": scope,
+    }
+
+
+def raw_column(connection) -> str:
+    return Connection.objects.filter(pk=connection.pk).values_list("credentials", flat=True)[0]
+
+
+@pytest.fixture
+def authenticated(application, customer, oauth_provider, connector_config, fake_provider):
+    fake_provider.on("POST", "/token", body=token_body())
+    fake_provider.on("GET", "/me", body={"id": "u1"})
+    connection = services.connection_create(application=application, customer=customer, provider=oauth_provider)
+    from apps.connections.provider_client import exchange_code
+
+    token = exchange_code(
+        connection=connection, config=connector_config, code="c", redirect_uri="https://x/cb", code_verifier=None
+    )
+    return services.connection_store_oauth_token(connection=connection, token_response=token)
+
+
+def test_new_oauth_connection_is_pending_with_a_patchbay_authorization_url(application, customer, oauth_provider):
+    connection = services.connection_create(application=application, customer=customer, provider=oauth_provider)
+    assert connection.is_authentication_pending
+    assert connection.authorization_url.startswith("http://127.0.0.1:8000/connect/start/")
+    assert connection.credentials is None
+    assert connection.requires_setup and not connection.is_configured
+
+
+def test_storing_a_token_encrypts_it_clears_pending_and_verifies(authenticated, fake_provider):
+    connection = Connection.objects.get(pk=authenticated.pk)
+    assert not connection.is_authentication_pending
+    assert connection.authorization_url is None
+    assert connection.status == Connection.Status.HEALTHY
+    assert connection.health_status_code == "healthy"
+    assert connection.scopes_granted == ["read"]
+    assert connection.credentials["access_token"] == "at-1"
+    assert raw_column(connection).startswith("pbv1:") and "at-1" not in raw_column(connection)
+    assert fake_provider.calls("/me")[0].headers["Authorization"] == "Bearer at-1"
+    assert connection.credentials_expires_at > timezone.now() + timedelta(minutes=59)
+
+
+def test_body_client_auth_sends_client_secret_in_the_form(authenticated, fake_provider):
+    form = fake_provider.calls("/token")[0].form
+    assert form["client_id"] == "client-id"
+    assert form["client_secret"] == "client-secret-value"
+    assert form["grant_type"] == "authorization_code"
+
+
+def test_basic_client_auth_uses_the_authorization_header(application, customer, fake_provider, db):
+    provider = make_provider("basic-crm", fake_provider.url, oauth={"client_auth": "basic"})
+    config = ConnectorConfigFactory(application=application, provider=provider)
+    fake_provider.on("POST", "/token", body=token_body())
+    connection = services.connection_create(application=application, customer=customer, provider=provider)
+    from apps.connections.provider_client import exchange_code
+
+    exchange_code(connection=connection, config=config, code="c", redirect_uri="https://x/cb", code_verifier="v" * 50)
+    recorded = fake_provider.calls("/token")[0]
+    assert recorded.headers["Authorization"].startswith("Basic ")
+    assert "client_secret" not in recorded.form
+    assert recorded.form["code_verifier"] == "v" * 50
+
+
+def test_failed_verification_records_health_but_keeps_the_token(
+    application, customer, oauth_provider, connector_config, fake_provider
+):
+    fake_provider.on("GET", "/me", status=401, body={"message": "token revoked by admin"})
+    connection = services.connection_create(application=application, customer=customer, provider=oauth_provider)
+    connection = services.connection_store_oauth_token(connection=connection, token_response=token_body())
+    assert connection.status == Connection.Status.ERROR
+    assert connection.health_authentication_required
+    assert connection.health_message == "token revoked by admin"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (400, {"error": "invalid_grant", "error_description": "code expired"}, InvalidGrant),
+        (400, {"error": "invalid_client"}, ProviderRejectedCode),
+        (503, {"error": "down"}, ProviderUnavailable),
+        (200, {"token_type": "bearer"}, MalformedTokenResponse),
+    ],
+)
+def test_token_endpoint_failures_become_domain_errors(
+    application, customer, oauth_provider, connector_config, fake_provider, status, body, error
+):
+    fake_provider.on("POST", "/token", status=status, body=body)
+    connection = services.connection_create(application=application, customer=customer, provider=oauth_provider)
+    from apps.connections.provider_client import exchange_code
+
+    with pytest.raises(error):
+        exchange_code(
+            connection=connection, config=connector_config, code="c", redirect_uri="https://x/cb", code_verifier=None
+        )
+
+
+def test_token_endpoint_html_error_page_is_a_malformed_response(
+    application, customer, oauth_provider, connector_config, fake_provider
+):
+    fake_provider.on("POST", "/token", status=200, raw="<html>oops</html>")
+    connection = services.connection_create(application=application, customer=customer, provider=oauth_provider)
+    from apps.connections.provider_client import exchange_code
+
+    with pytest.raises(MalformedTokenResponse):
+        exchange_code(
+            connection=connection, config=connector_config, code="c", redirect_uri="https://x/cb", code_verifier=None
+        )
+
+
+def test_token_endpoint_timeout_is_provider_unavailable(
+    application, customer, oauth_provider, connector_config, fake_provider, settings
+):
+    settings.PATCHBAY_PROVIDER_TIMEOUT_SECONDS = 0.3
+    fake_provider.on("POST", "/token", body=token_body(), delay=1.0)
+    connection = services.connection_create(application=application, customer=customer, provider=oauth_provider)
+    from apps.connections.provider_client import exchange_code
+
+    with pytest.raises(ProviderUnavailable):
+        exchange_code(
+            connection=connection, config=connector_config, code="c", redirect_uri="https://x/cb", code_verifier=None
+        )
+
+
+def test_slack_style_quirks_nested_token_comma_scopes_and_ok_false(application, customer, fake_provider, db):
+    provider = make_provider(
+        "chat",
+        fake_provider.url,
+        oauth={
+            "token_quirks": {
+                "access_token_path": "authed_user.access_token",
+                "scope_separator": ",",
+                "error_field_when_ok": "ok",
+            }
+        },
+    )
+    config = ConnectorConfigFactory(application=application, provider=provider)
+    fake_provider.on("GET", "/me", body={"ok": True})
+    fake_provider.on(
+        "POST",
+        "/token",
+        body={"ok": True, "authed_user": {"access_token": "xoxp-1", "scope": "x"}, "scope": "chat:write,users:read"},
+    )
+    connection = services.connection_create(application=application, customer=customer, provider=provider)
+    from apps.connections.provider_client import exchange_code
+
+    token = exchange_code(
+        connection=connection, config=config, code="c", redirect_uri="https://x/cb", code_verifier=None
+    )
+    connection = services.connection_store_oauth_token(connection=connection, token_response=token)
+    assert connection.credentials["access_token"] == "xoxp-1"
+    assert connection.scopes_granted == ["chat:write", "users:read"]
+
+    fake_provider.on("POST", "/token", body={"ok": False, "error": "invalid_code"})
+    with pytest.raises(ProviderRejectedCode):
+        exchange_code(connection=connection, config=config, code="c", redirect_uri="https://x/cb", code_verifier=None)
+
+
+def test_settings_from_token_and_callback_are_recorded(application, customer, fake_provider, db):
+    provider = make_provider(
+        "books",
+        fake_provider.url,
+        settings=[
+            {"name": "instance_url", "type": "url", "label": "Instance", "source": "provider"},
+            {"name": "realm_id", "type": "string", "label": "Company", "source": "provider"},
+        ],
+        oauth={
+            "token_quirks": {
+                "settings_from_token": {"instance_url": "instance_url"},
+                "settings_from_callback": {"realmId": "realm_id"},
+            }
+        },
+    )
+    ConnectorConfigFactory(application=application, provider=provider)
+    fake_provider.on("GET", "/me", body={})
+    connection = services.connection_create(application=application, customer=customer, provider=provider)
+    assert connection.missing_settings == ["instance_url", "realm_id"]
+    connection = services.connection_store_oauth_token(
+        connection=connection,
+        token_response={**token_body(), "instance_url": "https://eu1.example.com"},
+        callback_params={"realmId": "4620816365"},
+    )
+    assert connection.settings == {"instance_url": "https://eu1.example.com", "realm_id": "4620816365"}
+    assert connection.is_configured
+
+
+def test_refresh_rotates_and_persists_the_new_refresh_token(authenticated, fake_provider):
+    fake_provider.on("POST", "/token", body=token_body(access="at-2", refresh="rt-2"))
+    refreshed = services.connection_refresh_credentials(connection_id=authenticated.pk, force=True)
+    assert refreshed.credentials["access_token"] == "at-2"
+    stored = Connection.objects.get(pk=authenticated.pk)
+    assert stored.credentials["refresh_token"] == "rt-2"
+    form = fake_provider.calls("/token")[-1].form
+    assert form["grant_type"] == "refresh_token" and form["refresh_token"] == "rt-1"
+
+
+def test_refresh_keeps_the_old_refresh_token_when_the_provider_does_not_rotate(authenticated, fake_provider):
+    fake_provider.on("POST", "/token", body={"access_token": "at-3", "token_type": "bearer", "expires_in": 60})
+    services.connection_refresh_credentials(connection_id=authenticated.pk, force=True)
+    assert Connection.objects.get(pk=authenticated.pk).credentials["refresh_token"] == "rt-1"
+
+
+def test_auto_policy_skips_fresh_tokens_and_refreshes_expired_ones(authenticated, fake_provider):
+    before = len(fake_provider.calls("/token"))
+    same = services.connection_with_fresh_credentials(connection=authenticated, policy="auto")
+    assert same.credentials["access_token"] == "at-1"
+    assert len(fake_provider.calls("/token")) == before
+    Connection.objects.filter(pk=authenticated.pk).update(credentials_expires_at=timezone.now() - timedelta(seconds=5))
+    fake_provider.on("POST", "/token", body=token_body(access="at-9"))
+    expired = Connection.objects.get(pk=authenticated.pk)
+    fresh = services.connection_with_fresh_credentials(connection=expired, policy="auto")
+    assert fresh.credentials["access_token"] == "at-9"
+
+
+def test_invalid_grant_disconnects_and_sends_a_webhook(authenticated, fake_provider, application):
+    application.webhook_url = "https://hooks.acme.test/patchbay"
+    application.save()
+    fake_provider.on("POST", "/token", status=400, body={"error": "invalid_grant"})
+    with pytest.raises(InvalidGrant):
+        services.connection_refresh_credentials(connection_id=authenticated.pk, force=True)
+    connection = Connection.objects.get(pk=authenticated.pk)
+    assert connection.status == Connection.Status.DISCONNECTED
+    assert connection.health_authentication_required
+    assert WebhookDelivery.objects.filter(application=application, event_type="connection.disconnected").exists()
+    assert connection.credentials["access_token"] == "at-1"
+
+
+def test_refresh_5xx_counts_against_the_budget_then_marks_error(authenticated, fake_provider):
+    fake_provider.on("POST", "/token", status=502, body={})
+    for _ in range(services.REFRESH_FAILURE_BUDGET):
+        with pytest.raises(ProviderUnavailable):
+            services.connection_refresh_credentials(connection_id=authenticated.pk, force=True)
+    connection = Connection.objects.get(pk=authenticated.pk)
+    assert connection.refresh_failure_count == services.REFRESH_FAILURE_BUDGET
+    assert connection.status == Connection.Status.ERROR
+
+
+def test_api_key_credentials_are_verified_before_they_are_saved(application, customer, fake_provider, db):
+    provider = make_provider(
+        "keyed",
+        fake_provider.url,
+        auth_type="api_key",
+        oauth=None,
+        credentials={
+            "fields": [{"name": "api_key", "label": "API key"}],
+            "inject": {"in": "header", "name": "X-Api-Key", "value": "{credentials.api_key}"},
+        },
+    )
+    fake_provider.on(
+        "GET",
+        "/me",
+        body=lambda r: (200, {}) if r.headers.get("X-Api-Key") == "good" else (401, {"message": "Invalid API key"}),
+    )
+    with pytest.raises(InvalidCredentials, match="Invalid API key"):
+        services.connection_create(
+            application=application, customer=customer, provider=provider, credentials={"api_key": "bad"}
+        )
+    connection = services.connection_create(
+        application=application, customer=customer, provider=provider, credentials={"api_key": "good"}
+    )
+    assert connection.status == Connection.Status.HEALTHY and not connection.is_authentication_pending
+    with pytest.raises(InvalidCredentials):
+        services.connection_store_api_credentials(connection=connection, credentials={"api_key": "bad"})
+    assert Connection.objects.get(pk=connection.pk).credentials["api_key"] == "good"
+    with pytest.raises(SettingsInvalid):
+        services.connection_store_api_credentials(connection=connection, credentials={"api_key": ""})
+
+
+def test_metadata_is_shallow_merged_and_null_deletes(authenticated):
+    services.connection_update(connection=authenticated, metadata={"a": 1, "b": {"x": 1}})
+    updated = services.connection_update(connection=authenticated, metadata={"a": None, "b": {"y": 2}, "c": "z"})
+    assert updated.metadata == {"b": {"y": 2}, "c": "z"}
+
+
+def test_settings_are_validated_against_the_provider_spec(application, customer, fake_provider, db):
+    provider = make_provider(
+        "erp",
+        fake_provider.url,
+        settings=[
+            {"name": "environment", "type": "string", "label": "Environment", "enum": ["Production", "Sandbox"]},
+            {"name": "is_on_premise", "type": "boolean", "label": "On premise", "required": False},
+        ],
+    )
+    connection = services.connection_create(application=application, customer=customer, provider=provider)
+    with pytest.raises(SettingsInvalid) as excinfo:
+        services.connection_update_settings(connection=connection, settings={"environment": "Prod", "nope": 1})
+    assert set(excinfo.value.errors) == {"environment", "nope"}
+    updated = services.connection_update_settings(
+        connection=connection, settings={"environment": "Sandbox", "is_on_premise": "on"}
+    )
+    assert updated.settings == {"environment": "Sandbox", "is_on_premise": True}
+    assert updated.missing_settings == []
+
+
+def test_disconnect_revokes_wipes_and_voids_old_links(authenticated, fake_provider):
+    fake_provider.on("POST", "/revoke", body={})
+    old_token = authenticated.connect_token
+    connection = services.connection_disconnect(connection=authenticated)
+    assert fake_provider.calls("/revoke")[0].form["token"] == "rt-1"
+    stored = Connection.objects.get(pk=connection.pk)
+    assert stored.credentials is None and raw_column(stored) is None
+    assert stored.status == Connection.Status.DISCONNECTED and stored.is_authentication_pending
+    assert stored.connect_token != old_token
+    assert AuditEvent.objects.filter(action="connection.disconnected", target_id=connection.pk).exists()
+
+
+def test_client_credentials_provider_fetches_its_token_server_side(application, customer, fake_provider, db):
+    provider = make_provider("machine", fake_provider.url, auth_type="oauth2_client_credentials")
+    ConnectorConfigFactory(application=application, provider=provider)
+    fake_provider.on("POST", "/token", body={"access_token": "m2m", "token_type": "bearer", "expires_in": 600})
+    fake_provider.on("GET", "/me", body={})
+    connection = services.connection_create(application=application, customer=customer, provider=provider)
+    assert connection.credentials["access_token"] == "m2m"
+    assert fake_provider.calls("/token")[0].form["grant_type"] == "client_credentials"
+    assert not connection.is_authentication_pending

@@ -1,0 +1,86 @@
+"""A real HTTP server standing in for a provider's token, revoke and API endpoints in tests.
+
+Each route answers from a scripted behaviour; every request is recorded so tests can count them.
+"""
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict
+    form: dict
+    body: bytes
+
+
+@dataclass
+class FakeProvider:
+    url: str
+    requests: list[Recorded] = field(default_factory=list)
+    routes: dict = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on(self, method: str, path: str, status: int = 200, body=None, delay: float = 0.0, headers=None, raw=None):
+        """Script the answer for a route; `body` may be a callable taking the Recorded request."""
+        self.routes[(method, path)] = {"status": status, "body": body, "delay": delay, "headers": headers, "raw": raw}
+
+    def calls(self, path: str) -> list[Recorded]:
+        with self.lock:
+            return [r for r in self.requests if r.path == path]
+
+
+def start_fake_provider() -> tuple[FakeProvider, ThreadingHTTPServer]:
+    state: dict = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _handle(self, method: str):
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            form = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()}
+            recorded = Recorded(method, parts.path, dict(self.headers), form, body)
+            provider: FakeProvider = state["provider"]
+            with provider.lock:
+                provider.requests.append(recorded)
+            route = provider.routes.get((method, parts.path))
+            if route is None:
+                self.send_response(404)
+                self.end_headers()
+                return
+            if route["delay"]:
+                time.sleep(route["delay"])
+            status = route["status"]
+            if route["raw"] is not None:
+                payload, content_type = route["raw"].encode(), "text/html"
+            else:
+                value = route["body"](recorded) if callable(route["body"]) else route["body"]
+                if isinstance(value, tuple):
+                    status, value = value
+                payload, content_type = json.dumps(value if value is not None else {}).encode(), "application/json"
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self):
+            self._handle("GET")
+
+        def do_POST(self):
+            self._handle("POST")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    provider = FakeProvider(url=f"http://127.0.0.1:{server.server_address[1]}")
+    state["provider"] = provider
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return provider, server
