@@ -1,0 +1,149 @@
+"""Run web (gunicorn), Celery worker and Celery beat in the foreground as one unit.
+
+Output of each is prefixed with its name. Ctrl-C (SIGINT) or SIGTERM stops all three cleanly; if one of
+them dies, the others are stopped and the command exits non-zero with a message saying which one.
+"""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+STOP_TIMEOUT_SECONDS = 15
+COLOURS = {"web": "\033[36m", "worker": "\033[33m", "beat": "\033[35m", "runall": "\033[1m"}
+RESET = "\033[0m"
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen | None = None
+    reader: threading.Thread | None = field(default=None, repr=False)
+
+
+def build_children(*, host: str, port: int, web_workers: int, worker_concurrency: int) -> list[Child]:
+    python = sys.executable
+    var_dir = settings.VAR_DIR
+    worker = [python, "-m", "celery", "-A", "config", "worker", "-l", "info", "--concurrency", str(worker_concurrency)]
+    worker += ["--hostname", f"patchbay@{os.uname().nodename}", "--without-gossip", "--without-mingle"]
+    web = [python, "-m", "gunicorn", "config.wsgi:application", "--bind", f"{host}:{port}"]
+    web += ["--workers", str(web_workers), "--access-logfile", "-", "--graceful-timeout", "10", "--no-control-socket"]
+    beat = [python, "-m", "celery", "-A", "config", "beat", "-l", "info"]
+    beat += ["-s", str(var_dir / "celerybeat-schedule"), "--pidfile", ""]
+    return [Child("web", web), Child("worker", worker), Child("beat", beat)]
+
+
+class Command(BaseCommand):
+    help = "Start web (gunicorn), Celery worker and beat; Ctrl-C stops them all."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--web-workers", type=int, default=2)
+        parser.add_argument("--worker-concurrency", type=int, default=2)
+
+    def handle(self, *args, host: str, port: int, web_workers: int, worker_concurrency: int, **options):
+        self.colour = sys.stdout.isatty()
+        self.print_lock = threading.Lock()
+        self.stopping = threading.Event()
+        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        if not os.path.isdir(settings.STATIC_ROOT):
+            self.say(f"note: {settings.STATIC_ROOT} is missing; run `manage.py collectstatic` (make run does).")
+
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE, "PYTHONUNBUFFERED": "1"}
+        children = build_children(host=host, port=port, web_workers=web_workers, worker_concurrency=worker_concurrency)
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        exit_code = 0
+        try:
+            for child in children:
+                self._start(child, env)
+            self.say(f"web on http://{host}:{port}/ — press Ctrl-C to stop web, worker and beat.")
+            exit_code = self._supervise(children)
+        finally:
+            self._stop_all(children)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if exit_code:
+            sys.exit(exit_code)
+
+    # --- processes -----------------------------------------------------------------------------------
+
+    def _start(self, child: Child, env: dict) -> None:
+        child.process = subprocess.Popen(  # noqa: S603 - argv built from our own settings, no shell
+            child.argv,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # own process group: the terminal's Ctrl-C reaches only us, we stop them in order
+            text=True,
+            bufsize=1,
+            errors="replace",
+        )
+        child.reader = threading.Thread(target=self._pump, args=(child,), daemon=True)
+        child.reader.start()
+
+    def _pump(self, child: Child) -> None:
+        for line in child.process.stdout:
+            self.emit(child.name, line.rstrip("\n"))
+
+    def _supervise(self, children: list[Child]) -> int:
+        while not self.stopping.is_set():
+            for child in children:
+                code = child.process.poll()
+                if code is not None:
+                    how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+                    self.say(f"{child.name} {how}; stopping the others.")
+                    return code if code > 0 else 1
+            time.sleep(0.2)
+        return 0
+
+    def _stop_all(self, children: list[Child]) -> None:
+        running = [c for c in children if c.process is not None and c.process.poll() is None]
+        if running:
+            self.say("stopping " + ", ".join(c.name for c in running) + " …")
+        for child in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.process.pid, signal.SIGTERM)  # gunicorn and celery shut down gracefully on TERM
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for child in running:
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.say(f"{child.name} did not stop in {STOP_TIMEOUT_SECONDS}s; killing it.")
+        for child in children:
+            if child.process is None:
+                continue
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.process.pid, signal.SIGKILL)  # leftovers in its group (pool processes)
+            child.process.wait()
+            if child.reader is not None:
+                child.reader.join(timeout=2)
+        if running:
+            self.say("all stopped.")
+
+    def _on_signal(self, signum, frame) -> None:
+        if not self.stopping.is_set():
+            self.say(f"received {signal.Signals(signum).name}.")
+        self.stopping.set()
+
+    # --- output --------------------------------------------------------------------------------------
+
+    def emit(self, name: str, line: str) -> None:
+        prefix = f"{name:<6} |"
+        if self.colour:
+            prefix = f"{COLOURS.get(name, '')}{prefix}{RESET}"
+        with self.print_lock:
+            sys.stdout.write(f"{prefix} {line}\n")
+            sys.stdout.flush()
+
+    def say(self, message: str) -> None:
+        self.emit("runall", message)
