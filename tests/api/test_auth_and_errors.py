@@ -1,0 +1,131 @@
+"""Authentication, rate limiting and the one error shape every failure uses."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.tenants.models import ApiKey
+from apps.tenants.services import api_key_revoke
+from tests.api.conftest import ApiClient
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code
+    return body["error"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/connections",
+        "/api/v1/customers",
+        "/api/compat/stuut/v2/integrations/connections",
+        "/api/compat/openint/connection",
+        "/api/compat/supaglue/customers/x/connections",
+    ],
+)
+def test_missing_api_key_is_401_json(path, application):
+    assert_error(ApiClient(None).get(path), 401, "unauthorized")
+
+
+def test_unknown_api_key_is_401(application):
+    assert_error(ApiClient("pb_live_not-a-real-key").get("/api/v1/connections"), 401, "unauthorized")
+
+
+def test_wrong_scheme_is_401(api_key):
+    client = ApiClient(None)
+    client.headers = {"Authorization": f"Basic {api_key[1]}"}
+    assert_error(client.get("/api/v1/connections"), 401)
+
+
+def test_revoked_api_key_is_401(api, api_key):
+    assert api.get("/api/v1/connections").status_code == 200
+    api_key_revoke(api_key=api_key[0])
+    assert_error(api.get("/api/v1/connections"), 401, "unauthorized")
+
+
+def test_last_used_at_is_recorded_at_most_once_a_minute(api, api_key):
+    api.get("/api/v1/connections")
+    first = ApiKey.objects.get(pk=api_key[0].pk).last_used_at
+    assert first is not None
+    api.get("/api/v1/connections")
+    assert ApiKey.objects.get(pk=api_key[0].pk).last_used_at == first
+    ApiKey.objects.filter(pk=api_key[0].pk).update(last_used_at=timezone.now() - timedelta(minutes=5))
+    api.get("/api/v1/connections")
+    assert ApiKey.objects.get(pk=api_key[0].pk).last_used_at > first - timedelta(seconds=1)
+
+
+def test_rate_limit_is_429_with_retry_after(api, settings):
+    settings.PATCHBAY_API_RATE_LIMIT_PER_MINUTE = 3
+    for _ in range(3):
+        assert api.get("/api/v1/providers").status_code == 200
+    response = api.get("/api/v1/providers")
+    error = assert_error(response, 429, "rate_limited")
+    assert 1 <= int(response["Retry-After"]) <= 61
+    assert error["details"]["retry_after"] == int(response["Retry-After"])
+
+
+def test_rate_limit_is_per_key(api, application, settings):
+    from apps.tenants.services import api_key_create
+
+    settings.PATCHBAY_API_RATE_LIMIT_PER_MINUTE = 1
+    assert api.get("/api/v1/providers").status_code == 200
+    assert api.get("/api/v1/providers").status_code == 429
+    _, other_raw = api_key_create(application=application, name="second")
+    assert ApiClient(other_raw).get("/api/v1/providers").status_code == 200
+
+
+def test_unknown_connection_is_404_json(api):
+    assert_error(api.get("/api/v1/connections/conn_doesnotexist"), 404, "not_found")
+
+
+def test_bad_cursor_is_400_json(api):
+    assert_error(api.get("/api/v1/connections", cursor="%%%not-a-cursor"), 400, "invalid_cursor")
+
+
+def test_duplicate_customer_is_409_json(api):
+    assert api.post("/api/v1/customers", {"external_id": "dup"}).status_code == 201
+    assert_error(api.post("/api/v1/customers", {"external_id": "dup"}), 409, "conflict")
+
+
+def test_invalid_query_parameter_is_422_json(api):
+    error = assert_error(api.get("/api/v1/connections", limit=1000), 422, "validation_error")
+    assert error["details"]["errors"][0]["loc"][-1] == "limit"
+
+
+def test_invalid_body_is_422_json(api):
+    error = assert_error(api.post("/api/v1/customers", {"name": "no external id"}), 422, "validation_error")
+    assert any(e["loc"][-1] == "external_id" for e in error["details"]["errors"])
+
+
+def test_invalid_settings_are_422_with_details(api, customer):
+    response = api.post(
+        "/api/v1/connections",
+        {"customer_id": customer.external_id, "provider": "ms-dynamics-bc", "settings": {"environment": "no spaces!"}},
+    )
+    error = assert_error(response, 422, "settings_invalid")
+    assert "environment" in error["details"]["settings"]
+
+
+def test_unexpected_exception_is_generic_500_without_traceback(api, monkeypatch):
+    import apps.api.v1.routes as routes
+
+    def boom(**kwargs):
+        raise RuntimeError("secret internals at /work/main/apps")
+
+    monkeypatch.setattr(routes, "provider_list", boom)
+    response = api.get("/api/v1/providers")
+    error = assert_error(response, 500, "internal_error")
+    assert "secret internals" not in response.content.decode()
+    assert "Traceback" not in response.content.decode()
+    assert error["details"] == {}
