@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -60,12 +61,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--new-api-key", action="store_true", help="Create (and show once) another API key.")
         parser.add_argument(
+            "--with-setup",
+            action="store_true",
+            help="First migrate, load the catalog and collect static files (what `make run` does), in one process.",
+        )
+        parser.add_argument(
             "--force", action="store_true", help="Run even with production settings (creates a superuser)."
         )
 
-    def handle(self, *args, new_api_key: bool, force: bool, **options):
+    def handle(self, *args, new_api_key: bool, with_setup: bool, force: bool, **options):
         if settings.SETTINGS_MODULE.endswith(".production") and not force:
             raise CommandError("bootstrap_demo creates a demo superuser; refusing with production settings.")
+        if with_setup:
+            call_command("migrate", interactive=False, verbosity=0 if options["verbosity"] < 2 else 1)
+            call_command("load_catalog", stdout=self.stdout)
+            call_command("collectstatic", interactive=False, verbosity=0)
         password, password_source = demo_password()
         with transaction.atomic():
             application = self._application()
