@@ -33,7 +33,12 @@ from apps.connect.exceptions import (
 from apps.connect.models import ConnectSession, OAuthAttempt
 from apps.connections import provider_client
 from apps.connections import services as connection_services
-from apps.connections.exceptions import ConnectorNotConfigured, ProviderDeniedConsent
+from apps.connections.exceptions import (
+    ConnectorNotConfigured,
+    InvalidGrant,
+    ProviderDeniedConsent,
+    ProviderRejectedCode,
+)
 from apps.connections.models import Connection
 from apps.core.services import audit_record
 from apps.tenants.services import normalize_origin
@@ -151,13 +156,18 @@ def oauth_callback_complete(*, provider_name: str, params: dict, actor: str = "s
     if config is None or not config.is_enabled:
         raise ConnectorNotConfigured()
     verifier = (attempt.code_verifier or {}).get("verifier")
-    token_response = provider_client.exchange_code(
-        connection=connection,
-        config=config,
-        code=code,
-        redirect_uri=attempt.redirect_uri,
-        code_verifier=verifier,
-    )
+    try:
+        token_response = provider_client.exchange_code(
+            connection=connection,
+            config=config,
+            code=code,
+            redirect_uri=attempt.redirect_uri,
+            code_verifier=verifier,
+        )
+    except InvalidGrant:
+        # On a code exchange, invalid_grant means "this code (or its PKCE verifier) was refused", not that an
+        # existing connection was revoked: tell the person to start again.
+        raise ProviderRejectedCode() from None
     connection = connection_services.connection_store_oauth_token(
         connection=connection, token_response=token_response, callback_params=dict(params), actor=actor
     )
