@@ -7,6 +7,7 @@ compliance hooks, so the rest of Patchbay only ever sees a standard token respon
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -34,6 +35,15 @@ os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
 
 logger = logging.getLogger(__name__)
+_thread_local = threading.local()
+
+
+def _http() -> requests.Session:
+    """One keep-alive session per thread: refresh sweeps reuse connections to the same token endpoint."""
+    session = getattr(_thread_local, "session", None)
+    if session is None:
+        session = _thread_local.session = requests.Session()
+    return session
 
 
 def _timeout() -> float:
@@ -140,6 +150,8 @@ class _QuirkHooks:
 
 def _session(provider: Provider, config: ConnectorConfig, **kwargs) -> OAuth2Session:
     session = OAuth2Session(client_id=config.client_id, **kwargs)
+    for prefix, adapter in _http().adapters.items():
+        session.mount(prefix, adapter)
     hooks = _QuirkHooks(provider)
     session.register_compliance_hook("access_token_response", hooks)
     session.register_compliance_hook("refresh_token_response", hooks)
@@ -234,7 +246,7 @@ def fetch_client_credentials_token(*, connection, config: ConnectorConfig | None
         data.update(client_id=config.client_id, client_secret=config.secret_value)
 
     def call():
-        response = requests.post(
+        response = _http().post(
             token_url, data=data, auth=auth, timeout=_timeout(), headers={"Accept": "application/json"}
         )
         body = _QuirkHooks(provider)(response).json()
@@ -262,7 +274,7 @@ def revoke(*, connection, config: ConnectorConfig | None, credentials: dict) -> 
         data.update(client_id=config.client_id, client_secret=config.secret_value)
     try:
         url = resolve_url(revoke_template, settings=connection.settings, credentials=credentials)
-        response = requests.post(url, data=data, auth=auth, timeout=_timeout())
+        response = _http().post(url, data=data, auth=auth, timeout=_timeout())
     except (requests.RequestException, SettingsInvalid) as exc:
         logger.warning("revoke failed for %s: %s", connection.pk, type(exc).__name__)
         return False
@@ -317,7 +329,7 @@ def verify(*, provider: Provider, settings: dict, credentials: dict) -> Verifica
         return Verification(ok=False, status_code=None, message=f"Cannot verify yet: {', '.join(exc.errors)} missing.")
     headers = {"Accept": "application/json", **spec.get("headers", {}), **headers}
     try:
-        response = requests.request(spec["method"], url, headers=headers, params=params, auth=auth, timeout=_timeout())
+        response = _http().request(spec["method"], url, headers=headers, params=params, auth=auth, timeout=_timeout())
     except requests.Timeout:
         return Verification(ok=False, status_code=None, message="The provider did not answer in time.")
     except requests.RequestException as exc:

@@ -326,6 +326,15 @@ def connection_refresh_credentials(*, connection_id: str, force: bool = False) -
     A dead refresh token (invalid_grant) disconnects the connection and is not retried. Network errors
     and 5xx count against a budget; past it the connection is marked `error`.
     """
+    if (
+        not force
+        and not Connection.objects.filter(
+            pk=connection_id, credentials_expires_at__lte=timezone.now() + REFRESH_MARGIN
+        ).exists()
+    ):
+        return Connection.objects.select_related("provider", "application", "connector_config", "customer").get(
+            pk=connection_id
+        )
     failure: ConnectError | None = None
     with transaction.atomic():
         connection = (
@@ -371,7 +380,6 @@ def connection_refresh_credentials(*, connection_id: str, force: bool = False) -
                 connection.status = Connection.Status.HEALTHY
                 connection.status_message = ""
             connection.save()
-            audit_record(action="connection.credentials_refreshed", target=connection)
     if failure is not None:
         raise failure
     return connection
