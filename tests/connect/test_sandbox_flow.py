@@ -113,3 +113,50 @@ def test_reconnect_replaces_tokens_atomically(sandbox_connection, person):
     sandbox_connection.refresh_from_db()
     assert sandbox_connection.credentials["access_token"] != first_token
     assert not sandbox_connection.is_authentication_pending
+
+
+def test_api_key_provider_verifies_before_saving_and_shows_the_providers_message(sandbox_app, sandbox_customer, person):
+    from apps.connect.services import connect_session_create
+    from apps.connections.services import connection_create
+    from tests.factories import provider_for
+
+    connection = connection_create(
+        application=sandbox_app, customer=sandbox_customer, provider=provider_for("patchbay-sandbox-keys")
+    )
+    form = person.http.get(connection.authorization_url, timeout=10)
+    assert form.status_code == 200
+    assert 'type="password"' in form.text
+
+    wrong = person.post_form(form, {"api_key": "not-a-sandbox-key"})
+    assert wrong.status_code == 422
+    assert "start with sk_sandbox_" in wrong.text
+    assert "not-a-sandbox-key" not in wrong.text
+    connection.refresh_from_db()
+    assert connection.is_authentication_pending and raw_credentials_column(connection) is None
+
+    done = person.post_form(wrong, {"api_key": "sk_sandbox_demo"})
+    assert done.status_code == 200
+    assert "Connected" in done.text
+    connection.refresh_from_db()
+    assert not connection.is_authentication_pending
+    assert raw_credentials_column(connection).startswith("pbv1:")
+    assert "sk_sandbox_demo" not in done.text
+
+    # In a widget session, the result page names the exact allowed origin for postMessage.
+    _session, token = connect_session_create(
+        application=sandbox_app, customer=sandbox_customer, allowed_origin="https://app.acme.test"
+    )
+    assert person.http.get(f"{person.base_url}/connect/session/{token}", timeout=10).status_code == 200
+    result = person.http.get(f"{person.base_url}/connect/done/{connection.pk}/", timeout=10)
+    assert 'data-notify-origin="https://app.acme.test"' in result.text
+    assert "<script>" not in result.text
+
+
+def test_sandbox_me_returns_the_signed_in_person(sandbox_connection, person):
+    person.http.get(person.authorize(sandbox_connection.authorization_url), timeout=10)
+    sandbox_connection.refresh_from_db()
+    token = sandbox_connection.credentials["access_token"]
+    me = person.http.get(
+        f"{person.base_url}/sandbox/api/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).json()
+    assert me == {"id": me["id"], "name": "Ada Lovelace", "workspace_hint": "ada-lovelace-demo"}
