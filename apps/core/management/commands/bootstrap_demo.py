@@ -70,7 +70,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, new_api_key: bool, with_setup: bool, force: bool, **options):
-        if settings.SETTINGS_MODULE.endswith(".production") and not force:
+        settings_module = settings.SETTINGS_MODULE or os.environ.get("DJANGO_SETTINGS_MODULE", "")
+        if settings_module.endswith(".production") and not force:
             raise CommandError("bootstrap_demo creates a demo superuser; refusing with production settings.")
         if with_setup:
             call_command("migrate", interactive=False, verbosity=0 if options["verbosity"] < 2 else 1)

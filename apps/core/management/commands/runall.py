@@ -58,7 +58,8 @@ class Command(BaseCommand):
         if not os.path.isdir(settings.STATIC_ROOT):
             self.say(f"note: {settings.STATIC_ROOT} is missing; run `manage.py collectstatic` (make run does).")
 
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE, "PYTHONUNBUFFERED": "1"}
+        settings_module = settings.SETTINGS_MODULE or os.environ["DJANGO_SETTINGS_MODULE"]
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module, "PYTHONUNBUFFERED": "1"}
         children = build_children(host=host, port=port, web_workers=web_workers, worker_concurrency=worker_concurrency)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         exit_code = 0
