@@ -49,9 +49,20 @@ ERROR_TITLES = {
 # --- one place where failures become pages --------------------------------------------------------------
 
 
+# Pages that POST a form send `same-origin` instead of `no-referrer`: under `no-referrer` browsers send
+# `Origin: null` with the form (and no Referer), which Django's CSRF check must refuse. `same-origin` still
+# never sends a referrer to another site, which is what the policy protects against.
+FORM_PAGE_REFERRER_POLICY = "same-origin"
+
+
+def form_page(response):
+    response.referrer_policy = FORM_PAGE_REFERRER_POLICY
+    return response
+
+
 def _apply_headers(request, response):
     """No referrer, no caching on every connect page; framable only by the bound application's origins."""
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = getattr(response, "referrer_policy", "no-referrer")
     response["Cache-Control"] = "no-store"
     binding = portal.binding_get(request)
     if binding is not None:
@@ -133,7 +144,7 @@ def _settings_page(request, *, connection, specs, values, errors=None, action, b
         "before_authorize": before_authorize,
         "return_url": _return_url(request, connection),
     }
-    return render(request, "connect/settings.html", context, status=status)
+    return form_page(render(request, "connect/settings.html", context, status=status))
 
 
 def _credentials_page(request, *, connection, action, errors=None, message="", values=None, status=200):
@@ -146,7 +157,7 @@ def _credentials_page(request, *, connection, action, errors=None, message="", v
         "message": message,
         "return_url": _return_url(request, connection),
     }
-    return render(request, "connect/credentials.html", context, status=status)
+    return form_page(render(request, "connect/credentials.html", context, status=status))
 
 
 def _credentials_flow(request, *, connection, action):
@@ -375,7 +386,7 @@ def portal_home(request):
     binding, application, customer = _portal_subject(request)
     context = _portal_context(request, binding, application, customer)
     context["categories"] = selectors.portal_categories(providers=context["providers"])
-    return render(request, "connect/portal.html", context)
+    return form_page(render(request, "connect/portal.html", context))
 
 
 @connect_page
@@ -384,7 +395,7 @@ def portal_connections(request):
     """htmx: the connection list with fresh badges (polled while something is pending)."""
     _binding, _application, customer = _portal_subject(request)
     rows, polling = portal_rows(connection_selectors.connection_list_for_customer(customer=customer))
-    return render(request, "connect/portal.html#connections", {"rows": rows, "polling": polling})
+    return form_page(render(request, "connect/portal.html#connections", {"rows": rows, "polling": polling}))
 
 
 @connect_page
@@ -398,7 +409,7 @@ def portal_providers(request):
         search=request.GET.get("q", ""),
         category=request.GET.get("category", ""),
     )
-    return render(request, "connect/portal.html#providers", {"providers": providers})
+    return form_page(render(request, "connect/portal.html#providers", {"providers": providers}))
 
 
 @connect_page

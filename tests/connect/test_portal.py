@@ -88,7 +88,8 @@ def test_portal_is_framable_only_by_the_sessions_origin(client, application, cus
     assert response.status_code == 200
     assert response["Content-Security-Policy"] == "frame-ancestors https://app.acme.test"
     assert "X-Frame-Options" not in response
-    assert response["Referrer-Policy"] == "no-referrer"
+    # Form pages use same-origin: under no-referrer browsers send "Origin: null" and CSRF must refuse the POST.
+    assert response["Referrer-Policy"] == "same-origin"
     assert 'href="https://app.acme.test/settings/integrations"' in response.content.decode()
 
 

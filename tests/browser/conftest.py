@@ -1,0 +1,75 @@
+"""Browser tests drive Debian's /usr/bin/chromium through Playwright (Playwright's own download cannot work here)."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test are still sync.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from tests.connect.conftest import live, sandbox_app, sandbox_customer  # noqa: F401
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+
+
+def _ensure_chromium() -> str | None:
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], capture_output=True, env=env, check=False)
+        if not Path(CHROMIUM).exists():
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, env=env, check=False)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], capture_output=True, env=env, check=False)
+    return CHROMIUM if Path(CHROMIUM).exists() else None
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    path = _ensure_chromium()
+    if path is None:
+        reason = (
+            "!!! BROWSER TESTS NOT RUN: /usr/bin/chromium is missing and could not be installed "
+            "(run `apt-get install -y chromium` as root) !!!"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_executable):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot(page, tmp_path):
+    """Save a full-page PNG (to $PATCHBAY_SCREENSHOT_DIR when set, else the test's tmp dir)."""
+    directory = Path(os.environ.get("PATCHBAY_SCREENSHOT_DIR") or tmp_path)
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def take(name: str) -> Path:
+        path = directory / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

@@ -1,0 +1,46 @@
+"""A person clicks through the customer portal and connects the built-in sandbox in a real Chromium."""
+
+import pytest
+from playwright.sync_api import expect
+
+from apps.connect.services import customer_portal_link
+from apps.connections.models import Connection
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_person_connects_the_sandbox_from_the_portal(live, sandbox_customer, page, screenshot):
+    page.goto(customer_portal_link(customer=sandbox_customer, ttl=600))
+    expect(page.get_by_role("heading", name="Integrations")).to_be_visible()
+    expect(page.get_by_text("No connections yet.")).to_be_visible()
+    screenshot("01-portal-empty")
+
+    page.get_by_placeholder("Search services…").fill("sandbox")
+    page.locator('[data-provider="patchbay-sandbox"]').click()
+
+    expect(page.get_by_role("heading", name="Sign in to the sandbox")).to_be_visible()
+    screenshot("02-sandbox-login")
+    page.get_by_label("Your name").fill("Ada Lovelace")
+    page.get_by_role("button", name="Sign in").click()
+
+    expect(page.get_by_role("heading", name="Allow")).to_be_visible()
+    screenshot("03-consent")
+    page.get_by_role("button", name="Approve").click()
+
+    expect(page.get_by_role("heading", name="Finish setting up")).to_be_visible()
+    page.get_by_label("Workspace").fill("Bad Name")
+    page.get_by_label("Workspace").blur()
+    expect(page.locator("#field-workspace .error")).to_contain_text("expected format")
+    screenshot("04-settings-invalid")
+    page.get_by_label("Workspace").fill("acme-demo")
+    page.get_by_role("button", name="Save settings").click()
+
+    expect(page.get_by_role("heading", name="Connected")).to_be_visible()
+    screenshot("05-connected")
+    connection = Connection.objects.get(customer=sandbox_customer)
+    assert connection.is_configured
+    assert connection.settings["workspace"] == "acme-demo"
+
+    page.get_by_role("link", name="Back to your integrations").click()
+    expect(page.locator('[data-badge="healthy"]')).to_be_visible()
+    screenshot("06-portal-connected")
