@@ -50,7 +50,9 @@ def _timeout() -> float:
     return django_settings.PATCHBAY_PROVIDER_TIMEOUT_SECONDS
 
 
-def resolve_url(template: str, *, settings: dict | None = None, credentials: dict | None = None) -> str:
+def fill_template(
+    template: str, *, settings: dict | None = None, credentials: dict | None = None, quote_settings: bool = True
+) -> str:
     """Fill {base_url}, {settings.x} and {credentials.x}; a missing setting is a SettingsInvalid."""
     text = template.replace("{base_url}", django_settings.PATCHBAY_BASE_URL)
     settings = settings or {}
@@ -64,12 +66,23 @@ def resolve_url(template: str, *, settings: dict | None = None, credentials: dic
         if value in (None, ""):
             missing[name] = "This setting is required before connecting."
             return ""
-        return quote(str(value), safe="") if kind == "settings" else str(value)
+        return quote(str(value), safe="") if kind == "settings" and quote_settings else str(value)
 
-    resolved = TEMPLATE_PATTERN.sub(substitute, text)
+    filled = TEMPLATE_PATTERN.sub(substitute, text)
     if missing:
         raise SettingsInvalid(missing)
-    return resolved
+    return filled
+
+
+def resolve_url(template: str, *, settings: dict | None = None, credentials: dict | None = None) -> str:
+    return fill_template(template, settings=settings, credentials=credentials)
+
+
+def requested_scopes(*, connection, config: ConnectorConfig) -> list[str]:
+    """The config's scopes with per-connection templates filled, e.g. a Dynamics org URL."""
+    return [
+        fill_template(scope, settings=connection.settings, quote_settings=False) for scope in config.requested_scopes()
+    ]
 
 
 def _with_query(url: str, params: dict) -> str:
@@ -88,7 +101,7 @@ def _require_client(config: ConnectorConfig | None) -> ConnectorConfig:
 def authorize_url(*, connection, config: ConnectorConfig | None, redirect_uri: str, state: str, code_challenge) -> str:
     config = _require_client(config)
     oauth = connection.provider.oauth
-    scopes = config.requested_scopes()
+    scopes = requested_scopes(connection=connection, config=config)
     params = {
         "response_type": "code",
         "client_id": config.client_id,
@@ -235,7 +248,7 @@ def fetch_client_credentials_token(*, connection, config: ConnectorConfig | None
     config = _require_client(config)
     provider = connection.provider
     token_url = resolve_url(provider.oauth["token_url"], settings=connection.settings)
-    scopes = config.requested_scopes()
+    scopes = requested_scopes(connection=connection, config=config)
     data = {"grant_type": "client_credentials", **(provider.oauth.get("token_params") or {})}
     if scopes:
         data["scope"] = provider.oauth["scope_separator"].join(scopes)
@@ -287,6 +300,7 @@ class Verification:
     status_code: int | None
     message: str
     authentication_failed: bool = False
+    deferred: bool = False  # settings the request needs are not filled in yet
 
 
 def _auth_for(provider: Provider, credentials: dict, settings: dict) -> tuple[dict, dict, HTTPBasicAuth | None]:
@@ -324,10 +338,18 @@ def verify(*, provider: Provider, settings: dict, credentials: dict) -> Verifica
         return Verification(ok=True, status_code=None, message="No verification request is defined; assumed working.")
     try:
         url = resolve_url(spec["url"], settings=settings, credentials=credentials)
-        headers, params, auth = _auth_for(provider, credentials, settings)
+        auth_headers, params, auth = _auth_for(provider, credentials, settings)
+        spec_headers = {
+            name: fill_template(value, settings=settings, credentials=credentials, quote_settings=False)
+            for name, value in spec.get("headers", {}).items()
+        }
     except SettingsInvalid as exc:
-        return Verification(ok=False, status_code=None, message=f"Cannot verify yet: {', '.join(exc.errors)} missing.")
-    headers = {"Accept": "application/json", **spec.get("headers", {}), **headers}
+        return Verification(
+            ok=False, status_code=None, message=f"Waiting for settings: {', '.join(exc.errors)}.", deferred=True
+        )
+    if any("{credentials." in value for value in spec.get("headers", {}).values()):
+        auth_headers = {}  # the provider carries the token in its own header (e.g. X-Shopify-Access-Token)
+    headers = {"Accept": "application/json", **auth_headers, **spec_headers}
     try:
         response = _http().request(spec["method"], url, headers=headers, params=params, auth=auth, timeout=_timeout())
     except requests.Timeout:

@@ -46,6 +46,8 @@ def _config_for(connection: Connection) -> ConnectorConfig | None:
 def _health_code(verification: provider_client.Verification) -> str:
     if verification.ok:
         return "healthy"
+    if verification.deferred:
+        return "awaiting_settings"
     if verification.authentication_failed:
         return "authentication_failed"
     if verification.status_code is None:
@@ -62,6 +64,10 @@ def _set_health(connection: Connection, verification: provider_client.Verificati
         connection.status = Connection.Status.HEALTHY
         connection.status_message = ""
         connection.health_suggested_resolution = ""
+    elif verification.deferred:
+        connection.status = Connection.Status.UNKNOWN
+        connection.status_message = verification.message[:500]
+        connection.health_suggested_resolution = "Complete the connection's settings."
     elif verification.authentication_failed:
         connection.status = Connection.Status.ERROR
         connection.status_message = verification.message[:500]
@@ -153,7 +159,7 @@ def connection_store_oauth_token(
     token = normalize_token(
         provider=locked.provider,
         token=token_response,
-        requested_scopes=config.requested_scopes() if config else [],
+        requested_scopes=provider_client.requested_scopes(connection=locked, config=config) if config else [],
         callback_params=callback_params,
     )
     was_pending = locked.is_authentication_pending
@@ -231,7 +237,14 @@ def connection_update_settings(*, connection: Connection, settings: dict, actor:
     cleaned = clean_settings(provider=locked.provider, values=settings, only=list(settings))
     was_configured = locked.is_configured
     locked.settings = {**locked.settings, **cleaned}
-    locked.save(update_fields=["settings", "modified_at"])
+    update_fields = ["settings", "modified_at"]
+    if locked.is_configured and locked.status != Connection.Status.HEALTHY and locked.credentials:
+        verification = provider_client.verify(
+            provider=locked.provider, settings=locked.settings, credentials=locked.credentials
+        )
+        _set_health(locked, verification)
+        update_fields += HEALTH_FIELDS
+    locked.save(update_fields=update_fields)
     audit_record(action="connection.settings_updated", target=locked, actor=actor, data={"fields": sorted(cleaned)})
     if locked.is_configured and not was_configured:
         event_emit(type="connection.configured", connection=locked)

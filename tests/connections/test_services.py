@@ -339,3 +339,47 @@ def test_client_credentials_provider_fetches_its_token_server_side(application, 
     assert connection.credentials["access_token"] == "m2m"
     assert fake_provider.calls("/token")[0].form["grant_type"] == "client_credentials"
     assert not connection.is_authentication_pending
+
+
+def test_templated_scopes_and_provider_specific_token_headers(application, customer, fake_provider, db):
+    provider = make_provider(
+        "shop",
+        fake_provider.url,
+        settings=[{"name": "org", "type": "string", "label": "Org", "ask_before_authorize": True}],
+        scopes=[{"scope": "https://{settings.org}.example.com/user_impersonation", "kind": "required"}],
+        verification={"url": f"{fake_provider.url}/me", "headers": {"X-Shop-Token": "{credentials.access_token}"}},
+    )
+    config = ConnectorConfigFactory(application=application, provider=provider)
+    connection = services.connection_create(
+        application=application, customer=customer, provider=provider, settings={"org": "acme"}
+    )
+    from apps.connections.provider_client import authorize_url
+
+    url = authorize_url(
+        connection=connection, config=config, redirect_uri="https://x/cb", state="s", code_challenge=None
+    )
+    assert "scope=https%3A%2F%2Facme.example.com%2Fuser_impersonation" in url
+    fake_provider.on("GET", "/me", body={})
+    services.connection_store_oauth_token(connection=connection, token_response=token_body())
+    headers = fake_provider.calls("/me")[0].headers
+    assert headers["X-Shop-Token"] == "at-1"
+    assert "Authorization" not in headers
+
+
+def test_verification_waits_for_settings_then_runs_when_they_are_complete(application, customer, fake_provider, db):
+    provider = make_provider(
+        "erp-env",
+        fake_provider.url,
+        settings=[{"name": "environment", "type": "string", "label": "Environment"}],
+        verification={"url": f"{fake_provider.url}/" + "{settings.environment}/companies"},
+    )
+    ConnectorConfigFactory(application=application, provider=provider)
+    fake_provider.on("GET", "/Production/companies", body={"value": []})
+    connection = services.connection_create(application=application, customer=customer, provider=provider)
+    connection = services.connection_store_oauth_token(connection=connection, token_response=token_body())
+    assert connection.status == Connection.Status.UNKNOWN
+    assert connection.health_status_code == "awaiting_settings"
+    assert connection.missing_settings == ["environment"]
+    connection = services.connection_update_settings(connection=connection, settings={"environment": "Production"})
+    assert connection.is_configured and connection.status == Connection.Status.HEALTHY
+    assert len(fake_provider.calls("/Production/companies")) == 1
