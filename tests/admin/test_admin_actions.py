@@ -1,0 +1,236 @@
+"""Admin writes go through services: keys shown once, secrets write-only, actions call the domain services."""
+
+import re
+from unittest import mock
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from apps.catalog.models import ConnectorConfig, Provider
+from apps.connections.models import Connection
+from apps.core.models import AuditEvent
+from apps.tenants.models import ApiKey, Application
+from apps.tenants.selectors import api_key_authenticate
+from apps.tenants.services import api_key_create
+from tests.factories import ApplicationFactory, CustomerFactory, StaffUserFactory, provider_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(StaffUserFactory(username="root"))
+    return client
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def test_creating_an_api_key_shows_the_plaintext_once(staff_client):
+    application = ApplicationFactory()
+    response = staff_client.post(
+        reverse("admin:tenants_apikey_add"), {"application": application.pk, "name": "From admin"}, follow=True
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    raw = re.search(r"pb_live_[A-Za-z0-9_-]+", html).group(0)
+    api_key = ApiKey.objects.get(name="From admin")
+    assert api_key_authenticate(raw_key=raw) == api_key
+    assert api_key.key_hash not in html
+    # Never again: not on the change page, not in the list.
+    for url in (reverse("admin:tenants_apikey_change", args=[api_key.pk]), reverse("admin:tenants_apikey_changelist")):
+        page = staff_client.get(url).content.decode()
+        assert raw not in page
+        assert api_key.key_hash not in page
+        assert api_key.prefix in page
+    assert AuditEvent.objects.filter(action="api_key.created", actor="staff:root").exists()
+
+
+def test_revoke_action_uses_the_service(staff_client):
+    api_key, raw = api_key_create(application=ApplicationFactory())
+    response = staff_client.post(
+        reverse("admin:tenants_apikey_changelist"),
+        {"action": "revoke_keys", "_selected_action": [api_key.pk]},
+        follow=True,
+    )
+    assert "Revoked 1 API key(s)." in messages_of(response)
+    assert api_key_authenticate(raw_key=raw) is None
+    assert AuditEvent.objects.filter(action="api_key.revoked", actor="staff:root").exists()
+
+
+def test_application_add_makes_a_webhook_secret_and_normalises_origins(staff_client):
+    response = staff_client.post(
+        reverse("admin:tenants_application_add"),
+        {
+            "name": "Globex",
+            "slug": "globex",
+            "allowed_origins": "HTTPS://Globex.test/\nhttp://localhost:3000",
+            "webhook_url": "",
+            "brand_color": "#112233",
+            "logo_url": "",
+            "api_keys-TOTAL_FORMS": "0",
+            "api_keys-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    application = Application.objects.get(slug="globex")
+    assert application.allowed_origins == ["https://globex.test", "http://localhost:3000"]
+    assert application.brand_color == "#112233"
+    assert application.__dict__["webhook_secret"].startswith("pbv1:")
+
+
+def test_application_form_rejects_non_origins(staff_client):
+    response = staff_client.post(
+        reverse("admin:tenants_application_add"),
+        {"name": "Bad", "slug": "bad", "allowed_origins": "https://bad.test/path", "brand_color": "#112233",
+         "api_keys-TOTAL_FORMS": "0", "api_keys-INITIAL_FORMS": "0"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert "must be an origin only" in response.content.decode()
+    assert not Application.objects.filter(slug="bad").exists()
+
+
+def test_connector_config_secret_is_write_only(staff_client):
+    application = ApplicationFactory()
+    provider = provider_for("patchbay-sandbox")
+    url = reverse("admin:catalog_connectorconfig_add")
+    data = {"application": application.pk, "provider": provider.pk, "is_enabled": "on", "client_id": "cid",
+            "new_client_secret": "sekrit-token-123", "scopes": "[]", "default_settings": "{}"}  # fmt: skip
+    response = staff_client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    config = ConnectorConfig.objects.get(application=application, provider=provider)
+    assert config.secret_value == "sekrit-token-123"
+
+    change_url = reverse("admin:catalog_connectorconfig_change", args=[config.pk])
+    page = staff_client.get(change_url).content.decode()
+    assert "sekrit-token-123" not in page
+    assert "•••• (set)" in page
+    assert 'name="new_client_secret"' in page
+
+    # Saving without a new secret keeps the old one; a new one replaces it.
+    change = {"is_enabled": "on", "client_id": "cid2", "new_client_secret": "", "scopes": "[]",
+              "default_settings": "{}"}  # fmt: skip
+    assert staff_client.post(change_url, change).status_code == 302
+    config = ConnectorConfig.objects.get(pk=config.pk)
+    assert (config.client_id, config.secret_value) == ("cid2", "sekrit-token-123")
+    assert staff_client.post(change_url, {**change, "new_client_secret": "rotated"}).status_code == 302
+    assert ConnectorConfig.objects.get(pk=config.pk).secret_value == "rotated"
+
+
+def test_provider_is_read_only_and_catalog_reloads(staff_client):
+    provider = provider_for("patchbay-sandbox")
+    assert staff_client.get(reverse("admin:catalog_provider_add")).status_code == 403
+    page = staff_client.get(reverse("admin:catalog_provider_change", args=[provider.pk])).content.decode()
+    assert 'name="display_name"' not in page
+    Provider.objects.filter(pk=provider.pk).update(display_name="Renamed by hand", content_hash="stale")
+    response = staff_client.post(reverse("admin:catalog_provider_reload"), follow=True)
+    assert any(m.startswith("Catalog reloaded") for m in messages_of(response))
+    assert Provider.objects.get(pk=provider.pk).display_name != "Renamed by hand"
+
+
+def test_connection_actions_call_the_services(staff_client):
+    application = ApplicationFactory()
+    connection = Connection.objects.create(
+        application=application,
+        customer=CustomerFactory(application=application),
+        provider=provider_for("patchbay-sandbox"),
+    )
+    changelist = reverse("admin:connections_connection_changelist")
+    with mock.patch("apps.connections.services.connection_disconnect") as disconnect:
+        response = staff_client.post(
+            changelist, {"action": "disconnect", "_selected_action": [connection.pk]}, follow=True
+        )
+    assert disconnect.call_args.kwargs["connection"] == connection
+    assert disconnect.call_args.kwargs["actor"] == "staff:root"
+    assert "Disconnected 1 connection(s)." in messages_of(response)
+
+    with mock.patch("apps.connections.services.connection_refresh_credentials") as refresh:
+        staff_client.post(changelist, {"action": "refresh_credentials", "_selected_action": [connection.pk]})
+    refresh.assert_called_once_with(connection_id=connection.pk, force=True)
+
+
+def test_connection_action_errors_are_shown_not_raised(staff_client):
+    from apps.connections.exceptions import InvalidGrant
+
+    application = ApplicationFactory()
+    connection = Connection.objects.create(
+        application=application,
+        customer=CustomerFactory(application=application),
+        provider=provider_for("patchbay-sandbox"),
+    )
+    with mock.patch("apps.connections.services.connection_refresh_credentials", side_effect=InvalidGrant()):
+        response = staff_client.post(
+            reverse("admin:connections_connection_changelist"),
+            {"action": "refresh_credentials", "_selected_action": [connection.pk]},
+            follow=True,
+        )
+    assert response.status_code == 200
+    assert any("Reconnect" in m for m in messages_of(response))
+
+
+def test_connection_change_page_shows_derived_state(staff_client):
+    application = ApplicationFactory()
+    connection = Connection.objects.create(
+        application=application,
+        customer=CustomerFactory(application=application),
+        provider=provider_for("patchbay-sandbox"),
+        credentials={"access_token": "sekrit-token-123"},
+    )
+    page = staff_client.get(reverse("admin:connections_connection_change", args=[connection.pk])).content.decode()
+    assert "Authorization URL" in page and "/connect/start/" in page
+    assert "Missing settings" in page and "Configured" in page
+    assert "sekrit-token-123" not in page
+
+
+def test_connection_add_goes_through_connection_create(staff_client):
+    application = ApplicationFactory()
+    customer = CustomerFactory(application=application)
+    provider = provider_for("patchbay-sandbox")
+    ConnectorConfig.objects.create(
+        application=application, provider=provider, client_id="cid", client_secret={"client_secret": "s"}
+    )
+    response = staff_client.post(
+        reverse("admin:connections_connection_add"),
+        {"application": application.pk, "customer": customer.pk, "provider": provider.pk, "display_name": "Via admin",
+         "settings": "{}", "metadata": '{"team": "ops"}'},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:3000]
+    connection = Connection.objects.get(display_name="Via admin")
+    assert connection.is_authentication_pending
+    assert connection.metadata == {"team": "ops"}
+    assert connection.customer == customer
+
+
+def test_connection_add_refuses_a_customer_of_another_application(staff_client):
+    application, other = ApplicationFactory(), ApplicationFactory()
+    provider = provider_for("patchbay-sandbox")
+    response = staff_client.post(
+        reverse("admin:connections_connection_add"),
+        {"application": application.pk, "customer": CustomerFactory(application=other).pk, "provider": provider.pk,
+         "display_name": "Wrong", "settings": "{}", "metadata": "{}"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert "belongs to another application" in response.content.decode()
+    assert not Connection.objects.filter(display_name="Wrong").exists()
+
+
+def test_connection_edit_merges_metadata_through_the_service(staff_client):
+    application = ApplicationFactory()
+    connection = Connection.objects.create(
+        application=application,
+        customer=CustomerFactory(application=application),
+        provider=provider_for("patchbay-sandbox"),
+        metadata={"keep": 1, "drop": 2},
+    )
+    url = reverse("admin:connections_connection_change", args=[connection.pk])
+    response = staff_client.post(
+        url,
+        {"display_name": "Renamed", "settings": "{}", "metadata": '{"keep": 1, "new": 3}',
+         "models-TOTAL_FORMS": "0", "models-INITIAL_FORMS": "0"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:3000]
+    connection.refresh_from_db()
+    assert connection.display_name == "Renamed"
+    assert connection.metadata == {"keep": 1, "new": 3}
