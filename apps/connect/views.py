@@ -76,7 +76,13 @@ def _apply_headers(request, response):
 
 def error_page(request, exc: ConnectError):
     binding = portal.binding_get(request)
+    subject = (
+        selectors.portal_subject_get(application_id=binding.application_id, customer_id=binding.customer_id)
+        if binding
+        else None
+    )
     context = {
+        "application": subject[0] if subject else None,
         "title": ERROR_TITLES.get(exc.code, "The connection could not be completed"),
         "message": exc.user_message,
         "code": exc.code,

@@ -23,9 +23,11 @@
 
   function openConnectLinksOutsideFrame() {
     if (window.self === window.top) return;
-    document.querySelectorAll("[data-connect-link]").forEach(function (link) {
-      link.setAttribute("target", "_blank");
-      link.setAttribute("rel", "opener");
+    // Providers refuse to be framed: inside the widget, sign-ins open in a new window that keeps an
+    // opener, so the result page can notify the embedding application.
+    document.querySelectorAll("[data-connect-link], form[data-connect-form]").forEach(function (el) {
+      el.setAttribute("target", "_blank");
+      el.setAttribute("rel", "opener");
     });
   }
 

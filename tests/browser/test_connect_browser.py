@@ -16,6 +16,7 @@ def test_person_connects_the_sandbox_from_the_portal(live, sandbox_customer, pag
     screenshot("01-portal-empty")
 
     page.get_by_placeholder("Search services…").fill("sandbox")
+    expect(page.locator(".provider-card")).to_have_count(2)  # htmx swapped in the filtered picker
     page.locator('[data-provider="patchbay-sandbox"]').click()
 
     expect(page.get_by_role("heading", name="Sign in to the sandbox")).to_be_visible()
@@ -44,3 +45,17 @@ def test_person_connects_the_sandbox_from_the_portal(live, sandbox_customer, pag
     page.get_by_role("link", name="Back to your integrations").click()
     expect(page.locator('[data-badge="healthy"]')).to_be_visible()
     screenshot("06-portal-connected")
+
+
+def test_person_who_cancels_consent_sees_a_clear_page(live, sandbox_customer, page, screenshot):
+    page.goto(customer_portal_link(customer=sandbox_customer, ttl=600))
+    page.locator('[data-provider="patchbay-sandbox"]').click()
+    page.get_by_label("Your name").fill("Grace Hopper")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Cancel").click()
+
+    expect(page.get_by_role("heading", name="Access was not approved")).to_be_visible()
+    screenshot("07-denied")
+    page.get_by_role("link", name="Back to your integrations").click()
+    expect(page.locator('[data-badge="pending"]')).to_be_visible()
+    expect(page.get_by_role("link", name="Complete setup")).to_be_visible()
