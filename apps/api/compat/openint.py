@@ -14,12 +14,12 @@ from typing import Any, Literal
 from django.db.models import Q
 from ninja import Field, Query, Router, Schema
 
+from apps.api.selectors import attach_providers, connection_list_for_api
 from apps.api.v1.common import READ_ERRORS, fresh, get_connection_or_404, record_secrets_read, split_list_param
-from apps.api.v1.schemas import absolute
+from apps.api.v1.schemas import Out, absolute
 from apps.catalog.models import Provider
 from apps.catalog.selectors import provider_list
 from apps.connections.models import Connection
-from apps.connections.selectors import connection_list
 
 router = Router(tags=["compat: openint"])
 
@@ -27,7 +27,7 @@ AUTH_TYPES = {"oauth2": "OAUTH2", "oauth2_client_credentials": "OAUTH2CC", "api_
 PLATFORMS = ("web", "mobile", "desktop", "local", "cloud")
 
 
-class OpenIntSchemas(Schema):
+class OpenIntSchemas(Out):
     connector_config: Any = None
     connection_settings: Any = None
     integration_data: Any = None
@@ -37,13 +37,13 @@ class OpenIntSchemas(Schema):
     connect_output: Any = None
 
 
-class OpenIntScope(Schema):
+class OpenIntScope(Out):
     scope: str
     display_name: str | None
     description: str | None
 
 
-class OpenIntConnector(Schema):
+class OpenIntConnector(Out):
     name: str
     display_name: str
     logo_url: str
@@ -58,7 +58,7 @@ class OpenIntConnector(Schema):
     has_openint_credentials: bool
 
 
-class OpenIntConnection(Schema):
+class OpenIntConnection(Out):
     id: str
     customer_id: str | None
     connector_config_id: str | None
@@ -75,7 +75,7 @@ class OpenIntConnection(Schema):
     connector_name: str
 
 
-class OpenIntConnectionPage(Schema):
+class OpenIntConnectionPage(Out):
     items: list[OpenIntConnection]
     total: int
     limit: int
@@ -207,7 +207,7 @@ def get_connection(request, connection_id: str, query: Query[OpenIntGetQuery]):
 
 @router.get("/connection", response={200: OpenIntConnectionPage, **READ_ERRORS}, exclude_unset=True)
 def list_connections(request, query: Query[OpenIntListQuery]):
-    connections = connection_list(application=request.auth.application)
+    connections = connection_list_for_api(application=request.auth.application)
     if query.customer_id:
         connections = connections.filter(customer__external_id=query.customer_id)
     if query.connector_config_id:
@@ -223,7 +223,7 @@ def list_connections(request, query: Query[OpenIntListQuery]):
     total = connections.count()
     expand = _expand(query.expand)
     items = []
-    for connection in connections[query.offset : query.offset + query.limit]:
+    for connection in attach_providers(list(connections[query.offset : query.offset + query.limit])):
         connection = fresh(connection, query.refresh_policy)
         if query.include_secrets:
             record_secrets_read(request, connection, via="api.compat.openint.list_connections")

@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from ninja import Field, Query, Router, Schema
 
+from apps.api.selectors import attach_providers, connection_list_for_api
 from apps.api.v1.common import READ_ERRORS
-from apps.api.v1.schemas import absolute
+from apps.api.v1.schemas import Out, absolute
 from apps.connections.models import Connection, ConnectionModel, SyncRun
-from apps.connections.selectors import connection_list
 
 router = Router(tags=["compat: stuut"])
 
@@ -24,7 +24,7 @@ BC_STRING_SETTINGS = ("api_url", "company", "company_name", "environment", "tena
 BC_BOOL_SETTINGS = ("include_dimension_lines", "is_bc_extension_installed", "is_on_premise")
 
 
-class StuutHealth(Schema):
+class StuutHealth(Out):
     authentication_required: bool
     message: str | None
     healthy: bool
@@ -33,7 +33,7 @@ class StuutHealth(Schema):
     timestamp: datetime | None
 
 
-class StuutSyncRun(Schema):
+class StuutSyncRun(Out):
     created_at: datetime
     modified_at: datetime | None
     id: str
@@ -54,7 +54,7 @@ class StuutSyncRun(Schema):
     object: str
 
 
-class StuutModel(Schema):
+class StuutModel(Out):
     created_at: datetime
     modified_at: datetime | None
     id: str
@@ -74,7 +74,7 @@ class StuutModel(Schema):
     is_sync_supported: bool
 
 
-class StuutProvider(Schema):
+class StuutProvider(Out):
     name: str
     categories: list[str]
     display_name: str
@@ -95,7 +95,7 @@ class StuutProvider(Schema):
     website: str
 
 
-class StuutConnection(Schema):
+class StuutConnection(Out):
     created_at: datetime
     modified_at: datetime | None
     id: str
@@ -254,6 +254,6 @@ def list_connections(request, query: Query[StuutListQuery]):
     `limit`/`offset` so very large applications can page (clients that send neither see no change
     until they pass 1,000 connections).
     """
-    connections = connection_list(application=request.auth.application)
-    rows = connections[query.offset : query.offset + query.limit]
+    connections = connection_list_for_api(application=request.auth.application)
+    rows = attach_providers(list(connections[query.offset : query.offset + query.limit]))
     return [present_stuut_connection(c) for c in rows]

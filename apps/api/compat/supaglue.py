@@ -14,12 +14,13 @@ Mapping: Supaglue's application = our Application, customer_id = the application
 
 from typing import Literal, get_args
 
-from ninja import Field, Router, Schema
+from ninja import Field, Router
 
 from apps.api.errors import NotFound
+from apps.api.selectors import attach_providers, connection_list_for_api
 from apps.api.v1.common import READ_ERRORS
+from apps.api.v1.schemas import Out
 from apps.connections.models import Connection
-from apps.connections.selectors import connection_list
 from apps.tenants.selectors import customer_get
 
 router = Router(tags=["compat: supaglue"])
@@ -48,53 +49,53 @@ SUPAGLUE_PROVIDER_NAMES = frozenset(get_args(SupaglueProviderName))
 SupaglueCategory = Literal["crm", "engagement", "enrichment", "marketing_automation", "no_category"]
 
 
-class FieldMapping(Schema):
+class FieldMapping(Out):
     schema_field: str
     mapped_field: str | None = None
 
 
-class ObjectFieldMappings(Schema):
+class ObjectFieldMappings(Out):
     object: str
     field_mappings: list[FieldMapping]
 
 
-class SchemaMappingsConfig(Schema):
+class SchemaMappingsConfig(Out):
     common_objects: list[ObjectFieldMappings] | None = None
     standard_objects: list[ObjectFieldMappings] | None = None
 
 
-class EntityFieldMapping(Schema):
+class EntityFieldMapping(Out):
     entity_field: str
     mapped_field: str
 
 
-class EntityObject(Schema):
+class EntityObject(Out):
     type: Literal["standard", "custom"]
     name: str
 
 
-class EntityMapping(Schema):
+class EntityMapping(Out):
     entity_id: str
     object: EntityObject | None = None
     field_mappings: list[EntityFieldMapping] | None = None
 
 
-class DestinationConfig(Schema):
+class DestinationConfig(Out):
     type: Literal["postgres"]
     schema_: str = Field(..., alias="schema")
 
 
-class SyncObject(Schema):
+class SyncObject(Out):
     object: str
 
 
-class ConnectionSyncConfig(Schema):
+class ConnectionSyncConfig(Out):
     destination_config: DestinationConfig | None = None
     standard_objects: list[SyncObject] | None = None
     custom_objects: list[SyncObject] | None = None
 
 
-class SupaglueConnection(Schema):
+class SupaglueConnection(Out):
     id: str
     application_id: str
     customer_id: str
@@ -137,5 +138,7 @@ def list_customer_connections(request, customer_id: str):
     customer = customer_get(application=request.auth.application, external_id=customer_id)
     if customer is None:
         raise NotFound("Customer")
-    connections = connection_list(application=request.auth.application, customer=customer)
+    connections = attach_providers(
+        list(connection_list_for_api(application=request.auth.application, customer=customer))
+    )
     return [row for row in (present_supaglue_connection(c) for c in connections) if row is not None]

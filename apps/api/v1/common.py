@@ -2,22 +2,21 @@
 
 from typing import Any
 
-from ninja import Schema
-
 from apps.api.errors import ApiError, NotFound
+from apps.api.v1.schemas import Out
 from apps.connections.models import Connection
 from apps.connections.selectors import connection_get
 from apps.connections.services import connection_with_fresh_credentials
 from apps.core.services import audit_record
 
 
-class ErrorBody(Schema):
+class ErrorBody(Out):
     code: str
     message: str
     details: Any = None
 
 
-class ErrorOut(Schema):
+class ErrorOut(Out):
     error: ErrorBody
 
 

@@ -6,6 +6,7 @@ from ninja import Field, Query, Router, Schema, Status
 from apps.api.auth import actor_for
 from apps.api.errors import ApiError, NotFound
 from apps.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate_keyset
+from apps.api.selectors import attach_providers, connection_list_for_api
 from apps.api.services import customer_delete
 from apps.api.v1.common import (
     ERRORS,
@@ -47,7 +48,6 @@ from apps.catalog.selectors import (
 )
 from apps.catalog.services import connector_config_upsert
 from apps.connect.services import connect_session_create, connect_session_url
-from apps.connections.selectors import connection_list
 from apps.connections.services import connection_create, connection_delete, connection_update
 from apps.tenants.selectors import customer_get, customer_list
 from apps.tenants.services import customer_create, customer_get_or_create
@@ -243,7 +243,7 @@ def _expand(values) -> frozenset[str]:
 @router.get("/connections", response={200: ConnectionPage, **READ_ERRORS}, exclude_unset=True, tags=["connections"])
 def list_connections(request, query: Query[ConnectionListQuery]):
     """Newest first, keyset-paginated. Credentials are only present with include_secrets=true."""
-    connections = connection_list(
+    connections = connection_list_for_api(
         application=request.auth.application,
         provider_name=query.provider or None,
         status=query.status or None,
@@ -252,6 +252,7 @@ def list_connections(request, query: Query[ConnectionListQuery]):
     if query.customer_id:
         connections = connections.filter(customer__external_id=query.customer_id)
     rows, next_cursor = paginate_keyset(connections, cursor=query.cursor, limit=query.limit)
+    attach_providers(rows)
     expand = _expand(query.expand)
     items = []
     for connection in rows:
