@@ -8,14 +8,27 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def django_on_bench_database(name: str) -> None:
+    """Use DATABASE_URL, or a fresh PostgreSQL database of this run's own, dropped when the run ends."""
     sys.path.insert(0, str(ROOT))
     if "DATABASE_URL" not in os.environ:
+        import atexit
+
         import psycopg
 
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
+        database = f"{name}_{os.getpid()}"
+        admin_url = "postgresql://postgres@127.0.0.1:5432/postgres"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{database}"')
+
+        def drop() -> None:
+            from django.db import connections
+
+            connections.close_all()
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+        atexit.register(drop)
+        os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{database}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     import django
 

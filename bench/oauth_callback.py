@@ -1,0 +1,126 @@
+"""OAuth callback overhead: Patchbay's callback request versus the provider round trips it must make.
+
+Run: .venv/bin/python bench/oauth_callback.py [--iterations 300]
+
+A local provider answers the token request and the verification request instantly. The baseline is
+those two HTTP round trips made directly; "ours" is the whole callback request through Django (state
+check, attempt claim, code exchange, vault encryption, verification, health, audit, page). The
+difference is Patchbay's own overhead; the DESIGN target is < 10 ms p50.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import django_on_bench_database, percentile
+
+
+def start_provider() -> str:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms to every keep-alive response
+
+        def log_message(self, *args):
+            pass
+
+        def _send(self, payload: dict):
+            body = json.dumps(payload).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._send({"access_token": "at", "refresh_token": "rt", "token_type": "bearer", "expires_in": 3600})
+
+        def do_GET(self):
+            self._send({"id": "me"})
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--iterations", type=int, default=300)
+    args = parser.parse_args()
+    django_on_bench_database("patchbay_bench_callback")
+
+    from django.test import Client
+
+    from apps.catalog.models import Provider
+    from apps.catalog.schema import validate_provider
+    from apps.catalog.services import connector_config_upsert
+    from apps.connect.services import oauth_attempt_start
+    from apps.connections.provider_client import _http
+    from apps.connections.services import connection_create
+    from apps.tenants.models import Customer
+    from apps.tenants.services import application_create
+
+    base = start_provider()
+    definition = validate_provider(
+        {
+            "name": "bench-callback",
+            "display_name": "Bench",
+            "description": "Benchmark provider.",
+            "categories": ["crm"],
+            "auth_type": "oauth2",
+            "website": "https://example.com",
+            "color": "#000000",
+            "oauth": {"authorize_url": f"{base}/authorize", "token_url": f"{base}/token", "pkce": True},
+            "verification": {"url": f"{base}/me"},
+        },
+        source="bench-callback.yaml",
+    )
+    provider = Provider.objects.create(
+        name="bench-callback",
+        display_name="Bench",
+        auth_type="oauth2",
+        categories=["crm"],
+        definition=definition,
+        source_file="bench",
+        content_hash="bench",
+    )
+    application = application_create(name="Bench", slug="bench")
+    connector_config_upsert(application=application, provider=provider, client_id="id", client_secret="s")
+    customer = Customer.objects.create(application=application, external_id="bench")
+    client = Client(HTTP_HOST="127.0.0.1")
+    http = _http()
+
+    baseline, ours = [], []
+    for _ in range(args.iterations + 20):
+        started = time.perf_counter()
+        http.post(f"{base}/token", data={"grant_type": "authorization_code", "code": "c"}, timeout=5).json()
+        http.get(f"{base}/me", headers={"Authorization": "Bearer at"}, timeout=5).json()
+        baseline.append(time.perf_counter() - started)
+
+        connection = connection_create(application=application, customer=customer, provider=provider)
+        state = parse_qs(urlsplit(oauth_attempt_start(connection=connection)).query)["state"][0]
+        started = time.perf_counter()
+        response = client.get(f"/connect/callback/bench-callback?code=c&state={state}")
+        ours.append(time.perf_counter() - started)
+        if response.status_code not in (200, 302):
+            raise SystemExit(f"callback failed with {response.status_code}: {response.content[:300]!r}")
+    baseline, ours = baseline[20:], ours[20:]  # drop warm-up
+
+    base_p50, ours_p50 = statistics.median(baseline), statistics.median(ours)
+    print(f"iterations                         {args.iterations}")
+    base_p95, ours_p95 = percentile(baseline, 0.95), percentile(ours, 0.95)
+    print(f"provider round trips alone  p50    {base_p50 * 1000:7.2f} ms   p95 {base_p95 * 1000:7.2f} ms")
+    print(f"Patchbay callback request   p50    {ours_p50 * 1000:7.2f} ms   p95 {ours_p95 * 1000:7.2f} ms")
+    print(f"overhead beyond provider    p50    {(ours_p50 - base_p50) * 1000:7.2f} ms   (target < 10 ms)")
+    print(f"ratio callback / provider          {ours_p50 / base_p50:7.2f}x")
+
+
+if __name__ == "__main__":
+    main()
