@@ -383,6 +383,7 @@ def _portal_context(request, binding, application, customer, *, search="", categ
         "search": search,
         "category": category,
         "return_url": binding.return_url,
+        "notify_origin": binding.origin,
     }
 
 
