@@ -14,7 +14,7 @@ from typing import Any, Literal
 from django.db.models import Q
 from ninja import Field, Query, Router, Schema
 
-from apps.api.selectors import attach_providers, connection_list_for_api
+from apps.api.selectors import connection_list_for_api, load_page_relations
 from apps.api.v1.common import READ_ERRORS, fresh, get_connection_or_404, record_secrets_read, split_list_param
 from apps.api.v1.schemas import Out, absolute
 from apps.catalog.models import Provider
@@ -223,7 +223,9 @@ def list_connections(request, query: Query[OpenIntListQuery]):
     total = connections.count()
     expand = _expand(query.expand)
     items = []
-    for connection in attach_providers(list(connections[query.offset : query.offset + query.limit])):
+    for connection in load_page_relations(
+        list(connections[query.offset : query.offset + query.limit]), with_models=False
+    ):
         connection = fresh(connection, query.refresh_policy)
         if query.include_secrets:
             record_secrets_read(request, connection, via="api.compat.openint.list_connections")

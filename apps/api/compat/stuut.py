@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from ninja import Field, Query, Router, Schema
 
-from apps.api.selectors import attach_providers, connection_list_for_api
+from apps.api.selectors import connection_list_for_api, load_page_relations, models_of
 from apps.api.v1.common import READ_ERRORS
 from apps.api.v1.schemas import Out, absolute
 from apps.connections.models import Connection, ConnectionModel, SyncRun
@@ -220,7 +220,7 @@ def present_stuut_connection(connection: Connection) -> dict:
             "suggested_resolution": connection.health_suggested_resolution or None,
             "timestamp": connection.health_checked_at,
         },
-        "models": [_model(m) for m in connection.models.all()],
+        "models": [_model(m) for m in models_of(connection)],
         "next_sync_at": connection.next_sync_at,
         "name": connection.display_name or None,
         "owner_id": connection.customer.external_id if connection.customer_id else None,
@@ -255,5 +255,5 @@ def list_connections(request, query: Query[StuutListQuery]):
     until they pass 1,000 connections).
     """
     connections = connection_list_for_api(application=request.auth.application)
-    rows = attach_providers(list(connections[query.offset : query.offset + query.limit]))
+    rows = load_page_relations(list(connections[query.offset : query.offset + query.limit]))
     return [present_stuut_connection(c) for c in rows]

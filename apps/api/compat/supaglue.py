@@ -17,7 +17,7 @@ from typing import Literal, get_args
 from ninja import Field, Router
 
 from apps.api.errors import NotFound
-from apps.api.selectors import attach_providers, connection_list_for_api
+from apps.api.selectors import connection_list_for_api, load_page_relations
 from apps.api.v1.common import READ_ERRORS
 from apps.api.v1.schemas import Out
 from apps.connections.models import Connection
@@ -138,7 +138,7 @@ def list_customer_connections(request, customer_id: str):
     customer = customer_get(application=request.auth.application, external_id=customer_id)
     if customer is None:
         raise NotFound("Customer")
-    connections = attach_providers(
-        list(connection_list_for_api(application=request.auth.application, customer=customer))
+    connections = load_page_relations(
+        list(connection_list_for_api(application=request.auth.application, customer=customer)), with_models=False
     )
     return [row for row in (present_supaglue_connection(c) for c in connections) if row is not None]

@@ -6,7 +6,7 @@ from ninja import Field, Query, Router, Schema, Status
 from apps.api.auth import actor_for
 from apps.api.errors import ApiError, NotFound
 from apps.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate_keyset
-from apps.api.selectors import attach_providers, connection_list_for_api
+from apps.api.selectors import connection_list_for_api, load_page_relations
 from apps.api.services import customer_delete
 from apps.api.v1.common import (
     ERRORS,
@@ -252,7 +252,7 @@ def list_connections(request, query: Query[ConnectionListQuery]):
     if query.customer_id:
         connections = connections.filter(customer__external_id=query.customer_id)
     rows, next_cursor = paginate_keyset(connections, cursor=query.cursor, limit=query.limit)
-    attach_providers(rows)
+    load_page_relations(rows)
     expand = _expand(query.expand)
     items = []
     for connection in rows:

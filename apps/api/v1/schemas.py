@@ -12,6 +12,7 @@ from django.conf import settings
 from ninja import Field, Schema
 from pydantic import BaseModel
 
+from apps.api.selectors import models_of
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.connections.models import Connection, ConnectionModel, SyncRun
 from apps.tenants.models import Customer
@@ -376,7 +377,7 @@ def present_connection(
             "authentication_required": connection.health_authentication_required,
             "checked_at": connection.health_checked_at,
         },
-        "models": [_present_model(m) for m in connection.models.all()],
+        "models": [_present_model(m) for m in models_of(connection)],
         "next_sync_at": connection.next_sync_at,
         "created_at": connection.created_at,
         "modified_at": connection.modified_at,
