@@ -15,7 +15,14 @@ from django.db.models import Q
 from ninja import Field, Query, Router, Schema
 
 from apps.api.selectors import connection_list_for_api, load_page_relations
-from apps.api.v1.common import READ_ERRORS, fresh, get_connection_or_404, record_secrets_read, split_list_param
+from apps.api.v1.common import (
+    READ_ERRORS,
+    fresh,
+    get_connection_or_404,
+    record_secrets_read,
+    render,
+    split_list_param,
+)
 from apps.api.v1.schemas import Out, absolute
 from apps.catalog.models import Provider
 from apps.catalog.selectors import provider_list
@@ -230,4 +237,4 @@ def list_connections(request, query: Query[OpenIntListQuery]):
         if query.include_secrets:
             record_secrets_read(request, connection, via="api.compat.openint.list_connections")
         items.append(present_openint_connection(connection, include_secrets=query.include_secrets, expand=expand))
-    return {"items": items, "total": total, "limit": query.limit, "offset": query.offset}
+    return render(OpenIntConnectionPage, {"items": items, "total": total, "limit": query.limit, "offset": query.offset})

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from ninja import Field, Query, Router, Schema
 
 from apps.api.selectors import connection_list_for_api, load_page_relations, models_of
-from apps.api.v1.common import READ_ERRORS
+from apps.api.v1.common import READ_ERRORS, render
 from apps.api.v1.schemas import Out, absolute
 from apps.connections.models import Connection, ConnectionModel, SyncRun
 
@@ -256,4 +256,4 @@ def list_connections(request, query: Query[StuutListQuery]):
     """
     connections = connection_list_for_api(application=request.auth.application)
     rows = load_page_relations(list(connections[query.offset : query.offset + query.limit]))
-    return [present_stuut_connection(c) for c in rows]
+    return render(list[StuutConnection], [present_stuut_connection(c) for c in rows])

@@ -18,7 +18,7 @@ from ninja import Field, Router
 
 from apps.api.errors import NotFound
 from apps.api.selectors import connection_list_for_api, load_page_relations
-from apps.api.v1.common import READ_ERRORS
+from apps.api.v1.common import READ_ERRORS, render
 from apps.api.v1.schemas import Out
 from apps.connections.models import Connection
 from apps.tenants.selectors import customer_get
@@ -141,4 +141,5 @@ def list_customer_connections(request, customer_id: str):
     connections = load_page_relations(
         list(connection_list_for_api(application=request.auth.application, customer=customer)), with_models=False
     )
-    return [row for row in (present_supaglue_connection(c) for c in connections) if row is not None]
+    rows = [row for row in (present_supaglue_connection(c) for c in connections) if row is not None]
+    return render(list[SupaglueConnection], rows)

@@ -1,6 +1,10 @@
 """Bits every v1 and compat handler shares: documented error responses and query helpers."""
 
+from functools import cache
 from typing import Any
+
+from django.http import HttpResponse
+from pydantic import TypeAdapter
 
 from apps.api.errors import ApiError, NotFound
 from apps.api.v1.schemas import Out
@@ -22,6 +26,24 @@ class ErrorOut(Out):
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 READ_ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+
+
+@cache
+def _adapter(schema) -> TypeAdapter:
+    return TypeAdapter(schema)
+
+
+def render(schema, data, *, status: int = 200) -> HttpResponse:
+    """Validate `data` against the response schema and serialise it in pydantic-core (Rust).
+
+    Used by the list endpoints: ninja's own path (model_dump to Python, then the stdlib json encoder)
+    cost more than the database work on a page of 100. The operation still declares `response=schema`,
+    so the OpenAPI document is unchanged. Keys the presenter did not set (optional, unexpanded or secret
+    fields) are left out, exactly as with exclude_unset.
+    """
+    adapter = _adapter(schema)
+    body = adapter.dump_json(adapter.validate_python(data), exclude_unset=True, by_alias=True)
+    return HttpResponse(body, status=status, content_type="application/json; charset=utf-8")
 
 
 def split_list_param(values: list[str] | None) -> list[str]:

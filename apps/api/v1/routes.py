@@ -14,6 +14,7 @@ from apps.api.v1.common import (
     fresh,
     get_connection_or_404,
     record_secrets_read,
+    render,
     unknown,
 )
 from apps.api.v1.schemas import (
@@ -260,7 +261,7 @@ def list_connections(request, query: Query[ConnectionListQuery]):
         if query.include_secrets:
             record_secrets_read(request, connection, via="api.v1.list_connections")
         items.append(present_connection(connection, include_secrets=query.include_secrets, expand=expand))
-    return {"items": items, "next_cursor": next_cursor}
+    return render(ConnectionPage, {"items": items, "next_cursor": next_cursor})
 
 
 @router.get(
