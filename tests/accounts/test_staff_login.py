@@ -147,3 +147,9 @@ class TestRequiredStaffMfa:
         settings.PATCHBAY_REQUIRE_STAFF_MFA = False
         sign_in(client, staff)
         assert client.get("/admin/").status_code == 200
+
+
+def test_login_page_does_not_offer_sign_up(client):
+    html = client.get(reverse("account_login")).content.decode()
+    assert "Sign in to Patchbay" in html
+    assert reverse("account_signup") not in html
