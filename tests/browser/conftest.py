@@ -44,8 +44,10 @@ def chromium_executable() -> str:
 
 @pytest.fixture(scope="session")
 def browser(chromium_executable):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # A loaded CI machine can take a few seconds per page; don't fail on Playwright's 5 s default.
+    expect.set_options(timeout=20000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
         yield browser
@@ -56,7 +58,7 @@ def browser(chromium_executable):
 def page(browser):
     context = browser.new_context(viewport={"width": 1100, "height": 800})
     page = context.new_page()
-    page.set_default_timeout(15000)
+    page.set_default_timeout(20000)
     yield page
     context.close()
 
