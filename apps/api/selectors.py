@@ -11,7 +11,7 @@ The query count stays fixed: page + models + providers.
 
 from collections import defaultdict
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from apps.catalog.models import Provider
 from apps.connections.models import Connection, ConnectionModel
@@ -20,14 +20,21 @@ from apps.connections.selectors import connection_list
 MODELS_ATTR = "_api_models"
 
 
-def connection_list_for_api(**filters) -> QuerySet[Connection]:
-    """connection_list(**filters) without provider join or prefetch; pass the page to load_page_relations."""
-    return (
+def connection_list_for_api(*, with_connector_config: bool = False, **filters) -> QuerySet[Connection]:
+    """connection_list(**filters) trimmed for a page: pass the rows to load_page_relations.
+
+    The customer is only needed for its external id, so that is annotated instead of joining and building
+    a Customer per row; the connector config is joined only when the caller will show it.
+    """
+    connections = (
         connection_list(**filters)
         .select_related(None)
-        .select_related("customer", "connector_config")
         .prefetch_related(None)
+        .annotate(customer_external_id=F("customer__external_id"))
     )
+    if with_connector_config:
+        connections = connections.select_related("connector_config")
+    return connections
 
 
 def load_page_relations(connections: list[Connection], *, with_models: bool = True) -> list[Connection]:
@@ -48,6 +55,12 @@ def load_page_relations(connections: list[Connection], *, with_models: bool = Tr
         if with_models:
             setattr(connection, MODELS_ATTR, models_by_connection.get(connection.pk, []))
     return connections
+
+
+def customer_external_id_of(connection: Connection) -> str:
+    """The application's id for the connection's customer, without a query when the list annotated it."""
+    annotated = connection.__dict__.get("customer_external_id")
+    return annotated if annotated is not None else connection.customer.external_id
 
 
 def models_of(connection: Connection) -> list[ConnectionModel]:

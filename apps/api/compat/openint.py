@@ -14,7 +14,7 @@ from typing import Any, Literal
 from django.db.models import Q
 from ninja import Field, Query, Router, Schema
 
-from apps.api.selectors import connection_list_for_api, load_page_relations
+from apps.api.selectors import connection_list_for_api, customer_external_id_of, load_page_relations
 from apps.api.v1.common import (
     READ_ERRORS,
     fresh,
@@ -164,7 +164,7 @@ def _iso(value: datetime) -> str:
 def present_openint_connection(connection: Connection, *, include_secrets: bool, expand: set[str]) -> dict:
     data = {
         "id": connection.pk,
-        "customer_id": connection.customer.external_id,
+        "customer_id": customer_external_id_of(connection),
         "connector_config_id": connection.connector_config_id,
         "integration_id": None,
         "status_message": connection.status_message or None,

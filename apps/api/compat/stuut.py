@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from ninja import Field, Query, Router, Schema
 
-from apps.api.selectors import connection_list_for_api, load_page_relations, models_of
+from apps.api.selectors import connection_list_for_api, customer_external_id_of, load_page_relations, models_of
 from apps.api.v1.common import READ_ERRORS, render
 from apps.api.v1.schemas import Out, absolute
 from apps.connections.models import Connection, ConnectionModel, SyncRun
@@ -223,7 +223,7 @@ def present_stuut_connection(connection: Connection) -> dict:
         "models": [_model(m) for m in models_of(connection)],
         "next_sync_at": connection.next_sync_at,
         "name": connection.display_name or None,
-        "owner_id": connection.customer.external_id if connection.customer_id else None,
+        "owner_id": customer_external_id_of(connection),
         "requires_setup": connection.requires_setup,
         "provider_name": connection.provider.name,
         "object": "integration_connection",

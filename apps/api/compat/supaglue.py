@@ -17,7 +17,7 @@ from typing import Literal, get_args
 from ninja import Field, Router
 
 from apps.api.errors import NotFound
-from apps.api.selectors import connection_list_for_api, load_page_relations
+from apps.api.selectors import connection_list_for_api, customer_external_id_of, load_page_relations
 from apps.api.v1.common import READ_ERRORS, render
 from apps.api.v1.schemas import Out
 from apps.connections.models import Connection
@@ -120,7 +120,7 @@ def present_supaglue_connection(connection: Connection) -> dict | None:
     return {
         "id": connection.pk,
         "application_id": connection.application_id,
-        "customer_id": connection.customer.external_id,
+        "customer_id": customer_external_id_of(connection),
         "provider_id": connection.connector_config_id or connection.provider.name,
         "provider_name": provider_name,
         "category": compat.get("supaglue_category", "no_category"),

@@ -244,7 +244,9 @@ def _expand(values) -> frozenset[str]:
 @router.get("/connections", response={200: ConnectionPage, **READ_ERRORS}, exclude_unset=True, tags=["connections"])
 def list_connections(request, query: Query[ConnectionListQuery]):
     """Newest first, keyset-paginated. Credentials are only present with include_secrets=true."""
+    expand = _expand(query.expand)
     connections = connection_list_for_api(
+        with_connector_config=Expand.CONNECTOR in expand,
         application=request.auth.application,
         provider_name=query.provider or None,
         status=query.status or None,
@@ -254,7 +256,6 @@ def list_connections(request, query: Query[ConnectionListQuery]):
         connections = connections.filter(customer__external_id=query.customer_id)
     rows, next_cursor = paginate_keyset(connections, cursor=query.cursor, limit=query.limit)
     load_page_relations(rows)
-    expand = _expand(query.expand)
     items = []
     for connection in rows:
         connection = fresh(connection, query.refresh_policy)

@@ -12,7 +12,7 @@ from django.conf import settings
 from ninja import Field, Schema
 from pydantic import BaseModel
 
-from apps.api.selectors import models_of
+from apps.api.selectors import customer_external_id_of, models_of
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.connections.models import Connection, ConnectionModel, SyncRun
 from apps.tenants.models import Customer
@@ -348,7 +348,7 @@ def present_connection(
     """Without include_secrets the dict has no credentials key at all (not even null)."""
     data = {
         "id": connection.pk,
-        "customer_id": connection.customer.external_id,
+        "customer_id": customer_external_id_of(connection),
         "provider_name": connection.provider.name,
         "connector_config_id": connection.connector_config_id,
         "display_name": connection.display_name,
