@@ -1,6 +1,7 @@
 """`make setup` + `manage.py runall` from a fresh clone: healthz answers 200, Ctrl-C stops every process."""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -78,7 +79,8 @@ def test_make_setup_then_runall_serves_healthz_and_stops_cleanly(clone, tmp_path
     assert "pb_live_" in setup.stdout
     assert (clone / "var" / "demo-credentials.json").exists()
 
-    log = (tmp_path / "runall.log").open("w+")
+    log_path = tmp_path / "runall.log"
+    log = log_path.open("w")  # the child shares this file offset: read the log through its path only
     runall = subprocess.Popen(
         [str(venv / "bin" / "python"), "manage.py", "runall", "--host", "127.0.0.1", "--port", str(port)],
         cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -92,8 +94,7 @@ def test_make_setup_then_runall_serves_healthz_and_stops_cleanly(clone, tmp_path
                     break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.5)
-        log.seek(0)
-        assert status == 200, log.read()[-5000:]
+        assert status == 200, log_path.read_text()[-5000:]
 
         # Wait until worker and beat have started too, then Ctrl-C.
         deadline = time.monotonic() + 60
@@ -113,8 +114,8 @@ def test_make_setup_then_runall_serves_healthz_and_stops_cleanly(clone, tmp_path
     while time.monotonic() < deadline and any(alive(pid) for pid in children | grandchildren):
         time.sleep(0.2)
     assert not [pid for pid in children | grandchildren if alive(pid)]
-    log.seek(0)
-    output = log.read()
+    log.close()
+    output = log_path.read_text()
     assert "all stopped." in output
     for name in ("web", "worker", "beat"):
-        assert f"\n{name:<6} |" in output
+        assert re.search(rf"^{name} +\|", output, re.MULTILINE), f"no output from {name}"

@@ -21,7 +21,11 @@ def test_healthz_reports_database_and_broker_ok(client):
 
 
 def test_healthz_is_503_json_when_the_broker_is_unreachable(client, monkeypatch):
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    unreachable = "redis://127.0.0.1:1/0"
+    # Celery reads CELERY_BROKER_URL from the environment before its own config (CI sets it to a live Redis).
+    monkeypatch.setenv("CELERY_BROKER_URL", unreachable)
+    monkeypatch.setattr(celery_app.conf, "broker_url", unreachable)
+    monkeypatch.setattr(celery_app.conf, "broker_write_url", None)
     response = client.get(reverse("healthz"))
     assert response.status_code == 503
     body = response.json()
