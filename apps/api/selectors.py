@@ -26,9 +26,13 @@ def connection_list_for_api(*, with_connector_config: bool = False, **filters) -
     The customer is only needed for its external id, so that is annotated instead of joining and building
     a Customer per row; the connector config is joined only when the caller will show it.
     """
+    return trim_for_page(connection_list(**filters), with_connector_config=with_connector_config)
+
+
+def trim_for_page(connections: QuerySet[Connection], *, with_connector_config: bool = False) -> QuerySet[Connection]:
+    """See connection_list_for_api. Count on the untrimmed queryset: the annotation would make COUNT join."""
     connections = (
-        connection_list(**filters)
-        .select_related(None)
+        connections.select_related(None)
         .prefetch_related(None)
         .annotate(customer_external_id=F("customer__external_id"))
     )

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from django.db.models import Q
 from ninja import Field, Query, Router, Schema
 
-from apps.api.selectors import connection_list_for_api, customer_external_id_of, load_page_relations
+from apps.api.selectors import customer_external_id_of, load_page_relations, trim_for_page
 from apps.api.v1.common import (
     READ_ERRORS,
     fresh,
@@ -27,6 +27,7 @@ from apps.api.v1.schemas import Out, absolute
 from apps.catalog.models import Provider
 from apps.catalog.selectors import provider_list
 from apps.connections.models import Connection
+from apps.connections.selectors import connection_list
 
 router = Router(tags=["compat: openint"])
 
@@ -214,7 +215,7 @@ def get_connection(request, connection_id: str, query: Query[OpenIntGetQuery]):
 
 @router.get("/connection", response={200: OpenIntConnectionPage, **READ_ERRORS}, exclude_unset=True)
 def list_connections(request, query: Query[OpenIntListQuery]):
-    connections = connection_list_for_api(application=request.auth.application)
+    connections = connection_list(application=request.auth.application)
     if query.customer_id:
         connections = connections.filter(customer__external_id=query.customer_id)
     if query.connector_config_id:
@@ -228,6 +229,7 @@ def list_connections(request, query: Query[OpenIntListQuery]):
             Q(display_name__icontains=query.search_query) | Q(provider__name__icontains=query.search_query)
         )
     total = connections.count()
+    connections = trim_for_page(connections)
     expand = _expand(query.expand)
     items = []
     for connection in load_page_relations(
