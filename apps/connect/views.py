@@ -238,7 +238,8 @@ def connect_start(request, token: str):
 @require_GET
 def oauth_callback(request, provider: str):
     """`/connect/callback/<provider>`: the provider sends the person back here with `code` and `state`."""
-    result = services.oauth_callback_complete(provider_name=provider, params=request.GET.dict(), actor=_actor(request))
+    # The callback proves possession of the state, not who the browser is: audit it as the connect link.
+    result = services.oauth_callback_complete(provider_name=provider, params=request.GET.dict(), actor="connect_link")
     portal.grant_add(request, connection=result.connection, return_url=result.return_url)
     return _after_auth(result.connection)
 

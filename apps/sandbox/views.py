@@ -91,6 +91,8 @@ class SandboxMeView(ProtectedResourceView):
 
     def get(self, request, *args, **kwargs):
         user = request.resource_owner
+        if getattr(user, "sandbox_identity", None) is None:
+            return JsonResponse({"error": "invalid_token", "message": "Not a sandbox account."}, status=403)
         return JsonResponse(
             {
                 "id": f"sbx_user_{user.pk}",
