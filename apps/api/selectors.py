@@ -10,32 +10,45 @@ The query count stays fixed: page + models + providers.
 """
 
 from collections import defaultdict
+from types import SimpleNamespace
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from apps.catalog.models import Provider
-from apps.connections.models import Connection, ConnectionModel
+from apps.connections.models import Connection, ConnectionModel, SyncRun
 from apps.connections.selectors import connection_list
 
 MODELS_ATTR = "_api_models"
 
 
-def connection_list_for_api(*, with_connector_config: bool = False, **filters) -> QuerySet[Connection]:
+def connection_list_for_api(
+    *, with_connector_config: bool = False, with_credentials: bool = False, **filters
+) -> QuerySet[Connection]:
     """connection_list(**filters) trimmed for a page: pass the rows to load_page_relations.
 
     The customer is only needed for its external id, so that is annotated instead of joining and building
     a Customer per row; the connector config is joined only when the caller will show it.
     """
-    return trim_for_page(connection_list(**filters), with_connector_config=with_connector_config)
+    return trim_for_page(
+        connection_list(**filters), with_connector_config=with_connector_config, with_credentials=with_credentials
+    )
 
 
-def trim_for_page(connections: QuerySet[Connection], *, with_connector_config: bool = False) -> QuerySet[Connection]:
-    """See connection_list_for_api. Count on the untrimmed queryset: the annotation would make COUNT join."""
+def trim_for_page(
+    connections: QuerySet[Connection], *, with_connector_config: bool = False, with_credentials: bool = False
+) -> QuerySet[Connection]:
+    """See connection_list_for_api. Count on the untrimmed queryset: the annotation would make COUNT join.
+
+    Unless the caller returns secrets, the encrypted credentials column is not fetched at all; whether a
+    row has credentials is annotated instead (read it with has_credentials_of).
+    """
     connections = (
         connections.select_related(None)
         .prefetch_related(None)
         .annotate(customer_external_id=F("customer__external_id"))
     )
+    if not with_credentials:
+        connections = connections.defer("credentials").annotate(has_stored_credentials=Q(credentials__isnull=False))
     if with_connector_config:
         connections = connections.select_related("connector_config")
     return connections
@@ -48,17 +61,42 @@ def load_page_relations(connections: list[Connection], *, with_models: bool = Tr
     providers = Provider.objects.in_bulk({c.provider_id for c in connections})
     models_by_connection = defaultdict(list)
     if with_models:
-        for model in (
+        rows = (
             ConnectionModel.objects.filter(connection_id__in=[c.pk for c in connections])
-            .select_related("last_sync")
             .order_by("name")
-        ):
-            models_by_connection[model.connection_id].append(model)
+            .values(*_MODEL_FIELDS, *(f"last_sync__{name}" for name in _RUN_FIELDS))
+        )
+        for row in rows:
+            models_by_connection[row["connection_id"]].append(_model_row(row))
     for connection in connections:
         connection.provider = providers[connection.provider_id]
         if with_models:
             setattr(connection, MODELS_ATTR, models_by_connection.get(connection.pk, []))
     return connections
+
+
+_MODEL_FIELDS = [f.attname for f in ConnectionModel._meta.concrete_fields]
+_RUN_FIELDS = [f.attname for f in SyncRun._meta.concrete_fields]
+
+
+def _model_row(row: dict) -> SimpleNamespace:
+    """A read-only stand-in for ConnectionModel (+ last_sync) built from one values() row.
+
+    Presenters only read attributes, and building a namespace is far cheaper than two model instances.
+    """
+    model = SimpleNamespace(**{name: row[name] for name in _MODEL_FIELDS})
+    model.pk = model.id
+    run = None
+    if row["last_sync__id"] is not None:
+        run = SimpleNamespace(**{name: row[f"last_sync__{name}"] for name in _RUN_FIELDS})
+        run.pk = run.id
+    model.last_sync = run
+    return model
+
+
+def has_credentials_of(connection: Connection) -> bool:
+    annotated = connection.__dict__.get("has_stored_credentials")
+    return annotated if annotated is not None else connection.has_credentials
 
 
 def customer_external_id_of(connection: Connection) -> str:

@@ -229,7 +229,7 @@ def list_connections(request, query: Query[OpenIntListQuery]):
             Q(display_name__icontains=query.search_query) | Q(provider__name__icontains=query.search_query)
         )
     total = connections.count()
-    connections = trim_for_page(connections)
+    connections = trim_for_page(connections, with_credentials=query.include_secrets)
     expand = _expand(query.expand)
     items = []
     for connection in load_page_relations(

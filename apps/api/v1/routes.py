@@ -247,6 +247,7 @@ def list_connections(request, query: Query[ConnectionListQuery]):
     expand = _expand(query.expand)
     connections = connection_list_for_api(
         with_connector_config=Expand.CONNECTOR in expand,
+        with_credentials=query.include_secrets,
         application=request.auth.application,
         provider_name=query.provider or None,
         status=query.status or None,

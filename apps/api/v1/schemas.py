@@ -12,7 +12,7 @@ from django.conf import settings
 from ninja import Field, Schema
 from pydantic import BaseModel
 
-from apps.api.selectors import customer_external_id_of, models_of
+from apps.api.selectors import customer_external_id_of, has_credentials_of, models_of
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.connections.models import Connection, ConnectionModel, SyncRun
 from apps.tenants.models import Customer
@@ -366,7 +366,7 @@ def present_connection(
         "settings": connection.settings or {},
         "metadata": connection.metadata or {},
         "scopes_granted": list(connection.scopes_granted or []),
-        "has_credentials": connection.has_credentials,
+        "has_credentials": has_credentials_of(connection),
         "credentials_expires_at": connection.credentials_expires_at,
         "last_refreshed_at": connection.last_refreshed_at,
         "health": {
