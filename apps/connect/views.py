@@ -22,7 +22,7 @@ from apps.connect.exceptions import (
 from apps.connect.presenters import connection_badge, portal_rows
 from apps.connections import selectors as connection_selectors
 from apps.connections import services as connection_services
-from apps.connections.exceptions import ConnectError, InvalidCredentials, SettingsInvalid
+from apps.connections.exceptions import ConnectError, InvalidCredentials, ProviderUnavailable, SettingsInvalid
 from apps.connections.settings_spec import settings_needed_before_authorize
 
 CREDENTIAL_AUTH_TYPES = {Provider.AuthType.API_KEY, Provider.AuthType.BASIC}
@@ -176,7 +176,9 @@ def _credentials_flow(request, *, connection, action):
             connection = connection_services.connection_store_api_credentials(
                 connection=connection, credentials=values, actor=_actor(request)
             )
-        except InvalidCredentials as exc:
+        except SettingsInvalid as exc:
+            return _credentials_page(request, connection=connection, action=action, errors=exc.errors, status=422)
+        except (InvalidCredentials, ProviderUnavailable) as exc:
             return _credentials_page(
                 request, connection=connection, action=action, message=exc.user_message, values=values, status=422
             )
