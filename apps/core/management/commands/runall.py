@@ -114,12 +114,15 @@ class Command(BaseCommand):
         for child in running:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child.process.pid, signal.SIGTERM)  # gunicorn and celery shut down gracefully on TERM
-        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        for child in running:
-            try:
-                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self.say(f"{child.name} did not stop in {STOP_TIMEOUT_SECONDS}s; killing it.")
+        started = time.monotonic()
+        pending = list(running)
+        while pending and time.monotonic() - started < STOP_TIMEOUT_SECONDS:
+            for child in [c for c in pending if c.process.poll() is not None]:
+                pending.remove(child)
+                self.say(f"{child.name} stopped after {time.monotonic() - started:.1f}s.")
+            time.sleep(0.1)
+        for child in pending:
+            self.say(f"{child.name} did not stop in {STOP_TIMEOUT_SECONDS}s; killing it.")
         for child in children:
             if child.process is None:
                 continue
