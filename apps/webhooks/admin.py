@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from apps.core.admin import ReadOnlyAdmin
 from apps.webhooks.models import WebhookDelivery
@@ -6,18 +6,19 @@ from apps.webhooks.models import WebhookDelivery
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = [
-        "id",
-        "event_type",
-        "application",
-        "status",
-        "attempts",
-        "last_response_status",
-        "next_attempt_at",
-        "delivered_at",
-        "created_at",
-    ]
+    list_display = ["id", "event_type", "application", "status", "attempts", "last_response_status",
+                    "next_attempt_at", "delivered_at", "created_at"]  # fmt: skip
     list_filter = ["status", "event_type", "application"]
     search_fields = ["id", "event_type", "url", "application__name"]
     list_select_related = ["application"]
     date_hierarchy = "created_at"
+    actions = ["deliver_now"]
+
+    @admin.action(description="Try pending deliveries now", permissions=["view"])
+    def deliver_now(self, request, queryset):
+        from apps.webhooks.tasks import deliver_webhook
+
+        ids = list(queryset.filter(status=WebhookDelivery.Status.PENDING).values_list("pk", flat=True))
+        for delivery_id in ids:
+            deliver_webhook.delay(delivery_id)
+        self.message_user(request, f"Queued {len(ids)} pending delivery attempt(s).", messages.SUCCESS)

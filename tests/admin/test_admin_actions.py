@@ -234,3 +234,24 @@ def test_connection_edit_merges_metadata_through_the_service(staff_client):
     connection.refresh_from_db()
     assert connection.display_name == "Renamed"
     assert connection.metadata == {"keep": 1, "new": 3}
+
+
+def test_webhook_deliver_now_queues_pending_deliveries(staff_client):
+    from apps.webhooks.models import WebhookDelivery
+
+    application = ApplicationFactory()
+    pending = WebhookDelivery.objects.create(
+        application=application, event_type="connection.created", payload={"id": "evt"}, url="https://hooks.test/x"
+    )
+    delivered = WebhookDelivery.objects.create(
+        application=application, event_type="connection.created", payload={"id": "evt2"}, url="https://hooks.test/x",
+        status=WebhookDelivery.Status.DELIVERED,
+    )  # fmt: skip
+    with mock.patch("apps.webhooks.tasks.deliver_webhook.delay") as delay:
+        response = staff_client.post(
+            reverse("admin:webhooks_webhookdelivery_changelist"),
+            {"action": "deliver_now", "_selected_action": [pending.pk, delivered.pk]},
+            follow=True,
+        )
+    delay.assert_called_once_with(pending.pk)
+    assert "Queued 1 pending delivery attempt(s)." in messages_of(response)
