@@ -126,3 +126,20 @@ def test_key_hash_is_never_rendered(staff_client, seeded):
         reverse("admin:tenants_application_change", args=[api_key.application_id]),
     ):
         assert api_key.key_hash not in staff_client.get(url).content.decode()
+
+
+def test_mfa_authenticator_admin_never_shows_the_totp_secret(staff_client, superuser):
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    authenticator = TOTP.activate(superuser, secret).instance
+    for url in (
+        reverse("admin:mfa_authenticator_changelist"),
+        reverse("admin:mfa_authenticator_change", args=[authenticator.pk]),
+    ):
+        response = staff_client.get(url)
+        assert response.status_code == 200
+        assert secret not in response.content.decode()
+    assert staff_client.post(reverse("admin:mfa_authenticator_delete", args=[authenticator.pk]), {"post": "yes"})
+    assert not Authenticator.objects.filter(pk=authenticator.pk).exists()
