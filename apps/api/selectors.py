@@ -6,7 +6,7 @@ its loading strategies that dominated a page of 100 in the benchmark:
   document) once per row; here each distinct provider is loaded once;
 - Django's prefetch_related clones a queryset per parent row (~0.1 ms each); here the page's models
   (with their last sync run) are loaded in one query and grouped in Python.
-The query count stays fixed: page + models + providers.
+The query count stays fixed: page + models, + providers when one changed or was not seen yet.
 """
 
 from collections import defaultdict
@@ -45,7 +45,7 @@ def trim_for_page(
     connections = (
         connections.select_related(None)
         .prefetch_related(None)
-        .annotate(customer_external_id=F("customer__external_id"))
+        .annotate(customer_external_id=F("customer__external_id"), provider_version=F("provider__modified_at"))
     )
     if not with_credentials:
         connections = connections.defer("credentials").annotate(has_stored_credentials=Q(credentials__isnull=False))
@@ -54,11 +54,34 @@ def trim_for_page(
     return connections
 
 
+_PROVIDER_CACHE: dict[tuple, Provider] = {}
+_PROVIDER_CACHE_SIZE = 512
+
+
+def _providers_for(connections: list[Connection]) -> dict:
+    """Providers by pk, from a process cache keyed by (pk, modified_at) so a catalog change is seen at once.
+
+    trim_for_page annotates each row with its provider's modified_at (a cheap join on one column); a hit
+    skips the query that would load and JSON-decode each definition again. Rows without the annotation,
+    or versions not cached yet, are loaded in one query.
+    """
+    wanted = {(c.provider_id, c.__dict__.get("provider_version")) for c in connections}
+    found = {pk: _PROVIDER_CACHE[(pk, version)] for pk, version in wanted if (pk, version) in _PROVIDER_CACHE}
+    missing = {pk for pk, _ in wanted if pk not in found}
+    if missing:
+        if len(_PROVIDER_CACHE) > _PROVIDER_CACHE_SIZE:
+            _PROVIDER_CACHE.clear()
+        for pk, provider in Provider.objects.in_bulk(missing).items():
+            found[pk] = provider
+            _PROVIDER_CACHE[(pk, provider.modified_at)] = provider
+    return found
+
+
 def load_page_relations(connections: list[Connection], *, with_models: bool = True) -> list[Connection]:
     """Attach providers and (optionally) synced models with their last sync run: one query each."""
     if not connections:
         return connections
-    providers = Provider.objects.in_bulk({c.provider_id for c in connections})
+    providers = _providers_for(connections)
     models_by_connection = defaultdict(list)
     if with_models:
         rows = (
