@@ -143,3 +143,10 @@ def test_mfa_authenticator_admin_never_shows_the_totp_secret(staff_client, super
         assert secret not in response.content.decode()
     assert staff_client.post(reverse("admin:mfa_authenticator_delete", args=[authenticator.pk]), {"post": "yes"})
     assert not Authenticator.objects.filter(pk=authenticator.pk).exists()
+
+
+def test_every_registered_admin_changelist_renders(staff_client, seeded):
+    for model in admin.site._registry:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        assert staff_client.get(url).status_code == 200, url
+    assert staff_client.get(reverse("admin:index")).status_code == 200
