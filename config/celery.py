@@ -28,12 +28,13 @@ def _configure_filesystem_broker(sender, **kwargs):
 
     if str(sender.conf.broker_url).startswith("filesystem://"):
         folder = settings.CELERY_FILESYSTEM_DIR
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         sender.conf.broker_transport_options = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         }
 
