@@ -35,9 +35,7 @@ from apps.connections import provider_client
 from apps.connections import services as connection_services
 from apps.connections.exceptions import (
     ConnectorNotConfigured,
-    InvalidGrant,
     ProviderDeniedConsent,
-    ProviderRejectedCode,
 )
 from apps.connections.models import Connection
 from apps.core.services import audit_record
@@ -156,18 +154,13 @@ def oauth_callback_complete(*, provider_name: str, params: dict, actor: str = "s
     if config is None or not config.is_enabled:
         raise ConnectorNotConfigured()
     verifier = (attempt.code_verifier or {}).get("verifier")
-    try:
-        token_response = provider_client.exchange_code(
-            connection=connection,
-            config=config,
-            code=code,
-            redirect_uri=attempt.redirect_uri,
-            code_verifier=verifier,
-        )
-    except InvalidGrant:
-        # On a code exchange, invalid_grant means "this code (or its PKCE verifier) was refused", not that an
-        # existing connection was revoked: tell the person to start again.
-        raise ProviderRejectedCode() from None
+    token_response = provider_client.exchange_code(
+        connection=connection,
+        config=config,
+        code=code,
+        redirect_uri=attempt.redirect_uri,
+        code_verifier=verifier,
+    )
     connection = connection_services.connection_store_oauth_token(
         connection=connection, token_response=token_response, callback_params=dict(params), actor=actor
     )

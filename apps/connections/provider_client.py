@@ -208,16 +208,21 @@ def exchange_code(*, connection, config: ConnectorConfig | None, code: str, redi
     extra = dict(provider.oauth.get("token_params") or {})
     if code_verifier:
         extra["code_verifier"] = code_verifier
-    return _token_call(
-        lambda: session.fetch_token(
-            token_url,
-            code=code,
-            timeout=_timeout(),
-            headers={"Accept": "application/json"},
-            **_client_auth(provider, config),
-            **extra,
+    try:
+        return _token_call(
+            lambda: session.fetch_token(
+                token_url,
+                code=code,
+                timeout=_timeout(),
+                headers={"Accept": "application/json"},
+                **_client_auth(provider, config),
+                **extra,
+            )
         )
-    )
+    except InvalidGrant:
+        # On a code exchange invalid_grant means this code (or its PKCE verifier) was refused, not that a
+        # working connection was revoked: the person must start again.
+        raise ProviderRejectedCode() from None
 
 
 def refresh_token(*, connection, config: ConnectorConfig | None, refresh_token_value: str) -> dict:

@@ -47,3 +47,8 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+# The connect widget runs in an iframe on the application's own site: its session and CSRF cookies must
+# be sent cross-site, which browsers allow only for Secure cookies with SameSite=None. CSRF tokens and
+# the per-request frame-ancestors policy still protect every form.
+SESSION_COOKIE_SAMESITE = "None"
+CSRF_COOKIE_SAMESITE = "None"

@@ -102,7 +102,7 @@ def test_failed_verification_records_health_but_keeps_the_token(
 @pytest.mark.parametrize(
     ("status", "body", "error"),
     [
-        (400, {"error": "invalid_grant", "error_description": "code expired"}, InvalidGrant),
+        (400, {"error": "invalid_grant", "error_description": "code expired"}, ProviderRejectedCode),
         (400, {"error": "invalid_client"}, ProviderRejectedCode),
         (503, {"error": "down"}, ProviderUnavailable),
         (200, {"token_type": "bearer"}, MalformedTokenResponse),
