@@ -129,3 +129,16 @@ def test_unexpected_exception_is_generic_500_without_traceback(api, monkeypatch)
     assert "secret internals" not in response.content.decode()
     assert "Traceback" not in response.content.decode()
     assert error["details"] == {}
+
+
+def test_unknown_api_path_is_json_404(api):
+    assert_error(api.get("/api/v1/nothing-here"), 404, "not_found")
+
+
+def test_openapi_and_docs_are_served(client):
+    schema = client.get("/api/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["ApiKeyAuth"]["scheme"] == "bearer"
+    assert "/api/compat/stuut/v2/integrations/connections" in schema["paths"]
+    assert "/api/compat/openint/connection/{connection_id}" in schema["paths"]
+    assert "/api/compat/supaglue/customers/{customer_id}/connections" in schema["paths"]
+    assert client.get("/api/docs").status_code == 200
