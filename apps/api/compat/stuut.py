@@ -8,13 +8,21 @@ the string keys and false for the boolean ones. `object` values are ours (the do
 """
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from ninja import Field, Query, Router, Schema
 
-from apps.api.selectors import connection_list_for_api, customer_external_id_of, load_page_relations, models_of
+from apps.api.selectors import (
+    connection_list_for_api,
+    customer_external_id_of,
+    lifecycle_of,
+    load_page_relations,
+    models_of,
+)
 from apps.api.v1.common import READ_ERRORS, render
 from apps.api.v1.schemas import Out, absolute
+from apps.catalog.models import Provider
 from apps.connections.models import Connection, ConnectionModel, SyncRun
 
 router = Router(tags=["compat: stuut"])
@@ -173,8 +181,8 @@ def _model(model: ConnectionModel) -> dict:
     }
 
 
-def _provider(connection: Connection) -> dict:
-    provider = connection.provider
+@lru_cache(maxsize=256)
+def _provider_cached(provider: Provider, version) -> dict:
     d = provider.definition
     logo = absolute(provider.logo_url)
     return {
@@ -199,12 +207,18 @@ def _provider(connection: Connection) -> dict:
     }
 
 
+def _provider(provider: Provider) -> dict:
+    """The nested provider object; identical for every row of one provider, so built once per version."""
+    return dict(_provider_cached(provider, (provider.pk, provider.modified_at)))
+
+
 def _text_or_none(value) -> str | None:
     return None if value in (None, "") else str(value)
 
 
 def present_stuut_connection(connection: Connection) -> dict:
     settings = connection.settings or {}
+    lifecycle = lifecycle_of(connection)
     data = {
         "created_at": connection.created_at,
         "modified_at": connection.modified_at,
@@ -215,7 +229,7 @@ def present_stuut_connection(connection: Connection) -> dict:
         "health": {
             "authentication_required": connection.health_authentication_required,
             "message": connection.health_message or None,
-            "healthy": connection.is_healthy,
+            "healthy": lifecycle["is_healthy"],
             "status_code": connection.health_status_code,
             "suggested_resolution": connection.health_suggested_resolution or None,
             "timestamp": connection.health_checked_at,
@@ -224,14 +238,14 @@ def present_stuut_connection(connection: Connection) -> dict:
         "next_sync_at": connection.next_sync_at,
         "name": connection.display_name or None,
         "owner_id": customer_external_id_of(connection),
-        "requires_setup": connection.requires_setup,
+        "requires_setup": lifecycle["requires_setup"],
         "provider_name": connection.provider.name,
         "object": "integration_connection",
         "authorization_url": connection.authorization_url,
-        "provider": _provider(connection),
-        "is_configured": connection.is_configured,
-        "missing_settings": connection.missing_settings,
-        "is_healthy": connection.is_healthy,
+        "provider": _provider(connection.provider),
+        "is_configured": lifecycle["is_configured"],
+        "missing_settings": lifecycle["missing_settings"],
+        "is_healthy": lifecycle["is_healthy"],
         "linked_integration_id": None,
     }
     for key in BC_STRING_SETTINGS:
