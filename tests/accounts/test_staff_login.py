@@ -118,6 +118,13 @@ class TestRequiredStaffMfa:
         assert client.post(reverse("account_logout")).status_code == 302
         assert client.get("/admin/").status_code == 302
 
+    def test_admin_logout_is_not_gated(self, client, staff):
+        sign_in(client, staff)
+        response = client.post(reverse("admin:logout"))
+        assert response.status_code == 200
+        assert client.get("/admin/").status_code == 302
+        assert client.get("/admin/")["Location"].startswith(reverse("admin:login"))
+
     def test_enrolling_totp_opens_the_admin(self, client, staff):
         sign_in(client, staff)
         confirm_password(client)
