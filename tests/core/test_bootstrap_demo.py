@@ -101,3 +101,13 @@ def test_refuses_production_settings(var_dir, settings):
     settings.SETTINGS_MODULE = "config.settings.production"
     with pytest.raises(CommandError, match="production"):
         run()
+
+
+def test_demo_application_has_a_usable_webhook_signing_secret(var_dir):
+    run()
+    secret = Application.objects.get(slug="demo").webhook_secret
+    assert isinstance(secret, dict)
+    assert secret["secret"].startswith("whsec_")
+    stored_before = Application.objects.filter(slug="demo").values_list("webhook_secret", flat=True).get()
+    run()
+    assert Application.objects.filter(slug="demo").values_list("webhook_secret", flat=True).get() == stored_before

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from apps.tenants.models import ApiKey, Application
 from apps.tenants.services import api_key_create, application_create, customer_get_or_create, normalize_origin
+from apps.vault.crypto import DecryptionError
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Demo Co"
@@ -109,12 +110,26 @@ class Command(BaseCommand):
             origins.append(base_origin)
         application = Application.objects.filter(slug=DEMO_SLUG).first()
         if application is None:
-            return application_create(name=DEMO_NAME, slug=DEMO_SLUG, allowed_origins=origins)
+            application = application_create(name=DEMO_NAME, slug=DEMO_SLUG, allowed_origins=origins)
         missing = [o for o in origins if o not in application.allowed_origins]
         if missing:
             application.allowed_origins = [*application.allowed_origins, *missing]
             application.save(update_fields=["allowed_origins", "modified_at"])
+        self._ensure_webhook_secret(application)
         return application
+
+    def _ensure_webhook_secret(self, application: Application) -> None:
+        """The demo's webhook signing secret must be {"secret": "whsec_…"}; make it so if it is not."""
+        fresh = Application.objects.get(pk=application.pk)
+        try:
+            current = fresh.webhook_secret
+        except DecryptionError:
+            current = None
+            self.stderr.write("Demo webhook secret could not be decrypted (vault keys changed?); making a new one.")
+        if isinstance(current, dict) and str(current.get("secret", "")).startswith("whsec_"):
+            return
+        fresh.webhook_secret = {"secret": "whsec_" + secrets.token_urlsafe(32)}
+        fresh.save(update_fields=["webhook_secret", "modified_at"])
 
     def _staff_user(self, password: str) -> None:
         User = get_user_model()
