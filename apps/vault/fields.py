@@ -66,6 +66,10 @@ class EncryptedJSONField(models.TextField):
         super().contribute_to_class(cls, name, private_only=private_only)
         setattr(cls, self.name, EncryptedJSONDescriptor(self))
 
+    def to_python(self, value):
+        # full_clean() must not turn the plaintext dict into its str(); values are JSON, not text.
+        return value
+
     def from_db_value(self, value, expression, connection):
         return None if value is None else Ciphertext(value)
 

@@ -108,11 +108,6 @@ def test_application_create_normalises_origins_and_makes_a_webhook_secret():
     assert AuditEvent.objects.filter(action="application.created", target_id=application.pk).exists()
 
 
-@pytest.mark.xfail(
-    reason="apps/vault/fields.py: EncryptedJSONField inherits TextField.to_python, so full_clean() (called by "
-    "application_create) turns the dict into its str(); fix: `def to_python(self, value): return value`",
-    strict=False,
-)
 def test_application_create_stores_the_webhook_secret_as_a_dict():
     application = application_create(name="Hooli", allowed_origins=[])
     fresh = Application.objects.get(pk=application.pk)

@@ -236,11 +236,6 @@ def test_keyring_parsing_errors_are_clear():
     assert json.dumps(sorted(parsed.keys)) == '["new", "test2"]'
 
 
-@pytest.mark.xfail(
-    reason="EncryptedJSONField inherits TextField.to_python: Model.full_clean() replaces the dict with str(dict) "
-    "before it is encrypted. Fix in apps/vault/fields.py: `def to_python(self, value): return value`.",
-    strict=False,
-)
 def test_full_clean_keeps_the_plaintext_value():
     application = ApplicationFactory.build(webhook_secret={"secret": SECRET})
     application.clean_fields()
