@@ -7,7 +7,7 @@ exception never has to know which status code or body it becomes.
 import logging
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled
@@ -147,6 +147,17 @@ def register_exception_handlers(api: NinjaAPI) -> None:
             api, request, status=409, code="conflict", message="That conflicts with an existing object."
         )
 
+    def on_data_error(request, exc: DataError):
+        # e.g. a NUL character in a string, or a value too long for its column: the input's fault.
+        logger.info("Data error on %s %s: %s", request.method, request.path, type(exc).__name__)
+        return error_response(
+            api,
+            request,
+            status=422,
+            code="validation_error",
+            message="A value in the request cannot be stored (too long, or it contains a NUL character).",
+        )
+
     def on_unexpected(request, exc: Exception):
         logger.exception("Unhandled API error on %s %s", request.method, request.path)
         return error_response(
@@ -166,4 +177,5 @@ def register_exception_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(ConnectError, on_connect_error)
     api.add_exception_handler(DjangoValidationError, on_django_validation)
     api.add_exception_handler(IntegrityError, on_integrity)
+    api.add_exception_handler(DataError, on_data_error)
     api.add_exception_handler(Exception, on_unexpected)

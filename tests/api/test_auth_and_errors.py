@@ -142,3 +142,18 @@ def test_openapi_and_docs_are_served(client):
     assert "/api/compat/openint/connection/{connection_id}" in schema["paths"]
     assert "/api/compat/supaglue/customers/{customer_id}/connections" in schema["paths"]
     assert client.get("/api/docs").status_code == 200
+
+
+def test_nul_character_in_input_is_never_a_500(api):
+    """PostgreSQL cannot store NUL in text (422); SQLite can, so there the request simply succeeds."""
+    if _sqlite():
+        assert api.post("/api/v1/customers", {"external_id": "nul\x00id"}).status_code == 201
+        return
+    assert_error(api.get("/api/v1/customers/a%00b"), 422)
+    assert_error(api.post("/api/v1/customers", {"external_id": "nul\x00id"}), 422)
+
+
+def _sqlite() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "sqlite"

@@ -6,6 +6,8 @@ database holds a customer, a connector config and a few connections, so generate
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
@@ -34,6 +36,17 @@ def seeded_key(db):
     return raw
 
 
+@pytest.fixture
+def keep_test_connection():
+    """Schemathesis drives the real WSGI handler, whose request signals would close the database connection
+    that holds the test transaction (Postgres). django.test.Client disconnects them the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 # Loaded eagerly at collection: serving /api/openapi.json needs no database. (The lazy from_fixture loader
 # does not work with pytest 9 in schemathesis 4.32.)
 schema = schemathesis.openapi.from_wsgi("/api/openapi.json", wsgi_app)
@@ -46,7 +59,7 @@ schema = schemathesis.openapi.from_wsgi("/api/openapi.json", wsgi_app)
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
     derandomize=True,
 )
-def test_openapi_conformance(case, seeded_key, settings):
+def test_openapi_conformance(case, seeded_key, keep_test_connection, settings):
     settings.PATCHBAY_API_RATE_LIMIT_PER_MINUTE = 0  # the generator sends far more than a minute's quota
     case.call_and_validate(
         headers={"Authorization": f"Bearer {seeded_key}"},
