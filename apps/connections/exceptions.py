@@ -24,6 +24,12 @@ class ProviderDeniedConsent(ConnectError):
     user_message = "The connection was not approved at the provider. Start again and approve access to connect."
 
 
+class InsecureProviderUrl(ConnectError):
+    code = "insecure_provider_url"
+    user_message = "The provider's address is not secure (https is required). Check the connection's settings."
+    http_status = 422
+
+
 class ProviderRejectedCode(ConnectError):
     code = "provider_rejected_code"
     user_message = "The provider refused the authorization. Start the connection again."

@@ -22,6 +22,7 @@ from apps.catalog.models import ConnectorConfig, Provider
 from apps.catalog.schema import TEMPLATE_PATTERN
 from apps.connections.exceptions import (
     ConnectorNotConfigured,
+    InsecureProviderUrl,
     InvalidGrant,
     MalformedTokenResponse,
     ProviderRejectedCode,
@@ -29,8 +30,8 @@ from apps.connections.exceptions import (
     SettingsInvalid,
 )
 
-# The catalog only admits http:// for localhost (the sandbox and local test servers), and providers may
-# grant fewer scopes than asked: both are facts we record, not reasons for oauthlib to raise.
+# resolve_url() refuses plain http except to loopback and to this Patchbay (the sandbox), so oauthlib's own
+# https check would only repeat it; providers may grant fewer scopes than asked, which we record.
 os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
 
@@ -74,8 +75,20 @@ def fill_template(
     return filled
 
 
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
 def resolve_url(template: str, *, settings: dict | None = None, credentials: dict | None = None) -> str:
-    return fill_template(template, settings=settings, credentials=credentials)
+    """A provider URL with its templates filled; tokens only ever travel over https (or loopback)."""
+    url = fill_template(template, settings=settings, credentials=credentials)
+    parts = urlsplit(url)
+    secure = parts.scheme == "https" or (
+        parts.scheme == "http"
+        and (parts.hostname in LOOPBACK_HOSTS or url.startswith(django_settings.PATCHBAY_BASE_URL + "/"))
+    )
+    if not secure or not parts.hostname:
+        raise InsecureProviderUrl()
+    return url
 
 
 def requested_scopes(*, connection, config: ConnectorConfig) -> list[str]:
@@ -293,7 +306,7 @@ def revoke(*, connection, config: ConnectorConfig | None, credentials: dict) -> 
     try:
         url = resolve_url(revoke_template, settings=connection.settings, credentials=credentials)
         response = _http().post(url, data=data, auth=auth, timeout=_timeout())
-    except (requests.RequestException, SettingsInvalid) as exc:
+    except (requests.RequestException, SettingsInvalid, InsecureProviderUrl) as exc:
         logger.warning("revoke failed for %s: %s", connection.pk, type(exc).__name__)
         return False
     return response.status_code < 400
@@ -313,7 +326,7 @@ def _auth_for(provider: Provider, credentials: dict, settings: dict) -> tuple[di
     if provider.auth_type in {Provider.AuthType.OAUTH2, Provider.AuthType.OAUTH2_CLIENT_CREDENTIALS}:
         return {"Authorization": f"Bearer {credentials.get('access_token', '')}"}, {}, None
     inject = provider.definition["credentials"]["inject"]
-    value = resolve_url(inject["value"], settings=settings, credentials=credentials)
+    value = fill_template(inject["value"], settings=settings, credentials=credentials, quote_settings=False)
     if inject["in"] == "header":
         return {inject["name"]: value}, {}, None
     if inject["in"] == "query":
@@ -352,6 +365,8 @@ def verify(*, provider: Provider, settings: dict, credentials: dict) -> Verifica
         return Verification(
             ok=False, status_code=None, message=f"Waiting for settings: {', '.join(exc.errors)}.", deferred=True
         )
+    except InsecureProviderUrl as exc:
+        return Verification(ok=False, status_code=None, message=exc.user_message)
     if any("{credentials." in value for value in spec.get("headers", {}).values()):
         auth_headers = {}  # the provider carries the token in its own header (e.g. X-Shopify-Access-Token)
     headers = {"Accept": "application/json", **auth_headers, **spec_headers}

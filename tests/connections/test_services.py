@@ -383,3 +383,23 @@ def test_verification_waits_for_settings_then_runs_when_they_are_complete(applic
     connection = services.connection_update_settings(connection=connection, settings={"environment": "Production"})
     assert connection.is_configured and connection.status == Connection.Status.HEALTHY
     assert len(fake_provider.calls("/Production/companies")) == 1
+
+
+def test_tokens_never_travel_over_plain_http_to_a_remote_host(application, customer, fake_provider, db):
+    provider = make_provider(
+        "plain",
+        fake_provider.url,
+        settings=[{"name": "host", "type": "string", "label": "Host", "ask_before_authorize": True}],
+        oauth={"token_url": "https://{settings.host}/token"},
+    )
+    provider.definition["oauth"]["token_url"] = "http://{settings.host}/token"  # what the catalog would refuse
+    provider.save()
+    config = ConnectorConfigFactory(application=application, provider=provider)
+    connection = services.connection_create(
+        application=application, customer=customer, provider=provider, settings={"host": "evil.example"}
+    )
+    from apps.connections.exceptions import InsecureProviderUrl
+    from apps.connections.provider_client import exchange_code
+
+    with pytest.raises(InsecureProviderUrl):
+        exchange_code(connection=connection, config=config, code="c", redirect_uri="https://x/cb", code_verifier=None)
