@@ -1,6 +1,6 @@
 """Key rotation: re-encrypt every vault value under the newest key, in batches, resumably."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.apps import apps
@@ -39,9 +39,65 @@ def _stale_rows(column: EncryptedColumn, keyring: Keyring) -> models.QuerySet:
     )
 
 
+@dataclass(frozen=True)
+class EmbeddedSecrets:
+    """Vault ciphertexts another app keeps inside its own JSON column (allauth's TOTP secret, say)."""
+
+    model: type[models.Model]
+    json_field: str
+    keys: tuple[str, ...]
+    aad: bytes
+
+    @property
+    def label(self) -> str:
+        return f"{self.model._meta.label}.{self.json_field}"
+
+    def stale_rows(self, keyring: Keyring) -> list[models.Model]:
+        current_prefix = f"{crypto.PREFIX}:{keyring.primary_id}:"
+        return [
+            row
+            for row in self.model._base_manager.order_by("pk")
+            if any(
+                isinstance(value, str)
+                and value.startswith(crypto.PREFIX + ":")
+                and not value.startswith(current_prefix)
+                for value in (getattr(row, self.json_field).get(key) for key in self.keys)
+            )
+        ]
+
+
+_embedded: list[EmbeddedSecrets] = []
+
+
+def register_embedded_secrets(embedded: EmbeddedSecrets) -> None:
+    if embedded not in _embedded:
+        _embedded.append(embedded)
+
+
+def embedded_secret_sets() -> list[EmbeddedSecrets]:
+    return list(_embedded)
+
+
+@transaction.atomic
+def vault_rotate_embedded(*, embedded: EmbeddedSecrets, keyring: Keyring | None = None) -> int:
+    keyring = keyring or get_keyring()
+    rows = embedded.stale_rows(keyring)
+    for row in rows:
+        data = dict(getattr(row, embedded.json_field))
+        for key in embedded.keys:
+            value = data.get(key)
+            if isinstance(value, str) and value.startswith(crypto.PREFIX + ":"):
+                plaintext = crypto.decrypt(value, aad=embedded.aad, keyring=keyring)
+                data[key] = crypto.encrypt(plaintext, aad=embedded.aad, keyring=keyring)
+        embedded.model._base_manager.filter(pk=row.pk).update(**{embedded.json_field: data})
+    return len(rows)
+
+
 def vault_count_stale(*, keyring: Keyring | None = None) -> dict[str, int]:
     keyring = keyring or get_keyring()
-    return {column.label: _stale_rows(column, keyring).count() for column in encrypted_columns()}
+    counts = {column.label: _stale_rows(column, keyring).count() for column in encrypted_columns()}
+    counts.update({embedded.label: len(embedded.stale_rows(keyring)) for embedded in embedded_secret_sets()})
+    return counts
 
 
 def vault_rotate_column(
@@ -67,13 +123,3 @@ def vault_rotate_column(
                 column.model._base_manager.filter(pk=pk, **{attname: token}).update(**{attname: fresh})
         last_pk = batch[-1][0]
         yield len(batch)
-
-
-def vault_rotate_all(*, batch_size: int = 500, on_progress: Callable[[str, int], None] | None = None) -> int:
-    total = 0
-    for column in encrypted_columns():
-        for done in vault_rotate_column(column=column, batch_size=batch_size):
-            total += done
-            if on_progress:
-                on_progress(column.label, done)
-    return total

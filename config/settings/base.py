@@ -143,6 +143,7 @@ ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_ADAPTER = "apps.accounts.adapter.StaffAccountAdapter"
+MFA_ADAPTER = "apps.accounts.mfa.VaultMFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Patchbay"
 PATCHBAY_REQUIRE_STAFF_MFA = env_bool("PATCHBAY_REQUIRE_STAFF_MFA", False)

@@ -240,3 +240,25 @@ def test_full_clean_keeps_the_plaintext_value():
     application = ApplicationFactory.build(webhook_secret={"secret": SECRET})
     application.clean_fields()
     assert application.webhook_secret == {"secret": SECRET}
+
+
+def test_staff_totp_secrets_are_vault_encrypted_and_rotate_with_the_keys(use_keys):
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    from tests.factories import StaffUserFactory
+
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    authenticator = TOTP.activate(StaffUserFactory(), secret).instance
+    stored_secret = Authenticator.objects.get(pk=authenticator.pk).data["secret"]
+    assert stored_secret.startswith("pbv1:test2:") and secret not in stored_secret
+
+    use_keys(f"{NEW_KEY},{OLD_KEYS}")
+    assert vault_count_stale()["mfa.Authenticator.data"] == 1
+    call_command("rotate_keys", verbosity=0)
+    use_keys(NEW_KEY)
+    reloaded = Authenticator.objects.get(pk=authenticator.pk)
+    assert reloaded.data["secret"].startswith("pbv1:new:")
+    from allauth.mfa.utils import decrypt
+
+    assert decrypt(reloaded.data["secret"]) == secret

@@ -2,7 +2,13 @@ from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from apps.vault.keyring import get_keyring
-from apps.vault.services import encrypted_columns, vault_count_stale, vault_rotate_column
+from apps.vault.services import (
+    embedded_secret_sets,
+    encrypted_columns,
+    vault_count_stale,
+    vault_rotate_column,
+    vault_rotate_embedded,
+)
 
 
 class Command(BaseCommand):
@@ -27,6 +33,8 @@ class Command(BaseCommand):
         for column in encrypted_columns():
             for done in vault_rotate_column(column=column, batch_size=batch_size, keyring=keyring):
                 progress.update(done)
+        for embedded in embedded_secret_sets():
+            progress.update(vault_rotate_embedded(embedded=embedded, keyring=keyring))
         progress.close()
         left = sum(vault_count_stale(keyring=keyring).values())
         self.stdout.write(self.style.SUCCESS(f"Re-encrypted {total} rows; {left} left on older keys."))
