@@ -101,21 +101,16 @@ class CallbackResult:
     return_url: str
 
 
-@transaction.atomic
 def oauth_attempt_claim(*, provider_name: str, state: str) -> OAuthAttempt:
-    """Check the state and mark its attempt used, in one row-locked transaction committed before any exchange.
+    """Check the state and mark its attempt used before any code exchange.
 
-    A replayed, forged, expired or cross-provider state raises; a claimed attempt can never be claimed again.
+    A replayed, forged, expired or cross-provider state raises. The claim is a compare-and-set on
+    `used_at IS NULL`, so of two callbacks racing with the same state exactly one wins.
     """
     if not state:
         raise StateUnknown()
-    attempt = (
-        OAuthAttempt.objects.select_for_update()
-        .select_related("provider", "connection")
-        .filter(state_hash=_sha256(state))
-        .first()
-    )
-    if attempt is None or not hmac.compare_digest(attempt.state_hash, _sha256(state)):
+    attempt = OAuthAttempt.objects.select_related("provider").filter(state_hash=_sha256(state)).first()
+    if attempt is None:
         raise StateUnknown()
     if attempt.used_at is not None:
         raise StateUsed()
@@ -123,8 +118,10 @@ def oauth_attempt_claim(*, provider_name: str, state: str) -> OAuthAttempt:
         raise StateProviderMismatch()
     if attempt.is_expired:
         raise StateExpired()
-    attempt.used_at = timezone.now()
-    attempt.save(update_fields=["used_at", "modified_at"])
+    now = timezone.now()
+    if not OAuthAttempt.objects.filter(pk=attempt.pk, used_at__isnull=True).update(used_at=now, modified_at=now):
+        raise StateUsed()
+    attempt.used_at = now
     return attempt
 
 
@@ -135,7 +132,9 @@ def oauth_callback_complete(*, provider_name: str, params: dict, actor: str = "s
     cannot exchange twice. Any failure leaves the connection's stored credentials untouched.
     """
     attempt = oauth_attempt_claim(provider_name=provider_name, state=params.get("state", ""))
-    connection = attempt.connection
+    connection = Connection.objects.select_related("provider", "application", "connector_config").get(
+        pk=attempt.connection_id
+    )
     error = params.get("error")
     if error:
         audit_record(action="connect.oauth_failed", target=connection, actor=actor, data={"error": error[:100]})

@@ -141,12 +141,21 @@ def connection_create(
     return connection
 
 
+WITH_RELATIONS = ("provider", "application", "connector_config__provider", "customer")
+
+
+LOCK_REUSABLE_RELATIONS = ("provider", "application", "customer", "connector_config")
+
+
 def _lock(connection: Connection) -> Connection:
-    return (
-        Connection.objects.select_for_update(of=("self",))
-        .select_related("provider", "application", "connector_config", "customer")
-        .get(pk=connection.pk)
-    )
+    """Re-read the row under a lock. Related rows the caller already loaded are reused, not re-joined:
+    a wide join here costs more in query planning than the whole row lock."""
+    locked = Connection.objects.select_for_update().get(pk=connection.pk)
+    for name in LOCK_REUSABLE_RELATIONS:
+        field = Connection._meta.get_field(name)
+        if field.is_cached(connection) and getattr(locked, field.attname) == getattr(connection, field.attname):
+            field.set_cached_value(locked, field.get_cached_value(connection))
+    return locked
 
 
 @transaction.atomic
@@ -345,15 +354,11 @@ def connection_refresh_credentials(*, connection_id: str, force: bool = False) -
             pk=connection_id, credentials_expires_at__lte=timezone.now() + REFRESH_MARGIN
         ).exists()
     ):
-        return Connection.objects.select_related("provider", "application", "connector_config", "customer").get(
-            pk=connection_id
-        )
+        return Connection.objects.select_related(*WITH_RELATIONS).get(pk=connection_id)
     failure: ConnectError | None = None
     with transaction.atomic():
         connection = (
-            Connection.objects.select_for_update(of=("self",))
-            .select_related("provider", "application", "connector_config", "customer")
-            .get(pk=connection_id)
+            Connection.objects.select_for_update(of=("self",)).select_related(*WITH_RELATIONS).get(pk=connection_id)
         )
         credentials = connection.credentials or {}
         if connection.is_authentication_pending or not credentials.get("access_token"):
@@ -442,7 +447,7 @@ def connection_with_fresh_credentials(*, connection: Connection, policy: str = "
 
 
 def connection_check_health(*, connection_id: str) -> Connection:
-    connection = Connection.objects.select_related("provider", "application", "connector_config").get(pk=connection_id)
+    connection = Connection.objects.select_related(*WITH_RELATIONS).get(pk=connection_id)
     if connection.is_authentication_pending or not connection.credentials:
         return connection
     connection = connection_with_fresh_credentials(connection=connection, policy="auto")
