@@ -43,41 +43,54 @@ def _config_for(connection: Connection) -> ConnectorConfig | None:
     return connector_config_get(application=connection.application, provider=connection.provider)
 
 
-def _health_code(verification: provider_client.Verification) -> str:
-    if verification.ok:
-        return "healthy"
-    if verification.deferred:
-        return "awaiting_settings"
-    if verification.authentication_failed:
-        return "authentication_failed"
-    if verification.status_code is None:
-        return "unreachable"
-    return f"http_{verification.status_code}"
+def _record_health(
+    connection: Connection,
+    *,
+    status: str,
+    code: str,
+    message: str = "",
+    resolution: str = "",
+    authentication_required: bool = False,
+    status_message: str | None = None,
+) -> None:
+    """Set the connection's status and health object together; the caller saves (HEALTH_FIELDS)."""
+    connection.status = status
+    connection.status_message = (message if status_message is None else status_message)[:500]
+    connection.health_status_code = code
+    connection.health_message = message[:500]
+    connection.health_suggested_resolution = resolution
+    connection.health_authentication_required = authentication_required
+    connection.health_checked_at = timezone.now()
 
 
 def _set_health(connection: Connection, verification: provider_client.Verification) -> None:
-    connection.health_checked_at = timezone.now()
-    connection.health_status_code = _health_code(verification)
-    connection.health_message = verification.message[:500]
-    connection.health_authentication_required = verification.authentication_failed
     if verification.ok:
-        connection.status = Connection.Status.HEALTHY
-        connection.status_message = ""
-        connection.health_suggested_resolution = ""
+        _record_health(connection, status=Connection.Status.HEALTHY, code="healthy")
     elif verification.deferred:
-        connection.status = Connection.Status.UNKNOWN
-        connection.status_message = verification.message[:500]
-        connection.health_suggested_resolution = "Complete the connection's settings."
+        _record_health(
+            connection,
+            status=Connection.Status.UNKNOWN,
+            code="awaiting_settings",
+            message=verification.message,
+            resolution="Complete the connection's settings.",
+        )
     elif verification.authentication_failed:
-        connection.status = Connection.Status.ERROR
-        connection.status_message = verification.message[:500]
-        connection.health_suggested_resolution = (
-            "Reconnect the account: the provider no longer accepts its credentials."
+        _record_health(
+            connection,
+            status=Connection.Status.ERROR,
+            code="authentication_failed",
+            message=verification.message,
+            resolution="Reconnect the account: the provider no longer accepts its credentials.",
+            authentication_required=True,
         )
     else:
-        connection.status = Connection.Status.ERROR
-        connection.status_message = verification.message[:500]
-        connection.health_suggested_resolution = "Check the connection's settings; Patchbay retries automatically."
+        _record_health(
+            connection,
+            status=Connection.Status.ERROR,
+            code="unreachable" if verification.status_code is None else f"http_{verification.status_code}",
+            message=verification.message,
+            resolution="Check the connection's settings; Patchbay retries automatically.",
+        )
 
 
 def _sync_models(connection: Connection) -> None:
@@ -314,13 +327,15 @@ def connection_disconnect(*, connection: Connection, actor: str = "system") -> C
     locked.credentials_expires_at = None
     locked.scopes_granted = []
     locked.is_authentication_pending = True
-    locked.status = Connection.Status.DISCONNECTED
-    locked.status_message = "Disconnected."
-    locked.health_status_code = "disconnected"
-    locked.health_message = "The connection was disconnected."
-    locked.health_suggested_resolution = "Reconnect to restore access."
-    locked.health_authentication_required = True
-    locked.health_checked_at = timezone.now()
+    _record_health(
+        locked,
+        status=Connection.Status.DISCONNECTED,
+        code="disconnected",
+        message="The connection was disconnected.",
+        status_message="Disconnected.",
+        resolution="Reconnect to restore access.",
+        authentication_required=True,
+    )
     locked.connect_nonce = new_connect_nonce()
     locked.save()
     audit_record(action="connection.disconnected", target=locked, actor=actor, data={"revoked_at_provider": revoked})
@@ -404,13 +419,15 @@ def connection_refresh_credentials(*, connection_id: str, force: bool = False) -
 
 
 def _mark_refresh_revoked(connection: Connection) -> None:
-    connection.status = Connection.Status.DISCONNECTED
-    connection.status_message = "The provider revoked access (invalid_grant)."
-    connection.health_status_code = "authentication_failed"
-    connection.health_message = "The refresh token was rejected by the provider."
-    connection.health_suggested_resolution = "Reconnect the account."
-    connection.health_authentication_required = True
-    connection.health_checked_at = timezone.now()
+    _record_health(
+        connection,
+        status=Connection.Status.DISCONNECTED,
+        code="authentication_failed",
+        message="The refresh token was rejected by the provider.",
+        status_message="The provider revoked access (invalid_grant).",
+        resolution="Reconnect the account.",
+        authentication_required=True,
+    )
     connection.save(update_fields=[*HEALTH_FIELDS, "modified_at"])
     audit_record(action="connection.refresh_revoked", target=connection)
     event_emit(type="connection.disconnected", connection=connection, data={"reason": "invalid_grant"})
@@ -420,12 +437,14 @@ def _mark_refresh_failed(connection: Connection, error: ConnectError) -> None:
     connection.refresh_failure_count += 1
     fields = ["refresh_failure_count", "modified_at"]
     if connection.refresh_failure_count >= REFRESH_FAILURE_BUDGET:
-        connection.status = Connection.Status.ERROR
-        connection.status_message = "Token refresh keeps failing."
-        connection.health_status_code = error.code
-        connection.health_message = error.user_message[:500]
-        connection.health_suggested_resolution = "Patchbay keeps retrying; reconnect if this persists."
-        connection.health_checked_at = timezone.now()
+        _record_health(
+            connection,
+            status=Connection.Status.ERROR,
+            code=error.code,
+            message=error.user_message,
+            status_message="Token refresh keeps failing.",
+            resolution="Patchbay keeps retrying; reconnect if this persists.",
+        )
         fields += HEALTH_FIELDS
         event_emit(type="connection.error", connection=connection, data={"reason": error.code})
     connection.save(update_fields=list(dict.fromkeys(fields)))
