@@ -42,3 +42,39 @@ def django_on_bench_database(name: str) -> None:
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def bench_tenant(*, provider_name: str, base_url: str, pkce: bool = False, verification: bool = False):
+    """A provider pointing at a local endpoint, an application with its OAuth client, and one customer."""
+    from apps.catalog.models import Provider
+    from apps.catalog.schema import validate_provider
+    from apps.catalog.services import connector_config_upsert
+    from apps.tenants.models import Customer
+    from apps.tenants.services import application_create
+
+    data = {
+        "name": provider_name,
+        "display_name": "Bench",
+        "description": "Benchmark provider.",
+        "categories": ["crm"],
+        "auth_type": "oauth2",
+        "website": "https://example.com",
+        "color": "#000000",
+        "oauth": {"authorize_url": f"{base_url}/authorize", "token_url": f"{base_url}/token", "pkce": pkce},
+    }
+    if verification:
+        data["verification"] = {"url": f"{base_url}/me"}
+    definition = validate_provider(data, source=f"{provider_name}.yaml")
+    provider = Provider.objects.create(
+        name=provider_name,
+        display_name="Bench",
+        auth_type="oauth2",
+        categories=["crm"],
+        definition=definition,
+        source_file="bench",
+        content_hash="bench",
+    )
+    application = application_create(name="Bench", slug="bench")
+    config = connector_config_upsert(application=application, provider=provider, client_id="id", client_secret="s")
+    customer = Customer.objects.create(application=application, external_id="bench")
+    return provider, application, config, customer

@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import django_on_bench_database, percentile
+from _setup import bench_tenant, django_on_bench_database, percentile
 
 
 def start_provider() -> str:
@@ -60,42 +60,14 @@ def main() -> None:
 
     from django.core.handlers.wsgi import WSGIHandler
 
-    from apps.catalog.models import Provider
-    from apps.catalog.schema import validate_provider
-    from apps.catalog.services import connector_config_upsert
     from apps.connect.services import oauth_attempt_start
     from apps.connections.provider_client import _http
     from apps.connections.services import connection_create
-    from apps.tenants.models import Customer
-    from apps.tenants.services import application_create
 
     base = start_provider()
-    definition = validate_provider(
-        {
-            "name": "bench-callback",
-            "display_name": "Bench",
-            "description": "Benchmark provider.",
-            "categories": ["crm"],
-            "auth_type": "oauth2",
-            "website": "https://example.com",
-            "color": "#000000",
-            "oauth": {"authorize_url": f"{base}/authorize", "token_url": f"{base}/token", "pkce": True},
-            "verification": {"url": f"{base}/me"},
-        },
-        source="bench-callback.yaml",
+    provider, application, _, customer = bench_tenant(
+        provider_name="bench-callback", base_url=base, pkce=True, verification=True
     )
-    provider = Provider.objects.create(
-        name="bench-callback",
-        display_name="Bench",
-        auth_type="oauth2",
-        categories=["crm"],
-        definition=definition,
-        source_file="bench",
-        content_hash="bench",
-    )
-    application = application_create(name="Bench", slug="bench")
-    connector_config_upsert(application=application, provider=provider, client_id="id", client_secret="s")
-    customer = Customer.objects.create(application=application, external_id="bench")
     handler = WSGIHandler()
 
     def callback(query: str) -> str:

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import django_on_bench_database
+from _setup import bench_tenant, django_on_bench_database
 
 
 class TokenEndpoint:
@@ -68,41 +68,12 @@ def main() -> None:
     import requests
     from django.utils import timezone
 
-    from apps.catalog.models import Provider
-    from apps.catalog.schema import validate_provider
-    from apps.catalog.services import connector_config_upsert
     from apps.connections.models import Connection
     from apps.connections.selectors import connection_ids_needing_refresh
     from apps.connections.services import connection_refresh_credentials
-    from apps.tenants.models import Customer
-    from apps.tenants.services import application_create
 
     endpoint = TokenEndpoint(args.latency_ms / 1000)
-    definition = validate_provider(
-        {
-            "name": "bench-oauth",
-            "display_name": "Bench",
-            "description": "Benchmark provider.",
-            "categories": ["crm"],
-            "auth_type": "oauth2",
-            "website": "https://example.com",
-            "color": "#000000",
-            "oauth": {"authorize_url": f"{endpoint.url}/authorize", "token_url": f"{endpoint.url}/token"},
-        },
-        source="bench-oauth.yaml",
-    )
-    provider = Provider.objects.create(
-        name="bench-oauth",
-        display_name="Bench",
-        auth_type="oauth2",
-        categories=["crm"],
-        definition=definition,
-        source_file="bench",
-        content_hash="bench",
-    )
-    application = application_create(name="Bench", slug="bench")
-    config = connector_config_upsert(application=application, provider=provider, client_id="id", client_secret="s")
-    customer = Customer.objects.create(application=application, external_id="bench")
+    provider, application, config, customer = bench_tenant(provider_name="bench-oauth", base_url=endpoint.url)
     expired = timezone.now() - timedelta(minutes=1)
     print(f"Creating {args.connections} expiring connections…", flush=True)
     rows = []
