@@ -39,7 +39,10 @@ HEALTH_FIELDS = [
 
 def _config_for(connection: Connection) -> ConnectorConfig | None:
     if connection.connector_config_id and connection.connector_config.is_enabled:
-        return connection.connector_config
+        config = connection.connector_config
+        if config.provider_id == connection.provider_id:
+            config.provider = connection.provider
+        return config
     return connector_config_get(application=connection.application, provider=connection.provider)
 
 
@@ -154,21 +157,23 @@ def connection_create(
     return connection
 
 
-WITH_RELATIONS = ("provider", "application", "connector_config__provider", "customer")
+REUSABLE_RELATIONS = ("provider", "application", "customer", "connector_config")
 
 
-LOCK_REUSABLE_RELATIONS = ("provider", "application", "customer", "connector_config")
+def _reuse_relations(target: Connection, source: Connection) -> Connection:
+    """Give `target` (a fresh read of the same row) the related rows `source` already loaded.
+
+    Locking reads join nothing: on PostgreSQL, planning a wide join costs more than the row lock itself.
+    """
+    for name in REUSABLE_RELATIONS:
+        field = Connection._meta.get_field(name)
+        if field.is_cached(source) and getattr(target, field.attname) == getattr(source, field.attname):
+            field.set_cached_value(target, field.get_cached_value(source))
+    return target
 
 
 def _lock(connection: Connection) -> Connection:
-    """Re-read the row under a lock. Related rows the caller already loaded are reused, not re-joined:
-    a wide join here costs more in query planning than the whole row lock."""
-    locked = Connection.objects.select_for_update().get(pk=connection.pk)
-    for name in LOCK_REUSABLE_RELATIONS:
-        field = Connection._meta.get_field(name)
-        if field.is_cached(connection) and getattr(locked, field.attname) == getattr(connection, field.attname):
-            field.set_cached_value(locked, field.get_cached_value(connection))
-    return locked
+    return _reuse_relations(Connection.objects.select_for_update().get(pk=connection.pk), connection)
 
 
 @transaction.atomic
@@ -363,18 +368,13 @@ def connection_refresh_credentials(*, connection_id: str, force: bool = False) -
     A dead refresh token (invalid_grant) disconnects the connection and is not retried. Network errors
     and 5xx count against a budget; past it the connection is marked `error`.
     """
-    if (
-        not force
-        and not Connection.objects.filter(
-            pk=connection_id, credentials_expires_at__lte=timezone.now() + REFRESH_MARGIN
-        ).exists()
-    ):
-        return Connection.objects.select_related(*WITH_RELATIONS).get(pk=connection_id)
+    if not force:
+        current = Connection.objects.get(pk=connection_id)
+        if not _needs_refresh(current):
+            return current  # the common case under concurrency: someone else already refreshed it
     failure: ConnectError | None = None
     with transaction.atomic():
-        connection = (
-            Connection.objects.select_for_update(of=("self",)).select_related(*WITH_RELATIONS).get(pk=connection_id)
-        )
+        connection = Connection.objects.select_for_update().get(pk=connection_id)
         credentials = connection.credentials or {}
         if connection.is_authentication_pending or not credentials.get("access_token"):
             return connection
@@ -457,7 +457,8 @@ def connection_with_fresh_credentials(*, connection: Connection, policy: str = "
     if policy == "auto" and not _needs_refresh(connection, margin=timedelta(seconds=30)):
         return connection
     try:
-        return connection_refresh_credentials(connection_id=connection.pk, force=policy == "force")
+        refreshed = connection_refresh_credentials(connection_id=connection.pk, force=policy == "force")
+        return _reuse_relations(refreshed, connection)
     except ConnectError:
         if policy == "force":
             raise
@@ -466,7 +467,7 @@ def connection_with_fresh_credentials(*, connection: Connection, policy: str = "
 
 
 def connection_check_health(*, connection_id: str) -> Connection:
-    connection = Connection.objects.select_related(*WITH_RELATIONS).get(pk=connection_id)
+    connection = Connection.objects.get(pk=connection_id)
     if connection.is_authentication_pending or not connection.credentials:
         return connection
     connection = connection_with_fresh_credentials(connection=connection, policy="auto")
