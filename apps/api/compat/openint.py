@@ -239,4 +239,4 @@ def list_connections(request, query: Query[OpenIntListQuery]):
         if query.include_secrets:
             record_secrets_read(request, connection, via="api.compat.openint.list_connections")
         items.append(present_openint_connection(connection, include_secrets=query.include_secrets, expand=expand))
-    return render(OpenIntConnectionPage, {"items": items, "total": total, "limit": query.limit, "offset": query.offset})
+    return render({"items": items, "total": total, "limit": query.limit, "offset": query.offset})

@@ -270,4 +270,4 @@ def list_connections(request, query: Query[StuutListQuery]):
     """
     connections = connection_list_for_api(application=request.auth.application)
     rows = load_page_relations(list(connections[query.offset : query.offset + query.limit]))
-    return render(list[StuutConnection], [present_stuut_connection(c) for c in rows])
+    return render([present_stuut_connection(c) for c in rows])

@@ -142,4 +142,4 @@ def list_customer_connections(request, customer_id: str):
         list(connection_list_for_api(application=request.auth.application, customer=customer)), with_models=False
     )
     rows = [row for row in (present_supaglue_connection(c) for c in connections) if row is not None]
-    return render(list[SupaglueConnection], rows)
+    return render(rows)

@@ -263,7 +263,7 @@ def list_connections(request, query: Query[ConnectionListQuery]):
         if query.include_secrets:
             record_secrets_read(request, connection, via="api.v1.list_connections")
         items.append(present_connection(connection, include_secrets=query.include_secrets, expand=expand))
-    return render(ConnectionPage, {"items": items, "next_cursor": next_cursor})
+    return render({"items": items, "next_cursor": next_cursor})
 
 
 @router.get(
