@@ -7,9 +7,6 @@ from django.utils import timezone
 
 from apps.catalog.models import Provider
 
-# Token-response fields that are bookkeeping, not secrets, and are kept outside the `raw` copy's secrets.
-_SECRET_FIELDS = {"access_token", "refresh_token", "id_token"}
-
 
 @dataclass(frozen=True)
 class NormalizedToken:
@@ -69,10 +66,3 @@ def normalize_token(
         if value not in (None, ""):
             settings[setting] = value
     return NormalizedToken(credentials=credentials, expires_at=expires_at, scopes=scopes, settings=settings)
-
-
-def public_token_fields(credentials: dict | None) -> dict:
-    """The non-secret parts of stored credentials (for logs of what happened, never the tokens)."""
-    if not credentials:
-        return {}
-    return {k: v for k, v in credentials.items() if k not in _SECRET_FIELDS and k != "raw"}

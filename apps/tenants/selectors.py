@@ -23,7 +23,3 @@ def customer_list(*, application: Application) -> QuerySet[Customer]:
 
 def customer_get(*, application: Application, external_id: str) -> Customer | None:
     return Customer.objects.filter(application=application, external_id=external_id).first()
-
-
-def customer_get_by_id(*, application: Application, customer_id: str) -> Customer | None:
-    return Customer.objects.filter(application=application, id=customer_id).first()

@@ -10,7 +10,7 @@ from apps.catalog.selectors import connector_config_get, connector_config_get_by
 from apps.connections.models import Connection
 from apps.core.models import AuditEvent
 from apps.tenants.models import ApiKey, Application
-from apps.tenants.selectors import api_key_authenticate, customer_get, customer_get_by_id, customer_list
+from apps.tenants.selectors import api_key_authenticate, customer_get, customer_list
 from apps.tenants.services import (
     API_KEY_PREFIX,
     api_key_create,
@@ -146,7 +146,6 @@ class TestCrossApplicationSelectors:
     def test_customers(self, two_tenants):
         mine, theirs, their_customer, *_ = two_tenants
         assert customer_get(application=mine, external_id="shared-external-id") is None
-        assert customer_get_by_id(application=mine, customer_id=their_customer.pk) is None
         assert list(customer_list(application=mine)) == []
         assert customer_get(application=theirs, external_id="shared-external-id") == their_customer
 
