@@ -63,3 +63,9 @@ def test_audit_record_names_target_and_application():
 
 def test_ping_task_runs():
     assert ping.delay().get() == "pong"
+
+
+def test_the_root_url_leads_to_the_staff_admin(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
