@@ -412,7 +412,18 @@ def connection_refresh_credentials(*, connection_id: str, force: bool = False) -
             if connection.status == Connection.Status.ERROR and not connection.health_authentication_required:
                 connection.status = Connection.Status.HEALTHY
                 connection.status_message = ""
-            connection.save()
+            connection.save(
+                update_fields=[
+                    "credentials",
+                    "credentials_expires_at",
+                    "scopes_granted",
+                    "last_refreshed_at",
+                    "refresh_failure_count",
+                    "status",
+                    "status_message",
+                    "modified_at",
+                ]
+            )
     if failure is not None:
         raise failure
     return connection
