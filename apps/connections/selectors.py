@@ -1,9 +1,13 @@
 """Reads of connections. Every query is scoped to an application (or a customer, which has one)."""
 
-from django.core import signing
-from django.db.models import Prefetch, QuerySet
+from collections import defaultdict
+from types import SimpleNamespace
 
-from apps.connections.models import CONNECT_TOKEN_SALT, Connection, ConnectionModel
+from django.core import signing
+from django.db.models import F, Prefetch, Q, QuerySet
+
+from apps.catalog.models import Provider
+from apps.connections.models import CONNECT_TOKEN_SALT, Connection, ConnectionModel, SyncRun
 
 
 def _with_relations(connections: QuerySet[Connection]) -> QuerySet[Connection]:
@@ -20,6 +24,7 @@ def connection_list(
     status: str | None = None,
     category: str | None = None,
 ) -> QuerySet[Connection]:
+    """The application's connections, newest first. Shape a page with connection_page_shape."""
     connections = Connection.objects.filter(application=application)
     if customer is not None:
         connections = connections.filter(customer=customer)
@@ -29,7 +34,27 @@ def connection_list(
         connections = connections.filter(status=status)
     if category:
         connections = connections.filter(provider__category_index__contains=f",{category},")
-    return _with_relations(connections).order_by("-created_at", "-id")
+    return connections.order_by("-created_at", "-id")
+
+
+def connection_page_shape(
+    connections: QuerySet[Connection], *, with_connector_config: bool = False, with_credentials: bool = False
+) -> QuerySet[Connection]:
+    """Columns for a page of connections; pass the page's rows to connection_page_load.
+
+    Rows carry `customer_external_id` (annotated instead of building a Customer per row) and
+    `provider_version`. The encrypted credentials column is only fetched `with_credentials`; otherwise
+    `has_stored_credentials` says whether there are any. Count before shaping: these joins would stay
+    in a COUNT.
+    """
+    connections = connections.annotate(
+        customer_external_id=F("customer__external_id"), provider_version=F("provider__modified_at")
+    )
+    if not with_credentials:
+        connections = connections.defer("credentials").annotate(has_stored_credentials=Q(credentials__isnull=False))
+    if with_connector_config:
+        connections = connections.select_related("connector_config")
+    return connections
 
 
 def connection_get(*, application, connection_id: str) -> Connection | None:
@@ -78,3 +103,67 @@ def connection_ids_for_health_check(*, checked_before) -> QuerySet:
         .exclude(health_checked_at__gte=checked_before)
         .values_list("id", flat=True)
     )
+
+
+PAGE_MODELS_ATTR = "_page_models"
+_PROVIDER_CACHE: dict[tuple, Provider] = {}
+_PROVIDER_CACHE_SIZE = 512
+
+
+def _providers_for(connections: list[Connection]) -> dict:
+    """Providers by pk, from a process cache keyed by (pk, modified_at) so a catalog change is seen at once.
+
+    connection_list annotates each row with its provider's modified_at (a cheap join on one column); a hit
+    skips the query that would load and JSON-decode each definition again. Rows without the annotation,
+    or versions not cached yet, are loaded in one query.
+    """
+    wanted = {(c.provider_id, c.__dict__.get("provider_version")) for c in connections}
+    found = {pk: _PROVIDER_CACHE[(pk, version)] for pk, version in wanted if (pk, version) in _PROVIDER_CACHE}
+    missing = {pk for pk, _ in wanted if pk not in found}
+    if missing:
+        if len(_PROVIDER_CACHE) > _PROVIDER_CACHE_SIZE:
+            _PROVIDER_CACHE.clear()
+        for pk, provider in Provider.objects.in_bulk(missing).items():
+            found[pk] = provider
+            _PROVIDER_CACHE[(pk, provider.modified_at)] = provider
+    return found
+
+
+def connection_page_load(connections: list[Connection], *, with_models: bool = True) -> list[Connection]:
+    """Attach providers and (optionally) synced models with their last sync run: one query each."""
+    if not connections:
+        return connections
+    providers = _providers_for(connections)
+    models_by_connection = defaultdict(list)
+    if with_models:
+        rows = (
+            ConnectionModel.objects.filter(connection_id__in=[c.pk for c in connections])
+            .order_by("name")
+            .values(*_MODEL_FIELDS, *(f"last_sync__{name}" for name in _RUN_FIELDS))
+        )
+        for row in rows:
+            models_by_connection[row["connection_id"]].append(_model_row(row))
+    for connection in connections:
+        connection.provider = providers[connection.provider_id]
+        if with_models:
+            setattr(connection, PAGE_MODELS_ATTR, models_by_connection.get(connection.pk, []))
+    return connections
+
+
+_MODEL_FIELDS = [f.attname for f in ConnectionModel._meta.concrete_fields]
+_RUN_FIELDS = [f.attname for f in SyncRun._meta.concrete_fields]
+
+
+def _model_row(row: dict) -> SimpleNamespace:
+    """A read-only stand-in for ConnectionModel (+ last_sync) built from one values() row.
+
+    Presenters only read attributes, and building a namespace is far cheaper than two model instances.
+    """
+    model = SimpleNamespace(**{name: row[name] for name in _MODEL_FIELDS})
+    model.pk = model.id
+    run = None
+    if row["last_sync__id"] is not None:
+        run = SimpleNamespace(**{name: row[f"last_sync__{name}"] for name in _RUN_FIELDS})
+        run.pk = run.id
+    model.last_sync = run
+    return model

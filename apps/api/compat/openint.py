@@ -14,7 +14,7 @@ from typing import Any, Literal
 from django.db.models import Q
 from ninja import Field, Query, Router, Schema
 
-from apps.api.selectors import customer_external_id_of, load_page_relations, trim_for_page
+from apps.api.row_fields import customer_external_id_of
 from apps.api.v1.common import (
     READ_ERRORS,
     fresh,
@@ -27,7 +27,7 @@ from apps.api.v1.schemas import Out, absolute
 from apps.catalog.models import Provider
 from apps.catalog.selectors import provider_list
 from apps.connections.models import Connection
-from apps.connections.selectors import connection_list
+from apps.connections.selectors import connection_list, connection_page_load, connection_page_shape
 
 router = Router(tags=["compat: openint"])
 
@@ -229,10 +229,10 @@ def list_connections(request, query: Query[OpenIntListQuery]):
             Q(display_name__icontains=query.search_query) | Q(provider__name__icontains=query.search_query)
         )
     total = connections.count()
-    connections = trim_for_page(connections, with_credentials=query.include_secrets)
+    connections = connection_page_shape(connections, with_credentials=query.include_secrets)
     expand = _expand(query.expand)
     items = []
-    for connection in load_page_relations(
+    for connection in connection_page_load(
         list(connections[query.offset : query.offset + query.limit]), with_models=False
     ):
         connection = fresh(connection, query.refresh_policy)

@@ -13,17 +13,12 @@ from typing import Any, Literal
 
 from ninja import Field, Query, Router, Schema
 
-from apps.api.selectors import (
-    connection_list_for_api,
-    customer_external_id_of,
-    lifecycle_of,
-    load_page_relations,
-    models_of,
-)
+from apps.api.row_fields import customer_external_id_of, lifecycle_of, models_of
 from apps.api.v1.common import READ_ERRORS, render
 from apps.api.v1.schemas import Out, absolute
 from apps.catalog.models import Provider
 from apps.connections.models import Connection, ConnectionModel, SyncRun
+from apps.connections.selectors import connection_list, connection_page_load, connection_page_shape
 
 router = Router(tags=["compat: stuut"])
 
@@ -268,6 +263,6 @@ def list_connections(request, query: Query[StuutListQuery]):
     `limit`/`offset` so very large applications can page (clients that send neither see no change
     until they pass 1,000 connections).
     """
-    connections = connection_list_for_api(application=request.auth.application)
-    rows = load_page_relations(list(connections[query.offset : query.offset + query.limit]))
+    connections = connection_page_shape(connection_list(application=request.auth.application))
+    rows = connection_page_load(list(connections[query.offset : query.offset + query.limit]))
     return render([present_stuut_connection(c) for c in rows])

@@ -17,10 +17,11 @@ from typing import Literal, get_args
 from ninja import Field, Router
 
 from apps.api.errors import NotFound
-from apps.api.selectors import connection_list_for_api, customer_external_id_of, load_page_relations
+from apps.api.row_fields import customer_external_id_of
 from apps.api.v1.common import READ_ERRORS, render
 from apps.api.v1.schemas import Out
 from apps.connections.models import Connection
+from apps.connections.selectors import connection_list, connection_page_load, connection_page_shape
 from apps.tenants.selectors import customer_get
 
 router = Router(tags=["compat: supaglue"])
@@ -138,8 +139,9 @@ def list_customer_connections(request, customer_id: str):
     customer = customer_get(application=request.auth.application, external_id=customer_id)
     if customer is None:
         raise NotFound("Customer")
-    connections = load_page_relations(
-        list(connection_list_for_api(application=request.auth.application, customer=customer)), with_models=False
+    connections = connection_page_load(
+        list(connection_page_shape(connection_list(application=request.auth.application, customer=customer))),
+        with_models=False,
     )
     rows = [row for row in (present_supaglue_connection(c) for c in connections) if row is not None]
     return render(rows)

@@ -6,7 +6,6 @@ from ninja import Field, Query, Router, Schema, Status
 from apps.api.auth import actor_for
 from apps.api.errors import ApiError, NotFound
 from apps.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate_keyset
-from apps.api.selectors import connection_list_for_api, load_page_relations
 from apps.api.services import customer_delete
 from apps.api.v1.common import (
     ERRORS,
@@ -49,6 +48,7 @@ from apps.catalog.selectors import (
 )
 from apps.catalog.services import connector_config_upsert
 from apps.connect.services import connect_session_create, connect_session_url
+from apps.connections.selectors import connection_list, connection_page_load, connection_page_shape
 from apps.connections.services import connection_create, connection_delete, connection_update
 from apps.tenants.selectors import customer_get, customer_list
 from apps.tenants.services import customer_create, customer_get_or_create
@@ -245,9 +245,7 @@ def _expand(values) -> frozenset[str]:
 def list_connections(request, query: Query[ConnectionListQuery]):
     """Newest first, keyset-paginated. Credentials are only present with include_secrets=true."""
     expand = _expand(query.expand)
-    connections = connection_list_for_api(
-        with_connector_config=Expand.CONNECTOR in expand,
-        with_credentials=query.include_secrets,
+    connections = connection_list(
         application=request.auth.application,
         provider_name=query.provider or None,
         status=query.status or None,
@@ -255,8 +253,11 @@ def list_connections(request, query: Query[ConnectionListQuery]):
     )
     if query.customer_id:
         connections = connections.filter(customer__external_id=query.customer_id)
+    connections = connection_page_shape(
+        connections, with_connector_config=Expand.CONNECTOR in expand, with_credentials=query.include_secrets
+    )
     rows, next_cursor = paginate_keyset(connections, cursor=query.cursor, limit=query.limit)
-    load_page_relations(rows)
+    connection_page_load(rows)
     items = []
     for connection in rows:
         connection = fresh(connection, query.refresh_policy)

@@ -12,7 +12,7 @@ from django.conf import settings
 from ninja import Field, Schema
 from pydantic import BaseModel
 
-from apps.api.selectors import customer_external_id_of, has_credentials_of, lifecycle_of, models_of
+from apps.api.row_fields import customer_external_id_of, has_credentials_of, lifecycle_of, models_of
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.connections.models import Connection, ConnectionModel, SyncRun
 from apps.tenants.models import Customer
