@@ -1,4 +1,4 @@
-"""Row fields the API presenters share, read from what connection_list annotated and
+"""Row fields the API presenters share, read from what connection_page_shape annotated and
 connection_page_load attached (falling back to the model for single reads)."""
 
 from apps.connections.models import Connection, ConnectionModel

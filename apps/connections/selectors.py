@@ -113,7 +113,7 @@ _PROVIDER_CACHE_SIZE = 512
 def _providers_for(connections: list[Connection]) -> dict:
     """Providers by pk, from a process cache keyed by (pk, modified_at) so a catalog change is seen at once.
 
-    connection_list annotates each row with its provider's modified_at (a cheap join on one column); a hit
+    connection_page_shape annotates each row with its provider's modified_at (a cheap join on one column); a hit
     skips the query that would load and JSON-decode each definition again. Rows without the annotation,
     or versions not cached yet, are loaded in one query.
     """
