@@ -1,5 +1,8 @@
-"""Every write to a connection. Each function is keyword-only and runs in one transaction."""
+"""Every write to a connection. Each function is keyword-only and writes in one transaction; requests to
+the provider happen before that transaction, never while a row lock is held (refresh is the exception:
+its lock is what makes concurrent readers wait for one token request)."""
 
+import copy
 import logging
 from datetime import timedelta
 
@@ -176,53 +179,52 @@ def _lock(connection: Connection) -> Connection:
     return _reuse_relations(Connection.objects.select_for_update().get(pk=connection.pk), connection)
 
 
-@transaction.atomic
 def connection_store_oauth_token(
     *, connection: Connection, token_response: dict, callback_params: dict | None = None, actor: str = "system"
 ) -> Connection:
-    """Replace the credentials with a fresh token in one step, then verify them and record health."""
-    locked = _lock(connection)
-    config = _config_for(locked)
+    """Verify a fresh token at the provider, then replace the credentials with it in one locked step.
+
+    The provider is called before the row lock is taken: no lock is ever held across a provider request.
+    """
+    config = _config_for(connection)
     token = normalize_token(
-        provider=locked.provider,
+        provider=connection.provider,
         token=token_response,
-        requested_scopes=provider_client.requested_scopes(connection=locked, config=config) if config else [],
+        requested_scopes=provider_client.requested_scopes(connection=connection, config=config) if config else [],
         callback_params=callback_params,
     )
-    was_pending = locked.is_authentication_pending
-    settings = {**locked.settings, **token.settings}
-    verification = provider_client.verify(provider=locked.provider, settings=settings, credentials=token.credentials)
-    locked.credentials = token.credentials
-    locked.credentials_expires_at = token.expires_at
-    locked.scopes_granted = token.scopes
-    locked.settings = settings
-    locked.connector_config = config
-    locked.is_authentication_pending = False
-    locked.disabled = False
-    locked.refresh_failure_count = 0
-    locked.last_refreshed_at = timezone.now()
-    locked.connect_nonce = new_connect_nonce()
-    _set_health(locked, verification)
-    locked.save()
-    audit_record(
-        action="connection.authenticated" if was_pending else "connection.reconnected",
-        target=locked,
-        actor=actor,
-        data={"scopes": token.scopes, "verified": verification.ok},
+    verification = provider_client.verify(
+        provider=connection.provider, settings={**connection.settings, **token.settings}, credentials=token.credentials
     )
-    event_emit(type="connection.authenticated", connection=locked)
+    with transaction.atomic():
+        locked = _lock(connection)
+        was_pending = locked.is_authentication_pending
+        locked.credentials = token.credentials
+        locked.credentials_expires_at = token.expires_at
+        locked.scopes_granted = token.scopes
+        locked.settings = {**locked.settings, **token.settings}
+        locked.connector_config = config
+        locked.is_authentication_pending = False
+        locked.disabled = False
+        locked.refresh_failure_count = 0
+        locked.last_refreshed_at = timezone.now()
+        locked.connect_nonce = new_connect_nonce()
+        _set_health(locked, verification)
+        locked.save()
+        audit_record(
+            action="connection.authenticated" if was_pending else "connection.reconnected",
+            target=locked,
+            actor=actor,
+            data={"scopes": token.scopes, "verified": verification.ok},
+        )
+        event_emit(type="connection.authenticated", connection=locked)
     return locked
 
 
-@transaction.atomic
-def connection_store_api_credentials(*, connection: Connection, credentials: dict, actor: str = "system") -> Connection:
-    """Verify pasted credentials against the provider first; only working credentials are stored."""
-    locked = _lock(connection)
-    spec = locked.provider.definition.get("credentials")
+def _clean_credentials(provider: Provider, credentials) -> dict[str, str]:
+    spec = provider.definition.get("credentials")
     if not spec:
-        raise InvalidCredentials(
-            f"{locked.provider.display_name} connects through OAuth; credentials cannot be pasted."
-        )
+        raise InvalidCredentials(f"{provider.display_name} connects through OAuth; credentials cannot be pasted.")
     if not isinstance(credentials, dict):
         raise SettingsInvalid({"credentials": "Must be an object of field names to values."})
     cleaned: dict[str, str] = {}
@@ -233,48 +235,62 @@ def connection_store_api_credentials(*, connection: Connection, credentials: dic
             errors[field["name"]] = f"{field['label']} is required."
         else:
             cleaned[field["name"]] = value.strip()
-    unknown = set(credentials) - {f["name"] for f in spec["fields"]}
-    for name in sorted(unknown):
+    for name in sorted(set(credentials) - {f["name"] for f in spec["fields"]}):
         errors[name] = "Unknown credential field."
     if errors:
         raise SettingsInvalid(errors)
-    verification = provider_client.verify(provider=locked.provider, settings=locked.settings, credentials=cleaned)
+    return cleaned
+
+
+def connection_store_api_credentials(*, connection: Connection, credentials: dict, actor: str = "system") -> Connection:
+    """Verify pasted credentials against the provider first; only working credentials are stored."""
+    provider = connection.provider
+    cleaned = _clean_credentials(provider, credentials)
+    verification = provider_client.verify(provider=provider, settings=connection.settings, credentials=cleaned)
     if not verification.ok:
         if verification.status_code is None and not verification.authentication_failed:
             raise ProviderUnavailable(f"Could not check the credentials: {verification.message}")
-        raise InvalidCredentials(f"{locked.provider.display_name} rejected the credentials: {verification.message}")
-    was_pending = locked.is_authentication_pending
-    locked.credentials = {"type": locked.provider.auth_type, **cleaned}
-    locked.credentials_expires_at = None
-    locked.is_authentication_pending = False
-    locked.disabled = False
-    locked.connect_nonce = new_connect_nonce()
-    _set_health(locked, verification)
-    locked.save()
-    audit_record(
-        action="connection.authenticated" if was_pending else "connection.reconnected", target=locked, actor=actor
-    )
-    event_emit(type="connection.authenticated", connection=locked)
+        raise InvalidCredentials(f"{provider.display_name} rejected the credentials: {verification.message}")
+    with transaction.atomic():
+        locked = _lock(connection)
+        was_pending = locked.is_authentication_pending
+        locked.credentials = {"type": provider.auth_type, **cleaned}
+        locked.credentials_expires_at = None
+        locked.is_authentication_pending = False
+        locked.disabled = False
+        locked.connect_nonce = new_connect_nonce()
+        _set_health(locked, verification)
+        locked.save()
+        audit_record(
+            action="connection.authenticated" if was_pending else "connection.reconnected", target=locked, actor=actor
+        )
+        event_emit(type="connection.authenticated", connection=locked)
     return locked
 
 
-@transaction.atomic
 def connection_update_settings(*, connection: Connection, settings: dict, actor: str = "system") -> Connection:
-    locked = _lock(connection)
-    cleaned = clean_settings(provider=locked.provider, values=settings, only=list(settings))
-    was_configured = locked.is_configured
-    locked.settings = {**locked.settings, **cleaned}
-    update_fields = ["settings", "modified_at"]
-    if locked.is_configured and locked.status != Connection.Status.HEALTHY and locked.credentials:
+    """Validate and merge settings. When they complete a connection that is not healthy yet (its
+    verification was waiting for them), the provider is asked again, before the row is locked."""
+    cleaned = clean_settings(provider=connection.provider, values=settings, only=list(settings))
+    completed = copy.copy(connection)
+    completed.settings = {**connection.settings, **cleaned}
+    verification = None
+    if completed.is_configured and completed.status != Connection.Status.HEALTHY and connection.credentials:
         verification = provider_client.verify(
-            provider=locked.provider, settings=locked.settings, credentials=locked.credentials
+            provider=connection.provider, settings=completed.settings, credentials=connection.credentials
         )
-        _set_health(locked, verification)
-        update_fields += HEALTH_FIELDS
-    locked.save(update_fields=update_fields)
-    audit_record(action="connection.settings_updated", target=locked, actor=actor, data={"fields": sorted(cleaned)})
-    if locked.is_configured and not was_configured:
-        event_emit(type="connection.configured", connection=locked)
+    with transaction.atomic():
+        locked = _lock(connection)
+        was_configured = locked.is_configured
+        locked.settings = {**locked.settings, **cleaned}
+        update_fields = ["settings", "modified_at"]
+        if verification is not None:
+            _set_health(locked, verification)
+            update_fields += HEALTH_FIELDS
+        locked.save(update_fields=update_fields)
+        audit_record(action="connection.settings_updated", target=locked, actor=actor, data={"fields": sorted(cleaned)})
+        if locked.is_configured and not was_configured:
+            event_emit(type="connection.configured", connection=locked)
     return locked
 
 
@@ -320,31 +336,34 @@ def connection_update(
     return locked
 
 
-@transaction.atomic
 def connection_disconnect(*, connection: Connection, actor: str = "system") -> Connection:
-    """Revoke at the provider when possible, wipe the credentials, and void old connect links."""
-    locked = _lock(connection)
-    credentials = locked.credentials or {}
+    """Revoke at the provider when possible, then wipe the credentials and void old connect links."""
     revoked = False
-    if locked.provider.oauth:
-        revoked = provider_client.revoke(connection=locked, config=_config_for(locked), credentials=credentials)
-    locked.credentials = None
-    locked.credentials_expires_at = None
-    locked.scopes_granted = []
-    locked.is_authentication_pending = True
-    _record_health(
-        locked,
-        status=Connection.Status.DISCONNECTED,
-        code="disconnected",
-        message="The connection was disconnected.",
-        status_message="Disconnected.",
-        resolution="Reconnect to restore access.",
-        authentication_required=True,
-    )
-    locked.connect_nonce = new_connect_nonce()
-    locked.save()
-    audit_record(action="connection.disconnected", target=locked, actor=actor, data={"revoked_at_provider": revoked})
-    event_emit(type="connection.disconnected", connection=locked)
+    if connection.provider.oauth and connection.credentials:
+        revoked = provider_client.revoke(
+            connection=connection, config=_config_for(connection), credentials=connection.credentials
+        )
+    with transaction.atomic():
+        locked = _lock(connection)
+        locked.credentials = None
+        locked.credentials_expires_at = None
+        locked.scopes_granted = []
+        locked.is_authentication_pending = True
+        _record_health(
+            locked,
+            status=Connection.Status.DISCONNECTED,
+            code="disconnected",
+            message="The connection was disconnected.",
+            status_message="Disconnected.",
+            resolution="Reconnect to restore access.",
+            authentication_required=True,
+        )
+        locked.connect_nonce = new_connect_nonce()
+        locked.save()
+        audit_record(
+            action="connection.disconnected", target=locked, actor=actor, data={"revoked_at_provider": revoked}
+        )
+        event_emit(type="connection.disconnected", connection=locked)
     return locked
 
 
