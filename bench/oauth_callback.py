@@ -4,8 +4,8 @@ Run: .venv/bin/python bench/oauth_callback.py [--iterations 300]
 
 A local provider answers the token request and the verification request instantly. The baseline is
 those two HTTP round trips made directly; "ours" is the whole callback request through Django (state
-check, attempt claim, code exchange, vault encryption, verification, health, audit, page) through
-Django's WSGI handler, as a server would call it. The
+check, attempt claim, code exchange, vault encryption, verification, health, audit, redirect) through
+Django's WSGI handler, as a server would call it, with the session cookie the connect link set. The
 difference is Patchbay's own overhead; the DESIGN target is < 10 ms p50.
 """
 
@@ -60,7 +60,6 @@ def main() -> None:
 
     from django.core.handlers.wsgi import WSGIHandler
 
-    from apps.connect.services import oauth_attempt_start
     from apps.connections.provider_client import _http
     from apps.connections.services import connection_create
 
@@ -70,24 +69,26 @@ def main() -> None:
     )
     handler = WSGIHandler()
 
-    def callback(query: str) -> str:
-        """One request through Django's production WSGI handler (no test-client instrumentation)."""
+    def request(path: str, query: str = "", cookie: str = "") -> tuple[str, dict]:
+        """One GET through Django's production WSGI handler (no test-client instrumentation)."""
         environ = {
             "REQUEST_METHOD": "GET",
-            "PATH_INFO": "/connect/callback/bench-callback",
+            "PATH_INFO": path,
             "QUERY_STRING": query,
             "SERVER_NAME": "127.0.0.1",
             "SERVER_PORT": "8000",
             "HTTP_HOST": "127.0.0.1",
+            "HTTP_COOKIE": cookie,
             "wsgi.url_scheme": "http",
             "wsgi.input": io.BytesIO(),
             "wsgi.errors": sys.stderr,
         }
-        statuses = []
-        body = b"".join(handler(environ, lambda status, headers, exc_info=None: statuses.append(status)))
-        if not statuses[0].startswith(("200", "302")):
-            raise SystemExit(f"callback failed with {statuses[0]}: {body[:300]!r}")
-        return statuses[0]
+        answers = []
+        body = b"".join(handler(environ, lambda status, headers, exc_info=None: answers.append((status, headers))))
+        status, headers = answers[0]
+        if not status.startswith(("200", "302")):
+            raise SystemExit(f"{path} failed with {status}: {body[:300]!r}")
+        return status, dict(headers)
 
     http = _http()
 
@@ -98,10 +99,14 @@ def main() -> None:
         http.get(f"{base}/me", headers={"Authorization": "Bearer at"}, timeout=5).json()
         baseline.append(time.perf_counter() - started)
 
+        # As a browser would: the connect link sets the session and redirects to the provider, which
+        # sends the person back to the callback with that session cookie.
         connection = connection_create(application=application, customer=customer, provider=provider)
-        state = parse_qs(urlsplit(oauth_attempt_start(connection=connection)).query)["state"][0]
+        _, start = request(connection.authorization_path)
+        cookie = start["Set-Cookie"].split(";", 1)[0]
+        state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
         started = time.perf_counter()
-        callback(f"code=c&state={state}")
+        request("/connect/callback/bench-callback", f"code=c&state={state}", cookie)
         ours.append(time.perf_counter() - started)
     baseline, ours = baseline[20:], ours[20:]  # drop warm-up
 

@@ -61,11 +61,15 @@ def binding_get(request) -> PortalBinding | None:
 
 def grant_add(request, *, connection, return_url: str = "") -> None:
     grants = dict(request.session.get(GRANTS_KEY, {}))
-    previous = grants.pop(connection.pk, {})
-    grants[connection.pk] = {
+    previous = grants.get(connection.pk)
+    grant = {
         "app": connection.application_id,
-        "return_url": return_url or previous.get("return_url", ""),
+        "return_url": return_url or (previous or {}).get("return_url", ""),
     }
+    if grant == previous:
+        return  # the start link granted it already: no session write on the callback
+    grants.pop(connection.pk, None)
+    grants[connection.pk] = grant
     request.session[GRANTS_KEY] = dict(list(grants.items())[-MAX_GRANTS:])
 
 
