@@ -51,6 +51,9 @@ class Connection(TimeStampedModel):
     credentials_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     scopes_granted = models.JSONField(default=list, blank=True)
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    refresh_lease_until = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Set while one worker refreshes the token; others wait."
+    )
     refresh_failure_count = models.PositiveSmallIntegerField(default=0)
 
     health_status_code = models.CharField(max_length=40, default="unknown")

@@ -1,12 +1,14 @@
 """Every write to a connection. Each function is keyword-only and writes in one transaction; requests to
-the provider happen before that transaction, never while a row lock is held (refresh is the exception:
-its lock is what makes concurrent readers wait for one token request)."""
+the provider happen before that transaction, never while a row lock is held."""
 
 import copy
 import logging
+import time
 from datetime import timedelta
 
+from django.conf import settings as django_settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.catalog.models import ConnectorConfig, Provider
@@ -120,7 +122,6 @@ def _sync_models(connection: Connection) -> None:
     )
 
 
-@transaction.atomic
 def connection_create(
     *,
     application,
@@ -132,6 +133,8 @@ def connection_create(
     credentials: dict | None = None,
     actor: str = "system",
 ) -> Connection:
+    """Create a connection. Pasted credentials are verified (and a client-credentials token fetched)
+    before anything is written, so a refused key leaves no row behind."""
     if customer.application_id != application.pk:
         raise ValueError("customer belongs to another application")
     config = connector_config_get(application=application, provider=provider)
@@ -146,17 +149,21 @@ def connection_create(
         metadata=metadata or {},
         is_authentication_pending=True,
     )
-    connection.save()
-    _sync_models(connection)
-    audit_record(action="connection.created", target=connection, actor=actor, data={"provider": provider.name})
+    token = verified = None
     if provider.auth_type == Provider.AuthType.OAUTH2_CLIENT_CREDENTIALS:
         token = provider_client.fetch_client_credentials_token(connection=connection, config=config)
+    elif credentials is not None:
+        verified = _verified_api_credentials(connection, credentials)
+    with transaction.atomic():
+        connection.save()
+        _sync_models(connection)
+        audit_record(action="connection.created", target=connection, actor=actor, data={"provider": provider.name})
+        if token is None and verified is None:
+            event_emit(type="connection.created", connection=connection)
+    if token is not None:
         return connection_store_oauth_token(connection=connection, token_response=token, actor=actor)
-    if credentials is not None:
-        if provider.auth_type not in {Provider.AuthType.API_KEY, Provider.AuthType.BASIC}:
-            raise InvalidCredentials(f"{provider.display_name} connects through OAuth; credentials cannot be pasted.")
-        return connection_store_api_credentials(connection=connection, credentials=credentials, actor=actor)
-    event_emit(type="connection.created", connection=connection)
+    if verified is not None:
+        return _store_api_credentials(connection, *verified, actor=actor)
     return connection
 
 
@@ -242,8 +249,10 @@ def _clean_credentials(provider: Provider, credentials) -> dict[str, str]:
     return cleaned
 
 
-def connection_store_api_credentials(*, connection: Connection, credentials: dict, actor: str = "system") -> Connection:
-    """Verify pasted credentials against the provider first; only working credentials are stored."""
+def _verified_api_credentials(
+    connection: Connection, credentials
+) -> tuple[dict[str, str], provider_client.Verification]:
+    """Clean pasted credentials and check them at the provider; raise unless the provider accepts them."""
     provider = connection.provider
     cleaned = _clean_credentials(provider, credentials)
     verification = provider_client.verify(provider=provider, settings=connection.settings, credentials=cleaned)
@@ -251,10 +260,16 @@ def connection_store_api_credentials(*, connection: Connection, credentials: dic
         if verification.status_code is None and not verification.authentication_failed:
             raise ProviderUnavailable(f"Could not check the credentials: {verification.message}")
         raise InvalidCredentials(f"{provider.display_name} rejected the credentials: {verification.message}")
+    return cleaned, verification
+
+
+def _store_api_credentials(
+    connection: Connection, cleaned: dict[str, str], verification: provider_client.Verification, *, actor: str
+) -> Connection:
     with transaction.atomic():
         locked = _lock(connection)
         was_pending = locked.is_authentication_pending
-        locked.credentials = {"type": provider.auth_type, **cleaned}
+        locked.credentials = {"type": locked.provider.auth_type, **cleaned}
         locked.credentials_expires_at = None
         locked.is_authentication_pending = False
         locked.disabled = False
@@ -266,6 +281,11 @@ def connection_store_api_credentials(*, connection: Connection, credentials: dic
         )
         event_emit(type="connection.authenticated", connection=locked)
     return locked
+
+
+def connection_store_api_credentials(*, connection: Connection, credentials: dict, actor: str = "system") -> Connection:
+    """Verify pasted credentials against the provider first; only working credentials are stored."""
+    return _store_api_credentials(connection, *_verified_api_credentials(connection, credentials), actor=actor)
 
 
 def connection_update_settings(*, connection: Connection, settings: dict, actor: str = "system") -> Connection:
@@ -381,76 +401,124 @@ def _needs_refresh(connection: Connection, *, margin: timedelta = REFRESH_MARGIN
     )
 
 
-def connection_refresh_credentials(*, connection_id: str, force: bool = False) -> Connection:
-    """Refresh the access token under a row lock: N concurrent callers cause exactly one token request.
+LEASE_POLL_SECONDS = 0.05
 
+
+def _refresh_lease() -> timedelta:
+    """Long enough for one token request to finish or time out."""
+    return timedelta(seconds=2 * django_settings.PATCHBAY_PROVIDER_TIMEOUT_SECONDS + 5)
+
+
+def _claim_refresh_lease(*, connection_id: str, force: bool) -> bool:
+    """Compare-and-set: exactly one caller gets to refresh a due token (or any token, with force)."""
+    now = timezone.now()
+    claimable = Connection.objects.filter(pk=connection_id).filter(
+        Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lte=now)
+    )
+    if not force:
+        claimable = claimable.filter(credentials_expires_at__lte=now + REFRESH_MARGIN)
+    return claimable.update(refresh_lease_until=now + _refresh_lease()) == 1
+
+
+def _release_refresh_lease(*, connection_id: str) -> None:
+    Connection.objects.filter(pk=connection_id).update(refresh_lease_until=None)
+
+
+def _after_other_refresh(*, connection_id: str) -> Connection:
+    """The row once nobody holds its refresh lease (or the lease ran out)."""
+    deadline = time.monotonic() + _refresh_lease().total_seconds()
+    while True:
+        connection = Connection.objects.get(pk=connection_id)
+        lease = connection.refresh_lease_until
+        if lease is None or lease <= timezone.now() or time.monotonic() >= deadline:
+            return connection
+        time.sleep(LEASE_POLL_SECONDS)
+
+
+def _request_new_token(connection: Connection) -> dict | None:
+    """The provider's next token for this connection, or None when it cannot be refreshed."""
+    credentials = connection.credentials or {}
+    if connection.is_authentication_pending or not credentials.get("access_token"):
+        return None
+    config = _config_for(connection)
+    if connection.provider.auth_type == Provider.AuthType.OAUTH2_CLIENT_CREDENTIALS:
+        return provider_client.fetch_client_credentials_token(connection=connection, config=config)
+    quirks = connection.provider.oauth.get("token_quirks") or {}
+    if quirks.get("no_refresh_token") or not credentials.get("refresh_token"):
+        return None
+    return provider_client.refresh_token(
+        connection=connection, config=config, refresh_token_value=credentials["refresh_token"]
+    )
+
+
+def connection_refresh_credentials(*, connection_id: str, force: bool = False) -> Connection:
+    """Refresh the access token: N concurrent callers cause exactly one token request.
+
+    The caller that claims the refresh lease talks to the provider; the others wait for it and read its
+    result. No database lock is held during the provider request, so this also holds on SQLite, where a
+    held write lock would stall every other writer (the built-in sandbox's token endpoint included).
     A dead refresh token (invalid_grant) disconnects the connection and is not retried. Network errors
     and 5xx count against a budget; past it the connection is marked `error`.
     """
-    if not force:
-        current = Connection.objects.get(pk=connection_id)
-        if not _needs_refresh(current):
-            return current  # the common case under concurrency: someone else already refreshed it
-    failure: ConnectError | None = None
-    with transaction.atomic():
-        connection = Connection.objects.select_for_update().get(pk=connection_id)
-        credentials = connection.credentials or {}
-        if connection.is_authentication_pending or not credentials.get("access_token"):
+    if not _claim_refresh_lease(connection_id=connection_id, force=force):
+        return _after_other_refresh(connection_id=connection_id)
+    stored = False
+    try:
+        connection = Connection.objects.get(pk=connection_id)
+        token = _request_new_token(connection)
+        if token is None:
             return connection
-        if not force and not _needs_refresh(connection):
-            return connection  # someone else refreshed while we waited for the lock
-        quirks = connection.provider.oauth.get("token_quirks") or {}
-        config = _config_for(connection)
-        try:
-            if connection.provider.auth_type == Provider.AuthType.OAUTH2_CLIENT_CREDENTIALS:
-                token = provider_client.fetch_client_credentials_token(connection=connection, config=config)
-            elif quirks.get("no_refresh_token") or not credentials.get("refresh_token"):
-                return connection
-            else:
-                token = provider_client.refresh_token(
-                    connection=connection, config=config, refresh_token_value=credentials["refresh_token"]
-                )
-        except InvalidGrant as exc:
-            failure = exc
-            _mark_refresh_revoked(connection)
-        except ConnectError as exc:
-            failure = exc
-            _mark_refresh_failed(connection, exc)
-        else:
-            normalized = normalize_token(
-                provider=connection.provider,
-                token=token,
-                requested_scopes=connection.scopes_granted,
-                previous=credentials,
-            )
-            connection.credentials = normalized.credentials
-            connection.credentials_expires_at = normalized.expires_at
-            connection.scopes_granted = normalized.scopes or connection.scopes_granted
-            connection.last_refreshed_at = timezone.now()
-            connection.refresh_failure_count = 0
-            if connection.status == Connection.Status.ERROR and not connection.health_authentication_required:
-                connection.status = Connection.Status.HEALTHY
-                connection.status_message = ""
-            connection.save(
-                update_fields=[
-                    "credentials",
-                    "credentials_expires_at",
-                    "scopes_granted",
-                    "last_refreshed_at",
-                    "refresh_failure_count",
-                    "status",
-                    "status_message",
-                    "modified_at",
-                ]
-            )
-    if failure is not None:
-        raise failure
-    return connection
+        connection = _store_refreshed_token(connection, token)
+        stored = True
+        return connection
+    except InvalidGrant:
+        _mark_refresh_revoked(connection)
+        raise
+    except ConnectError as exc:
+        _mark_refresh_failed(connection, exc)
+        raise
+    finally:
+        if not stored:
+            _release_refresh_lease(connection_id=connection_id)
 
 
+def _store_refreshed_token(connection: Connection, token: dict) -> Connection:
+    with transaction.atomic():
+        locked = _lock(connection)
+        previous = locked.credentials or {}
+        normalized = normalize_token(
+            provider=locked.provider, token=token, requested_scopes=locked.scopes_granted, previous=previous
+        )
+        locked.credentials = normalized.credentials
+        locked.credentials_expires_at = normalized.expires_at
+        locked.scopes_granted = normalized.scopes or locked.scopes_granted
+        locked.last_refreshed_at = timezone.now()
+        locked.refresh_failure_count = 0
+        locked.refresh_lease_until = None
+        if locked.status == Connection.Status.ERROR and not locked.health_authentication_required:
+            locked.status = Connection.Status.HEALTHY
+            locked.status_message = ""
+        locked.save(
+            update_fields=[
+                "credentials",
+                "credentials_expires_at",
+                "scopes_granted",
+                "last_refreshed_at",
+                "refresh_failure_count",
+                "refresh_lease_until",
+                "status",
+                "status_message",
+                "modified_at",
+            ]
+        )
+    return locked
+
+
+@transaction.atomic
 def _mark_refresh_revoked(connection: Connection) -> None:
+    locked = _lock(connection)
     _record_health(
-        connection,
+        locked,
         status=Connection.Status.DISCONNECTED,
         code="authentication_failed",
         message="The refresh token was rejected by the provider.",
@@ -458,17 +526,19 @@ def _mark_refresh_revoked(connection: Connection) -> None:
         resolution="Reconnect the account.",
         authentication_required=True,
     )
-    connection.save(update_fields=[*HEALTH_FIELDS, "modified_at"])
-    audit_record(action="connection.refresh_revoked", target=connection)
-    event_emit(type="connection.disconnected", connection=connection, data={"reason": "invalid_grant"})
+    locked.save(update_fields=[*HEALTH_FIELDS, "modified_at"])
+    audit_record(action="connection.refresh_revoked", target=locked)
+    event_emit(type="connection.disconnected", connection=locked, data={"reason": "invalid_grant"})
 
 
+@transaction.atomic
 def _mark_refresh_failed(connection: Connection, error: ConnectError) -> None:
-    connection.refresh_failure_count += 1
+    locked = _lock(connection)
+    locked.refresh_failure_count += 1
     fields = ["refresh_failure_count", "modified_at"]
-    if connection.refresh_failure_count >= REFRESH_FAILURE_BUDGET:
+    if locked.refresh_failure_count >= REFRESH_FAILURE_BUDGET:
         _record_health(
-            connection,
+            locked,
             status=Connection.Status.ERROR,
             code=error.code,
             message=error.user_message,
@@ -476,8 +546,8 @@ def _mark_refresh_failed(connection: Connection, error: ConnectError) -> None:
             resolution="Patchbay keeps retrying; reconnect if this persists.",
         )
         fields += HEALTH_FIELDS
-        event_emit(type="connection.error", connection=connection, data={"reason": error.code})
-    connection.save(update_fields=list(dict.fromkeys(fields)))
+        event_emit(type="connection.error", connection=locked, data={"reason": error.code})
+    locked.save(update_fields=list(dict.fromkeys(fields)))
 
 
 def connection_with_fresh_credentials(*, connection: Connection, policy: str = "auto") -> Connection:

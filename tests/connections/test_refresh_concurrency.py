@@ -2,7 +2,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection as db_connection
 from django.db import connections
 from django.utils import timezone
 
@@ -25,8 +24,6 @@ def _expired_connection(application, customer, provider, access="at-old") -> Con
 
 
 def test_concurrent_readers_cause_exactly_one_token_request(fake_provider, oauth_provider, application, customer):
-    if db_connection.vendor != "postgresql":
-        pytest.skip("row locks are a no-op on SQLite; the one-refresh guarantee is proven on PostgreSQL (CI)")
     ConnectorConfigFactory(application=application, provider=oauth_provider)
     connection = _expired_connection(application, customer, oauth_provider)
     fake_provider.on(
