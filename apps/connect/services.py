@@ -19,7 +19,6 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.catalog.selectors import connector_config_get
 from apps.connect.exceptions import (
     ConnectSessionExpired,
     ConnectSessionInvalid,
@@ -38,6 +37,7 @@ from apps.connections.exceptions import (
     ProviderDeniedConsent,
 )
 from apps.connections.models import Connection
+from apps.connections.selectors import connector_config_for
 from apps.core.services import audit_record
 from apps.tenants.services import normalize_origin
 
@@ -69,7 +69,7 @@ def oauth_attempt_start(*, connection: Connection, return_url: str = "", actor: 
     Only the SHA-256 of the state is stored; the PKCE verifier is stored vault-encrypted.
     """
     provider = connection.provider
-    config = connection.connector_config or connector_config_get(application=connection.application, provider=provider)
+    config = connector_config_for(connection=connection)
     if config is None or not config.is_enabled:
         raise ConnectorNotConfigured()
     state = secrets.token_urlsafe(32)
@@ -147,9 +147,7 @@ def oauth_callback_complete(*, provider_name: str, params: dict, actor: str = "s
     code = params.get("code")
     if not code:
         raise ProviderError("The provider did not send an authorization code. Start the connection again.")
-    config = connection.connector_config or connector_config_get(
-        application=connection.application, provider=connection.provider
-    )
+    config = connector_config_for(connection=connection)
     if config is None or not config.is_enabled:
         raise ConnectorNotConfigured()
     verifier = (attempt.code_verifier or {}).get("verifier")

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 from django.core import signing
 from django.db.models import F, Prefetch, Q, QuerySet
 
-from apps.catalog.models import Provider
+from apps.catalog.models import ConnectorConfig, Provider
+from apps.catalog.selectors import connector_config_get
 from apps.connections.models import CONNECT_TOKEN_SALT, Connection, ConnectionModel, SyncRun
 
 
@@ -55,6 +56,16 @@ def connection_page_shape(
     if with_connector_config:
         connections = connections.select_related("connector_config")
     return connections
+
+
+def connector_config_for(*, connection: Connection) -> ConnectorConfig | None:
+    """The OAuth client a connection uses: its own config, else its application's for the provider."""
+    if connection.connector_config_id and connection.connector_config.is_enabled:
+        config = connection.connector_config
+        if config.provider_id == connection.provider_id:
+            config.provider = connection.provider  # already loaded; spares a query for the scopes
+        return config
+    return connector_config_get(application=connection.application, provider=connection.provider)
 
 
 def connection_get(*, application, connection_id: str) -> Connection | None:

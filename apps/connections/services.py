@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.catalog.models import ConnectorConfig, Provider
+from apps.catalog.models import Provider
 from apps.catalog.selectors import connector_config_get
 from apps.connections import provider_client
 from apps.connections.exceptions import (
@@ -22,6 +22,7 @@ from apps.connections.exceptions import (
     SettingsInvalid,
 )
 from apps.connections.models import Connection, ConnectionModel, new_connect_nonce
+from apps.connections.selectors import connector_config_for
 from apps.connections.settings_spec import clean_settings
 from apps.connections.tokens import normalize_token
 from apps.core.services import audit_record
@@ -40,15 +41,6 @@ HEALTH_FIELDS = [
     "health_authentication_required",
     "health_checked_at",
 ]
-
-
-def _config_for(connection: Connection) -> ConnectorConfig | None:
-    if connection.connector_config_id and connection.connector_config.is_enabled:
-        config = connection.connector_config
-        if config.provider_id == connection.provider_id:
-            config.provider = connection.provider
-        return config
-    return connector_config_get(application=connection.application, provider=connection.provider)
 
 
 def _record_health(
@@ -193,7 +185,7 @@ def connection_store_oauth_token(
 
     The provider is called before the row lock is taken: no lock is ever held across a provider request.
     """
-    config = _config_for(connection)
+    config = connector_config_for(connection=connection)
     token = normalize_token(
         provider=connection.provider,
         token=token_response,
@@ -361,7 +353,9 @@ def connection_disconnect(*, connection: Connection, actor: str = "system") -> C
     revoked = False
     if connection.provider.oauth and connection.credentials:
         revoked = provider_client.revoke(
-            connection=connection, config=_config_for(connection), credentials=connection.credentials
+            connection=connection,
+            config=connector_config_for(connection=connection),
+            credentials=connection.credentials,
         )
     with transaction.atomic():
         locked = _lock(connection)
@@ -440,7 +434,7 @@ def _request_new_token(connection: Connection) -> dict | None:
     credentials = connection.credentials or {}
     if connection.is_authentication_pending or not credentials.get("access_token"):
         return None
-    config = _config_for(connection)
+    config = connector_config_for(connection=connection)
     if connection.provider.auth_type == Provider.AuthType.OAUTH2_CLIENT_CREDENTIALS:
         return provider_client.fetch_client_credentials_token(connection=connection, config=config)
     quirks = connection.provider.oauth.get("token_quirks") or {}
