@@ -44,10 +44,6 @@ class Provider(TimeStampedModel):
         super().save(*args, **kwargs)
 
     @property
-    def is_oauth(self) -> bool:
-        return self.auth_type in {self.AuthType.OAUTH2}
-
-    @property
     def settings_spec(self) -> list[dict]:
         return self.definition.get("settings", [])
 

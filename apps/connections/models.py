@@ -2,7 +2,6 @@ import uuid
 
 from django.core import signing
 from django.db import models
-from django.utils import timezone
 
 from apps.core.ids import new_id
 from apps.core.models import TimeStampedModel, prefixed_id_field
@@ -120,10 +119,6 @@ class Connection(TimeStampedModel):
         if not self.is_authentication_pending:
             return None
         return settings.PATCHBAY_BASE_URL + self.authorization_path
-
-    @property
-    def access_token_expired(self) -> bool:
-        return self.credentials_expires_at is not None and self.credentials_expires_at <= timezone.now()
 
 
 class ConnectionModel(TimeStampedModel):
