@@ -174,6 +174,8 @@ OAUTH2_PROVIDER = {
 
 # --- Outbound HTTP to providers ---
 PATCHBAY_PROVIDER_TIMEOUT_SECONDS = env_int("PATCHBAY_PROVIDER_TIMEOUT_SECONDS", 15)
+# A provider or webhook call inside atomic() raises when true (tests, development), else logs an error.
+PATCHBAY_RAISE_ON_NETWORK_IN_TRANSACTION = env_bool("PATCHBAY_RAISE_ON_NETWORK_IN_TRANSACTION", DEBUG)
 
 # --- API ---
 PATCHBAY_API_RATE_LIMIT_PER_MINUTE = env_int("PATCHBAY_API_RATE_LIMIT_PER_MINUTE", 600)

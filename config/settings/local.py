@@ -28,6 +28,7 @@ def _dev_secrets() -> dict:
 
 _secrets = _dev_secrets()
 DEBUG = env_bool("DEBUG", True)
+PATCHBAY_RAISE_ON_NETWORK_IN_TRANSACTION = env_bool("PATCHBAY_RAISE_ON_NETWORK_IN_TRANSACTION", DEBUG)
 SECRET_KEY = env_str("SECRET_KEY") or _secrets["SECRET_KEY"]
 PATCHBAY_VAULT_KEYS = env_str("PATCHBAY_VAULT_KEYS") or _secrets["PATCHBAY_VAULT_KEYS"]
 PATCHBAY_SANDBOX_ENABLED = env_bool("PATCHBAY_SANDBOX_ENABLED", True)

@@ -9,6 +9,7 @@ SECRET_KEY = "test-secret-key-not-for-production"
 PATCHBAY_VAULT_KEYS = "test2:" + "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI="
 DEBUG = False
 PATCHBAY_SANDBOX_ENABLED = True
+PATCHBAY_RAISE_ON_NETWORK_IN_TRANSACTION = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES = {"default": database_from_env(VAR_DIR / "test.sqlite3")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
