@@ -199,6 +199,8 @@ TOKEN_QUIRK_KEYS = {
     "settings_from_callback",  # {callback query param: setting name}, e.g. QuickBooks realmId
     "error_field_when_ok",  # Slack answers 200 {"ok": false, "error": ...}: name the boolean field
     "refresh_token_rotates",  # provider issues a new refresh token on every refresh
+    "refresh_token_reuse_seconds",  # after rotating, the previous refresh token still works this long
+    "refresh_token_idle_days",  # the provider revokes a refresh token left unused this many days
     "no_refresh_token",  # long-lived tokens; never try to refresh
 }
 
@@ -220,6 +222,7 @@ def _oauth(ctx: _Ctx, data: Any, setting_names: set[str], auth_type: str) -> dic
             "authorize_params",
             "token_params",
             "token_quirks",
+            "issuer",
         },
     )
     result = {
@@ -234,7 +237,11 @@ def _oauth(ctx: _Ctx, data: Any, setting_names: set[str], auth_type: str) -> dic
         "authorize_params": {},
         "token_params": {},
         "token_quirks": {},
+        "issuer": None,
     }
+    if data.get("issuer") is not None:
+        # RFC 9207: the authorization response's `iss` must equal this when the provider sends it.
+        result["issuer"] = _url_or_base(ctx, "oauth.issuer", data["issuer"], setting_names)
     for key in ("authorize_url", "refresh_url", "revoke_url"):
         if data.get(key) is not None:
             result[key] = _url_or_base(ctx, f"oauth.{key}", data[key], setting_names)
@@ -254,6 +261,9 @@ def _oauth(ctx: _Ctx, data: Any, setting_names: set[str], auth_type: str) -> dic
                 ctx.fail(f"oauth.token_quirks.{key}", f"maps to undeclared setting {target!r}")
     if "default_expires_in" in quirks and not isinstance(quirks["default_expires_in"], int):
         ctx.fail("oauth.token_quirks.default_expires_in", "must be an integer number of seconds")
+    for key in ("refresh_token_reuse_seconds", "refresh_token_idle_days"):
+        if key in quirks and (not isinstance(quirks[key], int) or isinstance(quirks[key], bool) or quirks[key] < 0):
+            ctx.fail(f"oauth.token_quirks.{key}", "must be a whole number, 0 or more")
     for key in ("refresh_token_rotates", "no_refresh_token"):
         if key in quirks:
             _bool(ctx, f"oauth.token_quirks.{key}", quirks[key])

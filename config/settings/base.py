@@ -163,6 +163,8 @@ OAUTH2_PROVIDER = {
     "PKCE_REQUIRED": True,
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("PATCHBAY_SANDBOX_TOKEN_SECONDS", 300),
     "ROTATE_REFRESH_TOKEN": True,
+    # How long the sandbox still accepts a refresh token it has rotated (0 = never), like Auth0 or Xero.
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": env_int("PATCHBAY_SANDBOX_REFRESH_GRACE_SECONDS", 60),
     "SCOPES": {
         "profile:read": "Read your sandbox profile",
         "records:read": "Read your sandbox records",

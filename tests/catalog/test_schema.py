@@ -83,6 +83,17 @@ def _error(data, source="bad.yaml") -> CatalogError:
         ),
         (lambda d: d["oauth"].update(token_quirks={"rotates": True}), "oauth.token_quirks.rotates", "unknown key"),
         (
+            lambda d: d["oauth"].update(token_quirks={"refresh_token_reuse_seconds": -1}),
+            "oauth.token_quirks.refresh_token_reuse_seconds",
+            "0 or more",
+        ),
+        (
+            lambda d: d["oauth"].update(token_quirks={"refresh_token_idle_days": "90"}),
+            "oauth.token_quirks.refresh_token_idle_days",
+            "0 or more",
+        ),
+        (lambda d: d["oauth"].update(issuer="not a url"), "oauth.issuer", "absolute"),
+        (
             lambda d: d["oauth"].update(token_quirks={"settings_from_callback": {"realmId": "realm_id"}}),
             "oauth.token_quirks.settings_from_callback",
             "undeclared setting",
