@@ -31,6 +31,9 @@ def load_provider_file(path: Path) -> ProviderFile:
     except yaml.YAMLError as exc:
         raise CatalogError(str(path), "(file)", f"is not valid YAML: {exc}") from None
     definition = validate_provider(data, source=str(path))
+    if not definition["sources"]:
+        # In-memory definitions (tests, benchmarks) may skip it; a catalog entry must say where its facts come from.
+        raise CatalogError(str(path), "sources", "is required in a catalog file (vendor docs first)")
     if path.stem != definition["name"]:
         raise CatalogError(str(path), "name", f"must match the file name ({path.stem!r})")
     return ProviderFile(path=path, definition=definition)

@@ -329,6 +329,19 @@ def _verification(ctx: _Ctx, data: Any, setting_names: set[str]) -> dict:
     }
 
 
+def _sources(ctx: _Ctx, data: Any) -> list[str]:
+    if not isinstance(data, list) or not data:
+        ctx.fail("sources", "must list the pages the entry's URLs, scopes and quirks come from")
+    result = []
+    for index, source in enumerate(data):
+        # "repo:<path>" cites Patchbay's own code, for the built-in sandbox providers.
+        if isinstance(source, str) and source.startswith("repo:") and len(source) > len("repo:"):
+            result.append(source)
+        else:
+            result.append(_url(ctx, f"sources[{index}]", source))
+    return result
+
+
 def _models(ctx: _Ctx, data: Any) -> list[dict]:
     if not isinstance(data, list):
         ctx.fail("models", "must be a list")
@@ -367,6 +380,7 @@ TOP_OPTIONAL = {
     "models",
     "compat",
     "platforms",
+    "sources",
 }
 
 
@@ -414,6 +428,7 @@ def validate_provider(data: Any, *, source: str) -> dict:
         "verification": None,
         "models": _models(ctx, data.get("models", [])),
         "compat": {},
+        "sources": _sources(ctx, data["sources"]) if "sources" in data else [],
     }
     for key in ("documentation_url", "connection_guide_url"):
         if data.get(key) is not None:

@@ -20,6 +20,7 @@ MINIMAL_OAUTH = {
     "settings": [{"name": "subdomain", "type": "string", "label": "Subdomain", "ask_before_authorize": True}],
     "scopes": [{"scope": "read", "kind": "default"}],
     "verification": {"url": "https://{settings.subdomain}.acme.example.com/api/me"},
+    "sources": ["https://acme.example.com/docs/oauth"],
 }
 
 MINIMAL_API_KEY = {
@@ -34,6 +35,7 @@ MINIMAL_API_KEY = {
         "fields": [{"name": "api_key", "label": "API key"}],
         "inject": {"in": "header", "name": "Authorization", "value": "Bearer {credentials.api_key}"},
     },
+    "sources": ["https://acme.example.com/docs/keys"],
 }
 
 

@@ -1,6 +1,7 @@
 import copy
 
 import pytest
+from django.conf import settings
 
 from apps.catalog.loader import catalog_dirs, load_provider_file
 from apps.catalog.schema import CATEGORIES, CatalogError, template_setting_names, validate_provider
@@ -27,6 +28,10 @@ def test_every_shipped_file_validates(path):
         assert definition["credentials"]["fields"]
     # Settings used in OAuth URLs or scopes must be known before redirecting, so they are asked first
     # (or have a default).
+    assert definition["sources"], "every catalog entry says where its facts come from"
+    for source in definition["sources"]:
+        if source.startswith("repo:"):
+            assert (settings.BASE_DIR / source.removeprefix("repo:")).is_file(), source
     by_name = {s["name"]: s for s in definition["settings"]}
     for name in template_setting_names(definition):
         assert by_name[name]["ask_before_authorize"] or by_name[name]["default"] is not None, name
@@ -161,3 +166,20 @@ def test_file_name_must_match_name(tmp_path):
         load_provider_file(path)
     assert excinfo.value.field == "name"
     assert "other-name" in excinfo.value.message
+
+
+def test_catalog_file_without_sources_is_rejected(tmp_path):
+    data = provider_dict()
+    del data["sources"]
+    path = write_provider(tmp_path, data)
+    with pytest.raises(CatalogError) as excinfo:
+        load_provider_file(path)
+    assert excinfo.value.source == str(path) and excinfo.value.field == "sources"
+
+
+@pytest.mark.parametrize(
+    "sources", [[], "https://acme.example.com/docs", ["not a url"], ["http://acme.example.com/docs"]]
+)
+def test_sources_must_be_a_list_of_https_pages(sources):
+    error = _error(provider_dict(sources=sources))
+    assert error.field.startswith("sources")
