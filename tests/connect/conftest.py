@@ -38,6 +38,8 @@ settings:
     enum: [eu, us]
 verification:
   url: "{server}/{{settings.tenant}}/me"
+sources:
+  - https://acme.example.com/docs/oauth
 """
 
 
