@@ -41,6 +41,18 @@ class ProviderUnavailable(ConnectError):
     user_message = "The provider did not answer in time or had an error. Please try again in a few minutes."
     http_status = 502
 
+    def __init__(
+        self,
+        user_message: str | None = None,
+        *,
+        detail: str = "",
+        retry_after: int | None = None,
+        outcome_unknown: bool = False,
+    ):
+        super().__init__(user_message, detail=detail)
+        self.retry_after = retry_after  # seconds the provider asked us to wait (Retry-After)
+        self.outcome_unknown = outcome_unknown  # the request may have reached the provider and been acted on
+
 
 class MalformedTokenResponse(ConnectError):
     code = "malformed_token_response"

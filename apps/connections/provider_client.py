@@ -1,22 +1,19 @@
 """Everything that talks HTTP to a provider: authorize URLs, code exchange, refresh, revoke, verification.
 
-OAuth token requests go through requests-oauthlib; provider quirks from the catalog are applied as its
-compliance hooks, so the rest of Patchbay only ever sees a standard token response.
+Every token request (code exchange, refresh, client credentials) is one form POST through
+`_token_request`; provider quirks from the catalog are applied to the answer there, so the rest of
+Patchbay only ever sees a standard token response.
 """
 
-import json
 import logging
-import os
 import threading
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 import requests
 from django.conf import settings as django_settings
-from oauthlib.oauth2 import OAuth2Error
-from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, MissingTokenError
 from requests.auth import HTTPBasicAuth
-from requests_oauthlib import OAuth2Session
+from urllib3 import exceptions as urllib3_exceptions
 
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.catalog.schema import TEMPLATE_PATTERN
@@ -29,18 +26,18 @@ from apps.connections.exceptions import (
     ProviderUnavailable,
     SettingsInvalid,
 )
-
-# resolve_url() refuses plain http except to loopback and to this Patchbay (the sandbox), so oauthlib's own
-# https check would only repeat it; providers may grant fewer scopes than asked, which we record.
-os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
-os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+from apps.core.transactions import ensure_no_transaction
 
 logger = logging.getLogger(__name__)
 _thread_local = threading.local()
 
 
-def _http() -> requests.Session:
-    """One keep-alive session per thread: refresh sweeps reuse connections to the same token endpoint."""
+def _http(*, operation: str) -> requests.Session:
+    """One keep-alive session per thread: refresh sweeps reuse connections to the same token endpoint.
+
+    Every request to a provider goes through here, so here is where "no transaction open" is checked.
+    """
+    ensure_no_transaction(operation=f"provider {operation}")
     session = getattr(_thread_local, "session", None)
     if session is None:
         session = _thread_local.session = requests.Session()
@@ -136,102 +133,115 @@ def _dig(data: dict, dotted: str):
     return data
 
 
-class _QuirkHooks:
-    """requests-oauthlib compliance hooks built from the provider's token_quirks."""
+def _normalize_token_body(provider: Provider, body: dict) -> dict:
+    """Apply the provider's token_quirks so the rest of Patchbay sees a standard RFC 6749 §5.1 response."""
+    quirks = provider.oauth.get("token_quirks") or {}
+    ok_field = quirks.get("error_field_when_ok")
+    if ok_field and body.get(ok_field) is False:
+        body = {"error": body.get("error") or "invalid_request", "error_description": body.get("error", "")}
+    path = quirks.get("access_token_path")
+    if path and "access_token" not in body and _dig(body, path):
+        body["access_token"] = _dig(body, path)
+    scope_field = quirks.get("scope_field")
+    if scope_field and scope_field in body and "scope" not in body:
+        body["scope"] = body[scope_field]
+    if isinstance(body.get("scope"), list):
+        body["scope"] = " ".join(body["scope"])
+    elif isinstance(body.get("scope"), str) and quirks.get("scope_separator", " ") != " ":
+        body["scope"] = " ".join(s for s in body["scope"].split(quirks["scope_separator"]) if s)
+    if isinstance(body.get("expires_in"), str) and body["expires_in"].isdigit():
+        body["expires_in"] = int(body["expires_in"])
+    return body
 
-    def __init__(self, provider: Provider):
-        self.quirks = provider.oauth.get("token_quirks") or {}
 
-    def __call__(self, response: requests.Response) -> requests.Response:
-        if response.status_code >= 500:
-            raise ProviderUnavailable(detail=f"token endpoint answered {response.status_code}")
-        try:
-            body = response.json()
-        except ValueError:
-            if 200 <= response.status_code < 300 and "access_token=" in response.text:
-                return response  # form-encoded token responses (older GitHub apps) are parsed by oauthlib
+def _may_have_arrived(exc: requests.ConnectionError) -> bool:
+    """False only when no connection was ever made (refused, DNS): then the provider saw nothing."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return not isinstance(exc, requests.ConnectTimeout) and not isinstance(
+        reason, urllib3_exceptions.NewConnectionError
+    )
+
+
+def _retry_after_seconds(response: requests.Response) -> int | None:
+    value = response.headers.get("Retry-After", "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _client_authentication(provider: Provider, config: ConnectorConfig) -> tuple[HTTPBasicAuth | None, dict]:
+    """Basic auth, or the form fields, that identify the OAuth client on a token or revoke request.
+
+    RFC 6749 §2.3.1: for basic auth the id and secret are form-urlencoded before base64, so a secret
+    such as `s3cret+/=a` reaches a compliant server intact.
+    """
+    if provider.oauth["client_auth"] == "basic":
+        return HTTPBasicAuth(quote_plus(config.client_id), quote_plus(config.secret_value)), {}
+    return None, {"client_id": config.client_id, "client_secret": config.secret_value}
+
+
+def _token_request(*, provider: Provider, config: ConnectorConfig, token_url: str, form: dict) -> dict:
+    """POST one grant to the token endpoint and return the standard token response, or raise."""
+    auth, client_fields = _client_authentication(provider, config)
+    try:
+        response = _http(operation="token request").post(
+            token_url,
+            data={**form, **client_fields},
+            auth=auth,
+            timeout=_timeout(),
+            headers={"Accept": "application/json"},
+        )
+    except requests.Timeout:
+        raise ProviderUnavailable(detail="token endpoint timed out", outcome_unknown=True) from None
+    except requests.ConnectionError as exc:
+        raise ProviderUnavailable(
+            detail=f"token endpoint unreachable ({type(exc).__name__})", outcome_unknown=_may_have_arrived(exc)
+        ) from None
+    except requests.RequestException as exc:
+        raise ProviderUnavailable(detail=f"token endpoint unreachable ({type(exc).__name__})") from None
+    if response.status_code == 429 or response.status_code >= 500:
+        raise ProviderUnavailable(
+            detail=f"token endpoint answered {response.status_code}", retry_after=_retry_after_seconds(response)
+        )
+    try:
+        body = response.json()
+    except ValueError:
+        if 200 <= response.status_code < 300 and "access_token=" in response.text:
+            body = dict(parse_qsl(response.text))  # form-encoded token responses (older GitHub apps)
+        else:
             raise MalformedTokenResponse(
                 detail=f"token endpoint answered {response.status_code} without JSON"
             ) from None
-        if not isinstance(body, dict):
-            raise MalformedTokenResponse(detail="token response is not a JSON object")
-        ok_field = self.quirks.get("error_field_when_ok")
-        if ok_field and body.get(ok_field) is False:
-            body = {"error": body.get("error") or "invalid_request", "error_description": body.get("error", "")}
-        path = self.quirks.get("access_token_path")
-        if path and "access_token" not in body and _dig(body, path):
-            body["access_token"] = _dig(body, path)
-        scope_field = self.quirks.get("scope_field")
-        if scope_field and scope_field in body and "scope" not in body:
-            body["scope"] = body[scope_field]
-        if isinstance(body.get("scope"), list):
-            body["scope"] = " ".join(body["scope"])
-        elif isinstance(body.get("scope"), str) and self.quirks.get("scope_separator", " ") != " ":
-            body["scope"] = " ".join(s for s in body["scope"].split(self.quirks["scope_separator"]) if s)
-        if isinstance(body.get("expires_in"), str) and body["expires_in"].isdigit():
-            body["expires_in"] = int(body["expires_in"])
-        response._content = json.dumps(body).encode()
-        return response
-
-
-def _session(provider: Provider, config: ConnectorConfig, **kwargs) -> OAuth2Session:
-    session = OAuth2Session(client_id=config.client_id, **kwargs)
-    for prefix, adapter in _http().adapters.items():
-        session.mount(prefix, adapter)
-    hooks = _QuirkHooks(provider)
-    session.register_compliance_hook("access_token_response", hooks)
-    session.register_compliance_hook("refresh_token_response", hooks)
-    return session
-
-
-def _client_auth(provider: Provider, config: ConnectorConfig) -> dict:
-    if provider.oauth["client_auth"] == "basic":
-        return {"auth": HTTPBasicAuth(config.client_id, config.secret_value), "include_client_id": False}
-    return {"client_secret": config.secret_value, "include_client_id": True}
-
-
-def _token_call(call):
-    try:
-        token = call()
-    except (ProviderUnavailable, MalformedTokenResponse):
-        raise
-    except InvalidGrantError as exc:
-        raise InvalidGrant(detail=exc.description or exc.error) from None
-    except MissingTokenError:
-        raise MalformedTokenResponse(detail="token response has no access_token") from None
-    except OAuth2Error as exc:
+    if not isinstance(body, dict):
+        raise MalformedTokenResponse(detail="token response is not a JSON object")
+    body = _normalize_token_body(provider, body)
+    error = body.get("error")
+    if error == "invalid_grant":
+        raise InvalidGrant(detail=str(body.get("error_description") or error))
+    if error or response.status_code >= 400:
+        error = error or f"HTTP {response.status_code}"
         raise ProviderRejectedCode(
-            f"The provider refused the authorization ({exc.error}). Start the connection again.",
-            detail=exc.description or "",
-        ) from None
-    except requests.Timeout:
-        raise ProviderUnavailable(detail="token endpoint timed out") from None
-    except requests.RequestException as exc:
-        raise ProviderUnavailable(detail=f"token endpoint unreachable ({type(exc).__name__})") from None
-    except ValueError:
-        raise MalformedTokenResponse(detail="token response could not be parsed") from None
-    return dict(token)
+            f"The provider refused the authorization ({error}). Start the connection again.",
+            detail=str(body.get("error_description") or ""),
+        )
+    if not isinstance(body.get("access_token"), str) or not body["access_token"]:
+        raise MalformedTokenResponse(detail="token response has no access_token")
+    return body
+
+
+def _token_url(connection, *, refresh: bool = False) -> str:
+    oauth = connection.provider.oauth
+    template = (oauth.get("refresh_url") if refresh else None) or oauth["token_url"]
+    return resolve_url(template, settings=connection.settings)
 
 
 def exchange_code(*, connection, config: ConnectorConfig | None, code: str, redirect_uri: str, code_verifier) -> dict:
     config = _require_client(config)
     provider = connection.provider
-    session = _session(provider, config, redirect_uri=redirect_uri)
-    token_url = resolve_url(provider.oauth["token_url"], settings=connection.settings)
-    extra = dict(provider.oauth.get("token_params") or {})
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+    form.update(provider.oauth.get("token_params") or {})
     if code_verifier:
-        extra["code_verifier"] = code_verifier
+        form["code_verifier"] = code_verifier
     try:
-        return _token_call(
-            lambda: session.fetch_token(
-                token_url,
-                code=code,
-                timeout=_timeout(),
-                headers={"Accept": "application/json"},
-                **_client_auth(provider, config),
-                **extra,
-            )
-        )
+        return _token_request(provider=provider, config=config, token_url=_token_url(connection), form=form)
     except InvalidGrant:
         # On a code exchange invalid_grant means this code (or its PKCE verifier) was refused, not that a
         # working connection was revoked: the person must start again.
@@ -240,54 +250,22 @@ def exchange_code(*, connection, config: ConnectorConfig | None, code: str, redi
 
 def refresh_token(*, connection, config: ConnectorConfig | None, refresh_token_value: str) -> dict:
     config = _require_client(config)
-    provider = connection.provider
-    session = _session(provider, config)
-    token_url = resolve_url(
-        provider.oauth.get("refresh_url") or provider.oauth["token_url"], settings=connection.settings
-    )
-    auth = _client_auth(provider, config)
-    kwargs = (
-        {"auth": auth["auth"]}
-        if "auth" in auth
-        else {"client_id": config.client_id, "client_secret": auth["client_secret"]}
-    )
-    return _token_call(
-        lambda: session.refresh_token(
-            token_url,
-            refresh_token=refresh_token_value,
-            timeout=_timeout(),
-            headers={"Accept": "application/json"},
-            **kwargs,
-        )
+    return _token_request(
+        provider=connection.provider,
+        config=config,
+        token_url=_token_url(connection, refresh=True),
+        form={"grant_type": "refresh_token", "refresh_token": refresh_token_value},
     )
 
 
 def fetch_client_credentials_token(*, connection, config: ConnectorConfig | None) -> dict:
     config = _require_client(config)
     provider = connection.provider
-    token_url = resolve_url(provider.oauth["token_url"], settings=connection.settings)
     scopes = requested_scopes(connection=connection, config=config)
-    data = {"grant_type": "client_credentials", **(provider.oauth.get("token_params") or {})}
+    form = {"grant_type": "client_credentials", **(provider.oauth.get("token_params") or {})}
     if scopes:
-        data["scope"] = provider.oauth["scope_separator"].join(scopes)
-    auth = None
-    if provider.oauth["client_auth"] == "basic":
-        auth = HTTPBasicAuth(config.client_id, config.secret_value)
-    else:
-        data.update(client_id=config.client_id, client_secret=config.secret_value)
-
-    def call():
-        response = _http().post(
-            token_url, data=data, auth=auth, timeout=_timeout(), headers={"Accept": "application/json"}
-        )
-        body = _QuirkHooks(provider)(response).json()
-        if "error" in body:
-            raise ProviderRejectedCode(f"The provider refused the client credentials ({body['error']}).")
-        if not body.get("access_token"):
-            raise MissingTokenError()
-        return body
-
-    return _token_call(call)
+        form["scope"] = provider.oauth["scope_separator"].join(scopes)
+    return _token_request(provider=provider, config=config, token_url=_token_url(connection), form=form)
 
 
 def revoke(*, connection, config: ConnectorConfig | None, credentials: dict) -> bool:
@@ -296,16 +274,13 @@ def revoke(*, connection, config: ConnectorConfig | None, credentials: dict) -> 
     token = credentials.get("refresh_token") or credentials.get("access_token")
     if not revoke_template or not token or config is None or not config.client_id:
         return False
-    provider = connection.provider
-    data = {"token": token, "token_type_hint": "refresh_token" if credentials.get("refresh_token") else "access_token"}
-    auth = None
-    if provider.oauth["client_auth"] == "basic":
-        auth = HTTPBasicAuth(config.client_id, config.secret_value)
-    else:
-        data.update(client_id=config.client_id, client_secret=config.secret_value)
+    auth, client_fields = _client_authentication(connection.provider, config)
+    hint = "refresh_token" if credentials.get("refresh_token") else "access_token"
     try:
         url = resolve_url(revoke_template, settings=connection.settings, credentials=credentials)
-        response = _http().post(url, data=data, auth=auth, timeout=_timeout())
+        response = _http(operation="token revocation").post(
+            url, data={"token": token, "token_type_hint": hint, **client_fields}, auth=auth, timeout=_timeout()
+        )
     except (requests.RequestException, SettingsInvalid, InsecureProviderUrl) as exc:
         logger.warning("revoke failed for %s: %s", connection.pk, type(exc).__name__)
         return False
@@ -371,7 +346,9 @@ def verify(*, provider: Provider, settings: dict, credentials: dict) -> Verifica
         auth_headers = {}  # the provider carries the token in its own header (e.g. X-Shopify-Access-Token)
     headers = {"Accept": "application/json", **auth_headers, **spec_headers}
     try:
-        response = _http().request(spec["method"], url, headers=headers, params=params, auth=auth, timeout=_timeout())
+        response = _http(operation="verification request").request(
+            spec["method"], url, headers=headers, params=params, auth=auth, timeout=_timeout()
+        )
     except requests.Timeout:
         return Verification(ok=False, status_code=None, message="The provider did not answer in time.")
     except requests.RequestException as exc:

@@ -381,12 +381,14 @@ def connection_disconnect(*, connection: Connection, actor: str = "system") -> C
     return locked
 
 
-@transaction.atomic
 def connection_delete(*, connection: Connection, actor: str = "system") -> None:
-    locked = connection_disconnect(connection=connection, actor=actor)
-    audit_record(action="connection.deleted", target=locked, actor=actor)
-    event_emit(type="connection.deleted", connection=locked)
-    locked.delete()
+    """Revoke at the provider and wipe (connection_disconnect, no transaction open during the revoke), then
+    announce and delete the row in one transaction."""
+    disconnected = connection_disconnect(connection=connection, actor=actor)
+    with transaction.atomic():
+        audit_record(action="connection.deleted", target=disconnected, actor=actor)
+        event_emit(type="connection.deleted", connection=disconnected)
+        disconnected.delete()
 
 
 def _needs_refresh(connection: Connection, *, margin: timedelta = REFRESH_MARGIN) -> bool:

@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from apps.tenants.services import api_key_create
+from tests.connections.conftest import fake_provider  # noqa: F401 - a fixture shared with the API tests
 from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory, provider_for
 
 

@@ -6,6 +6,7 @@ from apps.catalog.models import ConnectorConfig
 from apps.connect.models import ConnectSession
 from apps.connections.models import Connection
 from apps.core.models import AuditEvent
+from tests.connections.conftest import make_provider
 from tests.factories import ConnectionFactory, ConnectorConfigFactory, CustomerFactory, provider_for
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +43,23 @@ def test_customer_delete_deletes_connections_and_their_secrets(api, application,
     assert api.get(f"/api/v1/customers/{customer.external_id}").status_code == 404
     assert AuditEvent.objects.filter(action="customer.deleted", target_id=customer.pk).exists()
     assert AuditEvent.objects.filter(action="connection.deleted", target_id=connection.pk).exists()
+
+
+def test_customer_delete_revokes_each_oauth_connection_outside_a_transaction(api, application, customer, fake_provider):
+    provider = make_provider("revoking-crm", fake_provider.url)
+    ConnectorConfigFactory(application=application, provider=provider)
+    fake_provider.on("POST", "/revoke", body={})
+    for n in range(2):
+        ConnectionFactory(
+            application=application,
+            customer=customer,
+            provider=provider,
+            is_authentication_pending=False,
+            credentials={"access_token": f"at-{n}", "refresh_token": f"rt-{n}"},
+        )
+    assert api.delete(f"/api/v1/customers/{customer.external_id}").status_code == 204
+    assert sorted(call.form["token"] for call in fake_provider.calls("/revoke")) == ["rt-0", "rt-1"]
+    assert not Connection.objects.filter(customer_id=customer.pk).exists()
 
 
 def test_other_applications_customer_is_404(api, other_application):

@@ -1,4 +1,6 @@
+import base64
 from datetime import timedelta
+from urllib.parse import unquote_plus
 
 import pytest
 from django.utils import timezone
@@ -86,6 +88,32 @@ def test_basic_client_auth_uses_the_authorization_header(application, customer, 
     assert recorded.headers["Authorization"].startswith("Basic ")
     assert "client_secret" not in recorded.form
     assert recorded.form["code_verifier"] == "v" * 50
+
+
+def test_basic_client_auth_form_urlencodes_id_and_secret(application, customer, fake_provider, db):
+    """RFC 6749 §2.3.1: a secret like `s3cret+/=a` must reach a compliant server intact."""
+    provider = make_provider("basic-crm", fake_provider.url, oauth={"client_auth": "basic"})
+    secret = {"client_secret": "s3cret+/=a"}
+    config = ConnectorConfigFactory(
+        application=application, provider=provider, client_id="id:with space", client_secret=secret
+    )
+    fake_provider.on("POST", "/token", body=token_body())
+    connection = services.connection_create(application=application, customer=customer, provider=provider)
+    from apps.connections.provider_client import exchange_code
+
+    exchange_code(connection=connection, config=config, code="c", redirect_uri="https://x/cb", code_verifier=None)
+    encoded = fake_provider.calls("/token")[0].headers["Authorization"].removeprefix("Basic ")
+    client_id, _, secret = base64.b64decode(encoded).decode().partition(":")
+    assert (unquote_plus(client_id), unquote_plus(secret)) == ("id:with space", "s3cret+/=a")
+    assert (client_id, secret) == ("id%3Awith+space", "s3cret%2B%2F%3Da")
+
+
+def test_delete_revokes_at_the_provider_outside_any_transaction(authenticated, fake_provider):
+    fake_provider.on("POST", "/revoke", body={})
+    services.connection_delete(connection=authenticated)
+    assert [call.form["token"] for call in fake_provider.calls("/revoke")] == ["rt-1"]
+    assert not Connection.objects.filter(pk=authenticated.pk).exists()
+    assert AuditEvent.objects.filter(action="connection.deleted", target_id=authenticated.pk).exists()
 
 
 def test_failed_verification_records_health_but_keeps_the_token(
