@@ -27,7 +27,7 @@ def _reload_catalog(request) -> None:
 class ProviderAdmin(admin.ModelAdmin):
     """The catalog lives in YAML files; the table mirrors them, so it is read-only here."""
 
-    list_display = ["display_name", "name", "auth_type", "categories", "stage", "is_enabled"]
+    list_display = ["display_name", "name", "auth_type", "categories", "stage", "verifies_credentials", "is_enabled"]
     list_filter = ["auth_type", "stage", "is_enabled"]
     search_fields = ["name", "display_name", "category_index"]
     readonly_fields = [
@@ -40,6 +40,7 @@ class ProviderAdmin(admin.ModelAdmin):
         "source_file",
         "required_settings",
         "scope_list",
+        "verifies_credentials",
         "definition",
         "created_at",
         "modified_at",
@@ -47,6 +48,11 @@ class ProviderAdmin(admin.ModelAdmin):
     fields = readonly_fields
     actions = ["reload_catalog"]
     change_list_template = "admin/catalog/provider/change_list.html"
+
+    @admin.display(description="Verifies credentials", boolean=True)
+    def verifies_credentials(self, obj):
+        """Without a verification request its connections are "unverified", never "healthy"."""
+        return bool(obj.definition.get("verification"))
 
     @admin.display(description="Required settings")
     def required_settings(self, obj):

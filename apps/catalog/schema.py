@@ -4,18 +4,25 @@ the file and the field. The validated form is a plain dict stored on Provider.de
 
 import re
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any
 from urllib.parse import urlsplit
+
+import simple_icons_pack
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 SETTING_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 COLOR_PATTERN = re.compile(r"^#[0-9A-Fa-f]{6}$")
 TEMPLATE_PATTERN = re.compile(r"\{(settings|credentials)\.([a-z][a-z0-9_]*)\}")
 
+SIMPLE_ICONS_PREFIX = "simple-icons:"
+SIMPLE_ICONS_VERSION = version("simple-icons-pack")
+
 AUTH_TYPES = ("oauth2", "oauth2_client_credentials", "api_key", "basic")
 STAGES = ("alpha", "beta", "ga")
 CATEGORIES = (
     "accounting",
+    "analytics",
     "ats",
     "calendar",
     "communication",
@@ -329,6 +336,17 @@ def _verification(ctx: _Ctx, data: Any, setting_names: set[str]) -> dict:
     }
 
 
+def _logo(ctx: _Ctx, value: Any) -> str:
+    """An SVG file beside the YAML, or "simple-icons:<slug>" from the pinned simple-icons-pack package."""
+    text = _str(ctx, "logo", value)
+    if text.startswith(SIMPLE_ICONS_PREFIX):
+        if simple_icons_pack.get_icon(text.removeprefix(SIMPLE_ICONS_PREFIX)) is None:
+            ctx.fail("logo", f"{text!r} is not an icon in simple-icons-pack {SIMPLE_ICONS_VERSION}")
+    elif not text.endswith(".svg"):
+        ctx.fail("logo", "must be an .svg file name or simple-icons:<slug>")
+    return text
+
+
 def _sources(ctx: _Ctx, data: Any) -> list[str]:
     if not isinstance(data, list) or not data:
         ctx.fail("sources", "must list the pages the entry's URLs, scopes and quirks come from")
@@ -434,7 +452,7 @@ def validate_provider(data: Any, *, source: str) -> dict:
         if data.get(key) is not None:
             definition[key] = _url(ctx, key, data[key])
     if definition["logo"] is not None:
-        _str(ctx, "logo", definition["logo"])
+        _logo(ctx, definition["logo"])
     if auth_type in {"oauth2", "oauth2_client_credentials"}:
         if "oauth" not in data:
             ctx.fail("oauth", f"is required for auth_type {auth_type}")

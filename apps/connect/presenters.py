@@ -26,6 +26,9 @@ def connection_badge(connection: Connection) -> Badge:
         return Badge("error", "Error", hint[:200])
     if connection.status == Connection.Status.UNKNOWN:
         return Badge("checking", "Checking", "Checking the connection…")
+    if connection.status == Connection.Status.UNVERIFIED:
+        hint = f"Saved, but {connection.provider.display_name} offers no request to check it works."
+        return Badge("unverified", "Unverified", hint)
     return Badge("healthy", "Healthy", "Connected and working.")
 
 

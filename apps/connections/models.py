@@ -23,6 +23,7 @@ class Connection(TimeStampedModel):
 
     class Status(models.TextChoices):
         HEALTHY = "healthy"
+        UNVERIFIED = "unverified"  # stored, but the provider has no verification request to prove it works
         DISCONNECTED = "disconnected"
         ERROR = "error"
         MANUAL = "manual"

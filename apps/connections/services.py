@@ -64,7 +64,15 @@ def _record_health(
 
 
 def _set_health(connection: Connection, verification: provider_client.Verification) -> None:
-    if verification.ok:
+    if verification.unverified:
+        _record_health(
+            connection,
+            status=Connection.Status.UNVERIFIED,
+            code="unverified",
+            message=verification.message,
+            resolution="Check the connection's data at the provider; Patchbay cannot test these credentials.",
+        )
+    elif verification.ok:
         _record_health(connection, status=Connection.Status.HEALTHY, code="healthy")
     elif verification.deferred:
         _record_health(
@@ -492,7 +500,9 @@ def _store_refreshed_token(connection: Connection, token: dict) -> Connection:
         locked.refresh_failure_count = 0
         locked.refresh_lease_until = None
         if locked.status == Connection.Status.ERROR and not locked.health_authentication_required:
-            locked.status = Connection.Status.HEALTHY
+            # A fresh token proves the refresh works, not that the provider accepts it: only a verification does.
+            has_check = bool(locked.provider.definition.get("verification"))
+            locked.status = Connection.Status.HEALTHY if has_check else Connection.Status.UNVERIFIED
             locked.status_message = ""
         locked.save(
             update_fields=[

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from apps.catalog.loader import catalog_dirs, load_catalog_files
-from apps.catalog.schema import CatalogError
+from apps.catalog.schema import AUTH_TYPES, CatalogError
 
 from .helpers import MINIMAL_API_KEY, provider_dict, write_provider
 
@@ -35,8 +35,16 @@ def shipped():
     return {f.definition["name"]: f.definition for f in load_catalog_files()}
 
 
-def test_at_least_45_providers(shipped):
-    assert len(shipped) >= 45
+def test_catalog_has_300_providers_across_auth_types_and_categories(shipped):
+    assert len(shipped) >= 300
+    by_auth_type = Counter(d["auth_type"] for d in shipped.values())
+    assert all(by_auth_type[auth_type] >= 30 for auth_type in AUTH_TYPES), by_auth_type
+    by_category = Counter(c for d in shipped.values() for c in d["categories"])
+    asked_first = {
+        "crm", "accounting", "hris", "ats", "ticketing", "marketing_automation", "communication", "ecommerce",
+        "file_storage", "calendar", "developer_tools", "analytics", "payments",
+    }  # fmt: skip
+    assert all(by_category[category] >= 5 for category in asked_first), by_category
 
 
 def test_every_supaglue_provider_is_mapped_exactly_once(shipped):

@@ -1,25 +1,51 @@
 import pytest
+import simple_icons_pack
 from django.urls import reverse
 
+from apps.catalog.loader import load_catalog_files
 from apps.catalog.models import Provider
+from apps.catalog.schema import SIMPLE_ICONS_PREFIX
 from apps.catalog.selectors import provider_get, provider_list
+from apps.catalog.views import brand_icon_svg
 from tests.factories import provider_for
 
 
-def test_logo_is_svg_monogram_in_brand_colour(client, db):
+@pytest.fixture(scope="module")
+def shipped_definitions():
+    return [f.definition for f in load_catalog_files()]
+
+
+def test_logo_is_the_simple_icons_glyph_on_the_brand_colour(client, db):
     hubspot = provider_for("hubspot")
+    assert hubspot.definition["logo"] == "simple-icons:hubspot"
     response = client.get(hubspot.logo_url)
     assert response.status_code == 200
     assert response["Content-Type"] == "image/svg+xml"
     body = response.content.decode()
-    assert body.startswith("<svg")
-    assert hubspot.definition["color"] in body
-    assert ">HU<" in body
+    assert body.startswith("<svg") and body.endswith("</svg>")
+    assert f'fill="#{simple_icons_pack.get_icon("hubspot").hex}"'.upper() in body.upper()
+    assert "<path d=" in body and "<text" not in body
+
+
+def test_logo_without_a_brand_icon_is_an_svg_monogram_in_brand_colour(client, db):
+    salesforce = provider_for("salesforce")
+    assert salesforce.definition["logo"] is None
+    body = client.get(salesforce.logo_url).content.decode()
+    assert body.startswith("<svg") and salesforce.definition["color"] in body
+    assert ">SA<" in body
 
 
 def test_logo_of_two_word_provider_uses_initials(client, db):
-    body = client.get(reverse("catalog:logo", args=["google"])).content.decode()
-    assert ">GW<" in body and provider_for("google").definition["color"] in body
+    body = client.get(reverse("catalog:logo", args=["microsoft-365"])).content.decode()
+    assert ">M3<" in body and provider_for("microsoft-365").definition["color"] in body
+
+
+def test_every_brand_icon_in_the_catalog_renders(shipped_definitions):
+    with_icons = [d for d in shipped_definitions if (d["logo"] or "").startswith(SIMPLE_ICONS_PREFIX)]
+    assert len(with_icons) >= 100
+    for definition in with_icons:
+        slug = definition["logo"].removeprefix(SIMPLE_ICONS_PREFIX)
+        assert brand_icon_svg(slug=slug, label="x", color=definition["color"]), definition["name"]
 
 
 def test_logo_for_unknown_provider_is_404(client, db):

@@ -29,7 +29,7 @@ class Expand(StrEnum):
     CONNECTOR = "connector"
 
 
-ConnectionStatus = Literal["healthy", "disconnected", "error", "manual", "unknown"]
+ConnectionStatus = Literal["healthy", "unverified", "disconnected", "error", "manual", "unknown"]
 AuthType = Literal["oauth2", "oauth2_client_credentials", "api_key", "basic"]
 
 
