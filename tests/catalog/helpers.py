@@ -50,3 +50,13 @@ def write_provider(directory: Path, data: dict, *, file_name: str | None = None)
     path = directory / f"{file_name or data['name']}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
+
+
+def write_synthetic_catalog(directory: Path, count: int) -> list[Path]:
+    """`count` valid provider files, alternating OAuth and API-key shapes, for scale tests and benchmarks."""
+    paths = []
+    for index in range(count):
+        base = MINIMAL_OAUTH if index % 2 else MINIMAL_API_KEY
+        name = f"synthetic-{index:04d}"
+        paths.append(write_provider(directory, provider_dict(base, name=name, display_name=f"Synthetic {index}")))
+    return paths

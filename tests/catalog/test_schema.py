@@ -1,6 +1,7 @@
 import copy
 
 import pytest
+import yaml
 from django.conf import settings
 
 from apps.catalog.loader import catalog_dirs, load_provider_file
@@ -183,3 +184,19 @@ def test_catalog_file_without_sources_is_rejected(tmp_path):
 def test_sources_must_be_a_list_of_https_pages(sources):
     error = _error(provider_dict(sources=sources))
     assert error.field.startswith("sources")
+
+
+def test_readme_examples_are_valid_catalog_files(tmp_path):
+    readme = (settings.BASE_DIR / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### File format", 1)[1].split("### A private provider", 1)[0]
+    oauth_example, key_example = [block.split("```", 1)[0] for block in section.split("```yaml\n")[1:3]]
+    path = tmp_path / "acme-crm.yaml"
+    path.write_text(oauth_example, encoding="utf-8")
+    oauth = load_provider_file(path).definition
+    assert oauth["oauth"]["token_quirks"]["settings_from_callback"] == {"accountId": "account_id"}
+    data = yaml.safe_load(oauth_example)
+    for key in ("oauth", "scopes"):
+        del data[key]
+    data.update(yaml.safe_load(key_example))
+    keys = validate_provider(data, source="README api_key example")
+    assert keys["credentials"]["inject"]["value"] == "Bearer {credentials.api_key}"

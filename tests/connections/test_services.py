@@ -415,7 +415,7 @@ def test_verification_waits_for_settings_then_runs_when_they_are_complete(applic
 
 def test_tokens_never_travel_over_plain_http_to_a_remote_host(application, customer, fake_provider, db):
     provider = make_provider(
-        "plain",
+        "plain-http",
         fake_provider.url,
         settings=[{"name": "host", "type": "string", "label": "Host", "ask_before_authorize": True}],
         oauth={"token_url": "https://{settings.host}/token"},
