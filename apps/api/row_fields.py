@@ -5,23 +5,6 @@ from apps.connections.models import Connection, ConnectionModel
 from apps.connections.selectors import PAGE_MODELS_ATTR
 
 
-def lifecycle_of(connection: Connection) -> dict:
-    """missing_settings / is_configured / requires_setup / is_healthy, as the Connection model defines them.
-
-    Each model property recomputes missing_settings from the provider spec; on a page of 100 that was
-    five passes per row, so the presenters take them from here (one pass) instead.
-    """
-    missing = connection.missing_settings
-    pending = connection.is_authentication_pending
-    is_configured = not pending and not missing
-    return {
-        "missing_settings": missing,
-        "is_configured": is_configured,
-        "requires_setup": pending or bool(missing),
-        "is_healthy": is_configured and connection.status == Connection.Status.HEALTHY,
-    }
-
-
 def has_credentials_of(connection: Connection) -> bool:
     annotated = connection.__dict__.get("has_stored_credentials")
     return annotated if annotated is not None else connection.has_credentials

@@ -4,6 +4,7 @@ from django.core import signing
 from django.db import models
 
 from apps.core.ids import new_id
+from apps.connections.lifecycle import Lifecycle, lifecycle_of
 from apps.core.models import TimeStampedModel, prefixed_id_field
 from apps.vault.fields import EncryptedJSONField
 
@@ -18,7 +19,8 @@ class Connection(TimeStampedModel):
     """One customer's account at one provider.
 
     `credentials` (vault-encrypted) holds the token response / API key. Everything else here is
-    non-secret and safe to show. `missing_settings` and `is_configured` are derived, never stored.
+    non-secret and safe to show. The lifecycle (missing settings, configured, requires setup, healthy) is
+    derived, never stored: see apps/connections/lifecycle.py.
     """
 
     class Status(models.TextChoices):
@@ -79,24 +81,25 @@ class Connection(TimeStampedModel):
         return self.display_name or f"{self.provider_id} for {self.customer_id}"
 
     @property
+    def lifecycle(self) -> Lifecycle:
+        return lifecycle_of(
+            required_settings=self.provider.required_setting_names,
+            settings=self.settings,
+            is_authentication_pending=self.is_authentication_pending,
+            status=self.status,
+        )
+
+    @property
     def missing_settings(self) -> list[str]:
-        return [
-            spec["name"]
-            for spec in self.provider.settings_spec
-            if spec["required"] and self.settings.get(spec["name"]) in (None, "")
-        ]
+        return self.lifecycle.missing_settings
 
     @property
     def is_configured(self) -> bool:
-        return not self.is_authentication_pending and not self.missing_settings
+        return self.lifecycle.is_configured
 
     @property
     def requires_setup(self) -> bool:
-        return self.is_authentication_pending or bool(self.missing_settings)
-
-    @property
-    def is_healthy(self) -> bool:
-        return self.is_configured and self.status == self.Status.HEALTHY
+        return self.lifecycle.requires_setup
 
     @property
     def has_credentials(self) -> bool:

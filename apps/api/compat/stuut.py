@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from ninja import Field, Query, Router, Schema
 
-from apps.api.row_fields import customer_external_id_of, lifecycle_of, models_of
+from apps.api.row_fields import customer_external_id_of, models_of
 from apps.api.v1.common import READ_ERRORS, render
 from apps.api.v1.schemas import Out, absolute
 from apps.catalog.models import Provider
@@ -213,7 +213,7 @@ def _text_or_none(value) -> str | None:
 
 def present_stuut_connection(connection: Connection) -> dict:
     settings = connection.settings or {}
-    lifecycle = lifecycle_of(connection)
+    lifecycle = connection.lifecycle
     data = {
         "created_at": connection.created_at,
         "modified_at": connection.modified_at,
@@ -224,7 +224,7 @@ def present_stuut_connection(connection: Connection) -> dict:
         "health": {
             "authentication_required": connection.health_authentication_required,
             "message": connection.health_message or None,
-            "healthy": lifecycle["is_healthy"],
+            "healthy": lifecycle.is_healthy,
             "status_code": connection.health_status_code,
             "suggested_resolution": connection.health_suggested_resolution or None,
             "timestamp": connection.health_checked_at,
@@ -233,14 +233,14 @@ def present_stuut_connection(connection: Connection) -> dict:
         "next_sync_at": connection.next_sync_at,
         "name": connection.display_name or None,
         "owner_id": customer_external_id_of(connection),
-        "requires_setup": lifecycle["requires_setup"],
+        "requires_setup": lifecycle.requires_setup,
         "provider_name": connection.provider.name,
         "object": "integration_connection",
         "authorization_url": connection.authorization_url,
         "provider": _provider(connection.provider),
-        "is_configured": lifecycle["is_configured"],
-        "missing_settings": lifecycle["missing_settings"],
-        "is_healthy": lifecycle["is_healthy"],
+        "is_configured": lifecycle.is_configured,
+        "missing_settings": lifecycle.missing_settings,
+        "is_healthy": lifecycle.is_healthy,
         "linked_integration_id": None,
     }
     for key in BC_STRING_SETTINGS:

@@ -12,7 +12,7 @@ from django.conf import settings
 from ninja import Field, Schema
 from pydantic import BaseModel
 
-from apps.api.row_fields import customer_external_id_of, has_credentials_of, lifecycle_of, models_of
+from apps.api.row_fields import customer_external_id_of, has_credentials_of, models_of
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.connections.models import Connection, ConnectionModel, SyncRun
 from apps.tenants.models import Customer
@@ -346,7 +346,7 @@ def present_connection(
     connection: Connection, *, include_secrets: bool = False, expand: frozenset[str] = frozenset()
 ) -> dict:
     """Without include_secrets the dict has no credentials key at all (not even null)."""
-    lifecycle = lifecycle_of(connection)
+    lifecycle = connection.lifecycle
     data = {
         "id": connection.pk,
         "customer_id": customer_external_id_of(connection),
@@ -359,10 +359,10 @@ def present_connection(
         "is_running_setup": connection.is_running_setup,
         "is_sync_disabled": connection.is_sync_disabled,
         "disabled": connection.disabled,
-        "requires_setup": lifecycle["requires_setup"],
-        "is_configured": lifecycle["is_configured"],
-        "is_healthy": lifecycle["is_healthy"],
-        "missing_settings": lifecycle["missing_settings"],
+        "requires_setup": lifecycle.requires_setup,
+        "is_configured": lifecycle.is_configured,
+        "is_healthy": lifecycle.is_healthy,
+        "missing_settings": lifecycle.missing_settings,
         "authorization_url": connection.authorization_url,
         "settings": connection.settings or {},
         "metadata": connection.metadata or {},
@@ -371,7 +371,7 @@ def present_connection(
         "credentials_expires_at": connection.credentials_expires_at,
         "last_refreshed_at": connection.last_refreshed_at,
         "health": {
-            "healthy": lifecycle["is_healthy"],
+            "healthy": lifecycle.is_healthy,
             "status_code": connection.health_status_code,
             "message": connection.health_message or None,
             "suggested_resolution": connection.health_suggested_resolution or None,
