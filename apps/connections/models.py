@@ -3,8 +3,8 @@ import uuid
 from django.core import signing
 from django.db import models
 
-from apps.core.ids import new_id
 from apps.connections.lifecycle import Lifecycle, lifecycle_of
+from apps.core.ids import new_id
 from apps.core.models import TimeStampedModel, prefixed_id_field
 from apps.vault.fields import EncryptedJSONField
 
