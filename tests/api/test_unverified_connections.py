@@ -41,7 +41,7 @@ def test_openint_shape_says_unknown_with_the_reason(api, unverified_connection):
 def test_health_check_keeps_it_unverified(unverified_connection):
     with responses.RequestsMock():
         checked = connection_check_health(connection_id=unverified_connection.pk)
-    assert checked.status == Connection.Status.UNVERIFIED and not checked.is_healthy
+    assert checked.status == Connection.Status.UNVERIFIED and not checked.lifecycle.is_healthy
 
 
 def test_portal_shows_the_unverified_badge(client, application, unverified_connection):
