@@ -20,16 +20,20 @@ class AuditEvent(models.Model):
 
     id = prefixed_id_field("evt")
     application = models.ForeignKey(
-        "tenants.Application", on_delete=models.CASCADE, null=True, blank=True, related_name="audit_events"
+        "tenants.Application", on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events"
     )
     actor = models.CharField(max_length=200, help_text="api_key:<id>, staff:<username>, customer:<id> or system")
     action = models.CharField(max_length=100, db_index=True)
     target_type = models.CharField(max_length=50)
     target_id = models.CharField(max_length=40, db_index=True)
     data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    ip_address = models.GenericIPAddressField(
+        "IP address", null=True, blank=True, help_text="The client address of the request that caused it."
+    )
+    created_at = models.DateTimeField("when", auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = "audit event"
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["application", "-created_at"])]
 

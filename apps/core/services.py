@@ -1,6 +1,24 @@
+"""The audit trail's one writer. A request-scoped context adds the client's IP to every row a request writes,
+so services record who did what from where without each signature carrying the request."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.db import models
 
 from apps.core.models import AuditEvent
+
+_request_ip: ContextVar[str | None] = ContextVar("audit_request_ip", default=None)
+
+
+@contextmanager
+def audit_request_context(*, ip_address: str | None) -> Iterator[None]:
+    token = _request_ip.set(ip_address or None)
+    try:
+        yield
+    finally:
+        _request_ip.reset(token)
 
 
 def audit_record(
@@ -18,4 +36,5 @@ def audit_record(
         target_type=target._meta.model_name,
         target_id=str(target.pk),
         data=data or {},
+        ip_address=_request_ip.get(),
     )

@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from apps.core.admin import ReadOnlyAdmin
+from apps.console.admin.common import ReadOnlyAdmin
 from apps.webhooks.models import WebhookDelivery
 
 

@@ -7,7 +7,7 @@ from django.utils.html import format_html_join
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.catalog.schema import CatalogError
 from apps.catalog.services import catalog_sync, connector_config_upsert
-from apps.core.admin import staff_actor, vault_display
+from apps.console.admin.common import staff_actor, vault_display
 
 
 def _reload_catalog(request) -> None:

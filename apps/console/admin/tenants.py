@@ -2,7 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from apps.core.admin import staff_actor, vault_display
+from apps.api.services import application_delete, customer_delete
+from apps.console.admin.common import ServiceDeleteAdmin, staff_actor, vault_display
 from apps.tenants.models import ApiKey, Application, Customer
 from apps.tenants.services import api_key_create, api_key_revoke, application_create, normalize_origin
 
@@ -50,7 +51,7 @@ class ApiKeyInline(admin.TabularInline):
 
 
 @admin.register(Application)
-class ApplicationAdmin(admin.ModelAdmin):
+class ApplicationAdmin(ServiceDeleteAdmin):
     form = ApplicationForm
     list_display = ["name", "slug", "id", "webhook_url", "created_at"]
     search_fields = ["id", "name", "slug"]
@@ -59,6 +60,9 @@ class ApplicationAdmin(admin.ModelAdmin):
     webhook_secret_status = vault_display("webhook_secret", "Webhook signing secret")
     readonly_fields = ["id", "webhook_secret_status", "created_at", "modified_at"]
     inlines = [ApiKeyInline]
+
+    def delete_service(self, request, obj):
+        application_delete(application=obj, actor=staff_actor(request))
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -129,10 +133,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ServiceDeleteAdmin):
     list_display = ["external_id", "name", "email", "application", "created_at"]
     list_filter = ["application", "created_at"]
     search_fields = ["id", "external_id", "name", "email"]
     list_select_related = ["application"]
     readonly_fields = ["id", "created_at", "modified_at"]
     fields = ["id", "application", "external_id", "name", "email", "metadata", "created_at", "modified_at"]
+
+    def delete_service(self, request, obj):
+        customer_delete(customer=obj, actor=staff_actor(request))

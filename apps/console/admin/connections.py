@@ -6,7 +6,7 @@ from django.utils.html import format_html
 
 from apps.connections.exceptions import ConnectError, SettingsInvalid
 from apps.connections.models import Connection, ConnectionModel, SyncRun
-from apps.core.admin import ReadOnlyAdmin, staff_actor, vault_display
+from apps.console.admin.common import ReadOnlyAdmin, ServiceDeleteAdmin, staff_actor, vault_display
 
 
 class _ServiceForm(forms.ModelForm):
@@ -96,7 +96,7 @@ class ConnectionModelInline(admin.TabularInline):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+class ConnectionAdmin(ServiceDeleteAdmin):
     list_display = [
         "id",
         "provider",
@@ -217,6 +217,11 @@ class ConnectionAdmin(admin.ModelAdmin):
         form = super().get_form(request, obj, change=change, **kwargs)
         form.request = request
         return form
+
+    def delete_service(self, request, obj):
+        from apps.connections.services import connection_delete
+
+        connection_delete(connection=obj, actor=staff_actor(request))
 
     def save_model(self, request, obj, form, change):
         """The service already wrote the row in the form's clean(); point the admin at it."""

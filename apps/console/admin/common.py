@@ -1,8 +1,7 @@
-"""Shared admin helpers (vault masking, staff actor names) and the AuditEvent admin."""
+"""Pieces every console ModelAdmin shares: vault masking, the staff actor, read-only and service-backed deletes."""
 
 from django.contrib import admin
-
-from apps.core.models import AuditEvent
+from django.contrib.admin.options import csrf_protect_m
 
 SET = "•••• (set)"
 NOT_SET = "— (not set)"
@@ -41,13 +40,23 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "action", "actor", "target_type", "target_id", "application"]
-    list_filter = ["action", "target_type", "application"]
-    search_fields = ["id", "action", "actor", "target_id"]
-    list_select_related = ["application"]
-    date_hierarchy = "created_at"
+class ServiceDeleteAdmin(admin.ModelAdmin):
+    """Deletes, single and bulk, go through `delete_service` (revoke at the provider, wipe, audit, webhook).
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    Django runs its delete view inside one transaction; the services call providers and so must run with
+    none open (they open their own short ones), hence the view below without the wrapping `atomic()`.
+    """
+
+    def delete_service(self, request, obj) -> None:
+        raise NotImplementedError
+
+    @csrf_protect_m
+    def delete_view(self, request, object_id, extra_context=None):
+        return self._delete_view(request, object_id, extra_context)
+
+    def delete_model(self, request, obj):
+        self.delete_service(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_service(request, obj)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from apps.connect.models import ConnectSession, OAuthAttempt
-from apps.core.admin import ReadOnlyAdmin, vault_display
+from apps.console.admin.common import ReadOnlyAdmin, vault_display
 
 
 @admin.register(ConnectSession)
