@@ -431,3 +431,23 @@ def test_tokens_never_travel_over_plain_http_to_a_remote_host(application, custo
 
     with pytest.raises(InsecureProviderUrl):
         exchange_code(connection=connection, config=config, code="c", redirect_uri="https://x/cb", code_verifier=None)
+
+
+def test_oauth_provider_without_verification_is_unverified_even_after_a_refresh_recovers(
+    application, customer, fake_provider, db
+):
+    provider = make_provider("unchecked-crm", fake_provider.url, verification=None)
+    ConnectorConfigFactory(application=application, provider=provider)
+    connection = services.connection_create(application=application, customer=customer, provider=provider)
+    connection = services.connection_store_oauth_token(connection=connection, token_response=token_body())
+    assert connection.status == Connection.Status.UNVERIFIED and connection.health_status_code == "unverified"
+    assert fake_provider.calls("/me") == []
+
+    fake_provider.on("POST", "/token", status=502, body={})
+    for _ in range(services.REFRESH_FAILURE_BUDGET):
+        with pytest.raises(ProviderUnavailable):
+            services.connection_refresh_credentials(connection_id=connection.pk, force=True)
+    assert Connection.objects.get(pk=connection.pk).status == Connection.Status.ERROR
+    fake_provider.on("POST", "/token", body=token_body(access="at-2"))
+    recovered = services.connection_refresh_credentials(connection_id=connection.pk, force=True)
+    assert recovered.status == Connection.Status.UNVERIFIED
