@@ -70,6 +70,8 @@ def start_fake_provider() -> tuple[FakeProvider, ThreadingHTTPServer]:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
+            for name, value in (route["headers"] or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
 
@@ -84,3 +86,42 @@ def start_fake_provider() -> tuple[FakeProvider, ThreadingHTTPServer]:
     state["provider"] = provider
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return provider, server
+
+
+class RotatingTokenEndpoint:
+    """A token endpoint that rotates refresh tokens like Auth0, Okta or Xero: every refresh returns a new
+    refresh token and the previous one keeps working only for `reuse_seconds` (reuse answers the same
+    new pair). Any other refresh token gets invalid_grant. Use as `fake_provider.on("POST", "/token",
+    body=endpoint)`; `before_answer` runs after the rotation is recorded and before the answer is sent."""
+
+    def __init__(self, *, current: str, reuse_seconds: float = 0.0, expires_in: int = 3600):
+        self.current = current
+        self.reuse_seconds = reuse_seconds
+        self.expires_in = expires_in
+        self.previous: tuple[str, float, dict] | None = None
+        self.grants = 0
+        self.before_answer = None
+        self.lock = threading.Lock()
+
+    def __call__(self, request: Recorded):
+        with self.lock:
+            presented = request.form.get("refresh_token")
+            if presented == self.current:
+                self.grants += 1
+                answer = {
+                    "access_token": f"at-{self.grants}",
+                    "refresh_token": f"rt-{self.grants}",
+                    "token_type": "bearer",
+                    "expires_in": self.expires_in,
+                }
+                self.previous = (presented, time.monotonic(), answer)
+                self.current = answer["refresh_token"]
+            elif self.previous and presented == self.previous[0]:
+                if time.monotonic() - self.previous[1] > self.reuse_seconds:
+                    return 400, {"error": "invalid_grant", "error_description": "refresh token already used"}
+                answer = self.previous[2]
+            else:
+                return 400, {"error": "invalid_grant", "error_description": "unknown refresh token"}
+        if self.before_answer is not None:
+            self.before_answer()
+        return answer

@@ -86,3 +86,28 @@ class SettingsInvalid(ConnectError):
     def __init__(self, errors: dict[str, str]):
         self.errors = errors
         super().__init__("Some settings are not valid: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+class RefreshInProgress(ConnectError):
+    code = "refresh_in_progress"
+    user_message = "Another request is refreshing this connection's token right now. Try again in a moment."
+    http_status = 503
+
+    def __init__(self, *, retry_after: int):
+        super().__init__()
+        self.retry_after = retry_after
+
+
+class RefreshInterrupted(ConnectError):
+    code = "refresh_interrupted"
+    user_message = (
+        "A token refresh was interrupted after it was sent and the provider does not accept the previous "
+        "refresh token again. Reconnect to restore access."
+    )
+    http_status = 409
+
+
+class CredentialsExpired(ConnectError):
+    code = "credentials_expired"
+    user_message = "The access token has expired and could not be refreshed yet; Patchbay keeps retrying."
+    http_status = 503

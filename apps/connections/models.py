@@ -57,6 +57,13 @@ class Connection(TimeStampedModel):
         null=True, blank=True, editable=False, help_text="Set while one worker refreshes the token; others wait."
     )
     refresh_failure_count = models.PositiveSmallIntegerField(default=0)
+    refresh_due_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, editable=False, help_text="When the token is next refreshed."
+    )
+    refresh_started_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="A token request was sent and its answer is not saved yet."
+    )
+    refresh_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     health_status_code = models.CharField(max_length=40, default="unknown")
     health_message = models.CharField(max_length=500, blank=True)

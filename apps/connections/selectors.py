@@ -92,17 +92,12 @@ def connection_list_for_customer(*, customer) -> QuerySet[Connection]:
     ).order_by("-created_at", "-id")
 
 
-def connection_ids_needing_refresh(*, horizon) -> QuerySet:
-    """Ids of connections whose access token expires before `horizon` and can still be refreshed."""
+def connection_ids_needing_refresh(*, now) -> QuerySet:
+    """Ids of connections whose refresh is due at `now` (services.refresh_margin sets refresh_due_at;
+    the lease a refresh claims checks the same column, so a token refreshed meanwhile is skipped)."""
     return (
-        Connection.objects.filter(
-            credentials_expires_at__isnull=False,
-            credentials_expires_at__lte=horizon,
-            is_authentication_pending=False,
-            disabled=False,
-        )
-        .exclude(status=Connection.Status.DISCONNECTED)
-        .order_by("credentials_expires_at")
+        Connection.objects.filter(refresh_due_at__lte=now, is_authentication_pending=False, disabled=False)
+        .order_by("refresh_due_at")
         .values_list("id", flat=True)
     )
 

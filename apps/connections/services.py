@@ -3,6 +3,7 @@ the provider happen before that transaction, never while a row lock is held."""
 
 import copy
 import logging
+import random
 import time
 from datetime import timedelta
 
@@ -16,9 +17,12 @@ from apps.catalog.selectors import connector_config_get
 from apps.connections import provider_client
 from apps.connections.exceptions import (
     ConnectError,
+    CredentialsExpired,
     InvalidCredentials,
     InvalidGrant,
     ProviderUnavailable,
+    RefreshInProgress,
+    RefreshInterrupted,
     SettingsInvalid,
 )
 from apps.connections.models import Connection, ConnectionModel, new_connect_nonce
@@ -31,7 +35,6 @@ from apps.webhooks.services import event_emit
 logger = logging.getLogger(__name__)
 
 REFRESH_FAILURE_BUDGET = 5
-REFRESH_MARGIN = timedelta(minutes=5)
 HEALTH_FIELDS = [
     "status",
     "status_message",
@@ -213,8 +216,8 @@ def connection_store_oauth_token(
         locked.connector_config = config
         locked.is_authentication_pending = False
         locked.disabled = False
-        locked.refresh_failure_count = 0
         locked.last_refreshed_at = timezone.now()
+        _reset_refresh_state(locked, now=locked.last_refreshed_at)
         locked.connect_nonce = new_connect_nonce()
         _set_health(locked, verification)
         locked.save()
@@ -367,20 +370,10 @@ def connection_disconnect(*, connection: Connection, actor: str = "system") -> C
         )
     with transaction.atomic():
         locked = _lock(connection)
-        locked.credentials = None
-        locked.credentials_expires_at = None
         locked.scopes_granted = []
-        locked.is_authentication_pending = True
-        _record_health(
-            locked,
-            status=Connection.Status.DISCONNECTED,
-            code="disconnected",
-            message="The connection was disconnected.",
-            status_message="Disconnected.",
-            resolution="Reconnect to restore access.",
-            authentication_required=True,
+        _end_connection_access(
+            locked, code="disconnected", message="The connection was disconnected.", status_message="Disconnected."
         )
-        locked.connect_nonce = new_connect_nonce()
         locked.save()
         audit_record(
             action="connection.disconnected", target=locked, actor=actor, data={"revoked_at_provider": revoked}
@@ -399,44 +392,159 @@ def connection_delete(*, connection: Connection, actor: str = "system") -> None:
         disconnected.delete()
 
 
-def _needs_refresh(connection: Connection, *, margin: timedelta = REFRESH_MARGIN) -> bool:
-    return (
-        connection.credentials_expires_at is not None and connection.credentials_expires_at <= timezone.now() + margin
-    )
-
-
+REFRESH_MARGIN_MAX = timedelta(minutes=5)
+REFRESH_RETRY_BASE = timedelta(seconds=30)
+REFRESH_RETRY_MAX = timedelta(hours=1)
 LEASE_POLL_SECONDS = 0.05
 
 
+def refresh_margin(lifetime: timedelta) -> timedelta:
+    """How long before expiry a token is refreshed: a quarter of its lifetime, at most five minutes.
+
+    A one-hour token is refreshed five minutes early, the sandbox's five-minute token 75 s early (the
+    once-a-minute sweep still gets to it first), a 20 s token 5 s early, so short tokens are not
+    refreshed on every read and a just-refreshed token is never due again.
+    """
+    return min(REFRESH_MARGIN_MAX, max(lifetime, timedelta(0)) / 4)
+
+
+def _refresh_due_at(*, provider: Provider, credentials: dict, expires_at, issued_at):
+    """When the sweep, a read or a task may next refresh this token: the one rule all of them use.
+
+    Besides expiry, providers that revoke idle refresh tokens (token_quirks.refresh_token_idle_days)
+    get a keep-alive refresh somewhere between half and three quarters of that window, spread out so
+    a thousand connections made on one day are not refreshed in the same minute.
+    """
+    quirks = provider.oauth.get("token_quirks") or {}
+    refreshable = provider.auth_type == Provider.AuthType.OAUTH2_CLIENT_CREDENTIALS or (
+        bool(credentials.get("refresh_token")) and not quirks.get("no_refresh_token")
+    )
+    if not refreshable:
+        return None
+    candidates = []
+    if expires_at is not None:
+        candidates.append(expires_at - refresh_margin(expires_at - issued_at))
+    idle_days = quirks.get("refresh_token_idle_days")
+    if idle_days and credentials.get("refresh_token"):
+        candidates.append(issued_at + timedelta(days=idle_days) * random.uniform(0.5, 0.75))
+    return min(candidates) if candidates else None
+
+
 def _refresh_lease() -> timedelta:
-    """Long enough for one token request to finish or time out."""
+    """Long enough for one token request to finish or time out (connect and read each get the timeout)."""
     return timedelta(seconds=2 * django_settings.PATCHBAY_PROVIDER_TIMEOUT_SECONDS + 5)
 
 
-def _claim_refresh_lease(*, connection_id: str, force: bool) -> bool:
-    """Compare-and-set: exactly one caller gets to refresh a due token (or any token, with force)."""
+def refresh_wait_seconds() -> float:
+    """The longest a caller waits for someone else's refresh: one token request's timeout."""
+    return float(django_settings.PATCHBAY_REFRESH_WAIT_SECONDS)
+
+
+def _wanted(*, now, force_since) -> Q:
+    """Rows that still need a refresh: due, or (force) not refreshed nor failed since the caller asked."""
+    wanted = Q(refresh_due_at__lte=now)
+    if force_since is not None:
+        wanted |= ~Q(last_refreshed_at__gte=force_since) & ~Q(refresh_failed_at__gte=force_since)
+    return Q(is_authentication_pending=False, disabled=False) & wanted
+
+
+def _claim_refresh_lease(*, connection_id: str, force_since) -> bool:
+    """Compare-and-set: exactly one caller at a time gets to talk to the token endpoint for a row."""
     now = timezone.now()
-    claimable = Connection.objects.filter(pk=connection_id).filter(
-        Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lte=now)
-    )
-    if not force:
-        claimable = claimable.filter(credentials_expires_at__lte=now + REFRESH_MARGIN)
+    lease_free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lte=now)
+    claimable = Connection.objects.filter(lease_free, _wanted(now=now, force_since=force_since), pk=connection_id)
     return claimable.update(refresh_lease_until=now + _refresh_lease()) == 1
 
 
-def _release_refresh_lease(*, connection_id: str) -> None:
-    Connection.objects.filter(pk=connection_id).update(refresh_lease_until=None)
+def _seconds_until_lease_ends(connection: Connection) -> int:
+    if connection.refresh_lease_until is None:
+        return 1
+    return max(1, int((connection.refresh_lease_until - timezone.now()).total_seconds()) + 1)
 
 
-def _after_other_refresh(*, connection_id: str) -> Connection:
-    """The row once nobody holds its refresh lease (or the lease ran out)."""
-    deadline = time.monotonic() + _refresh_lease().total_seconds()
+def connection_refresh_credentials(
+    *, connection_id: str, force: bool = False, wait_seconds: float | None = None
+) -> Connection:
+    """Refresh the access token. Any number of callers, in any number of processes, make one token request.
+
+    The caller that claims the lease talks to the provider (no database lock is held meanwhile); the others
+    wait for it, at most `wait_seconds` (default: one token request's timeout), then raise
+    RefreshInProgress. `force` means "a token issued after this call began": it joins a refresh already in
+    flight instead of starting a second one, and raises that refresh's error if it failed.
+    """
+    requested_at = timezone.now() if force else None
+    deadline = time.monotonic() + (refresh_wait_seconds() if wait_seconds is None else wait_seconds)
     while True:
-        connection = Connection.objects.get(pk=connection_id)
-        lease = connection.refresh_lease_until
-        if lease is None or lease <= timezone.now() or time.monotonic() >= deadline:
+        if _claim_refresh_lease(connection_id=connection_id, force_since=requested_at):
+            return _refresh_claimed(connection_id)
+        wanted = _wanted(now=timezone.now(), force_since=requested_at)
+        if not Connection.objects.filter(wanted, pk=connection_id).exists():
+            connection = Connection.objects.get(pk=connection_id)  # read after the check: the finished result
+            if force and not (connection.last_refreshed_at and connection.last_refreshed_at >= requested_at):
+                raise _stored_refresh_error(connection)
             return connection
+        if time.monotonic() >= deadline:
+            connection = Connection.objects.get(pk=connection_id)
+            raise RefreshInProgress(retry_after=_seconds_until_lease_ends(connection))
         time.sleep(LEASE_POLL_SECONDS)
+
+
+def _stored_refresh_error(connection: Connection) -> ConnectError:
+    """The error a refresh that this caller joined ended with, as recorded on the row."""
+    if connection.health_status_code == RefreshInterrupted.code:
+        return RefreshInterrupted()
+    if connection.is_authentication_pending:
+        return InvalidGrant()
+    return ProviderUnavailable(connection.health_message or None)
+
+
+def _may_resend(connection: Connection) -> bool:
+    """Whether a refresh whose outcome is unknown may be sent again with the same refresh token.
+
+    Safe when the provider does not rotate refresh tokens (or there is none: client credentials), or
+    while its reuse grace for the previous refresh token (token_quirks.refresh_token_reuse_seconds) runs.
+    """
+    quirks = connection.provider.oauth.get("token_quirks") or {}
+    if not quirks.get("refresh_token_rotates"):
+        return True
+    grace = timedelta(seconds=quirks.get("refresh_token_reuse_seconds", 0))
+    return timezone.now() - connection.refresh_started_at <= grace
+
+
+def _refresh_claimed(connection_id: str) -> Connection:
+    """Refresh a row whose lease this caller holds; every way out records the outcome and frees the lease."""
+    connection = Connection.objects.select_related("provider").get(pk=connection_id)
+    recorded = False
+    try:
+        if connection.refresh_started_at is not None and not _may_resend(connection):
+            recorded = True
+            _mark_refresh_interrupted(connection)
+            raise RefreshInterrupted()
+        if connection.refresh_started_at is None:
+            # Written before the request: if this process dies after the provider rotated the refresh
+            # token but before the answer is saved, the next claimer knows the outcome is unknown.
+            connection.refresh_started_at = timezone.now()
+            Connection.objects.filter(pk=connection_id).update(refresh_started_at=connection.refresh_started_at)
+        token = _request_new_token(connection)
+        if token is None:
+            return connection
+        connection = _store_refreshed_token(connection, token)
+        recorded = True
+        return connection
+    except InvalidGrant:
+        recorded = True
+        _mark_refresh_revoked(connection)
+        raise
+    except ConnectError as exc:
+        if not recorded:
+            recorded = True
+            _mark_refresh_failed(connection, exc)
+        raise
+    finally:
+        if not recorded:
+            # No answer to record (not refreshable, or an unexpected error): the request, if one was sent,
+            # keeps counting as "outcome unknown" through refresh_started_at.
+            Connection.objects.filter(pk=connection_id).update(refresh_lease_until=None)
 
 
 def _request_new_token(connection: Connection) -> dict | None:
@@ -455,35 +563,13 @@ def _request_new_token(connection: Connection) -> dict | None:
     )
 
 
-def connection_refresh_credentials(*, connection_id: str, force: bool = False) -> Connection:
-    """Refresh the access token: N concurrent callers cause exactly one token request.
-
-    The caller that claims the refresh lease talks to the provider; the others wait for it and read its
-    result. No database lock is held during the provider request, so this also holds on SQLite, where a
-    held write lock would stall every other writer (the built-in sandbox's token endpoint included).
-    A dead refresh token (invalid_grant) disconnects the connection and is not retried. Network errors
-    and 5xx count against a budget; past it the connection is marked `error`.
-    """
-    if not _claim_refresh_lease(connection_id=connection_id, force=force):
-        return _after_other_refresh(connection_id=connection_id)
-    stored = False
-    try:
-        connection = Connection.objects.get(pk=connection_id)
-        token = _request_new_token(connection)
-        if token is None:
-            return connection
-        connection = _store_refreshed_token(connection, token)
-        stored = True
-        return connection
-    except InvalidGrant:
-        _mark_refresh_revoked(connection)
-        raise
-    except ConnectError as exc:
-        _mark_refresh_failed(connection, exc)
-        raise
-    finally:
-        if not stored:
-            _release_refresh_lease(connection_id=connection_id)
+REFRESH_STATE_FIELDS = [
+    "refresh_lease_until",
+    "refresh_started_at",
+    "refresh_failed_at",
+    "refresh_due_at",
+    "refresh_failure_count",
+]
 
 
 def _store_refreshed_token(connection: Connection, token: dict) -> Connection:
@@ -493,83 +579,170 @@ def _store_refreshed_token(connection: Connection, token: dict) -> Connection:
         normalized = normalize_token(
             provider=locked.provider, token=token, requested_scopes=locked.scopes_granted, previous=previous
         )
+        now = timezone.now()
         locked.credentials = normalized.credentials
         locked.credentials_expires_at = normalized.expires_at
         locked.scopes_granted = normalized.scopes or locked.scopes_granted
-        locked.last_refreshed_at = timezone.now()
-        locked.refresh_failure_count = 0
-        locked.refresh_lease_until = None
-        if locked.status == Connection.Status.ERROR and not locked.health_authentication_required:
-            # A fresh token proves the refresh works, not that the provider accepts it: only a verification does.
-            has_check = bool(locked.provider.definition.get("verification"))
-            locked.status = Connection.Status.HEALTHY if has_check else Connection.Status.UNVERIFIED
-            locked.status_message = ""
-        locked.save(
-            update_fields=[
-                "credentials",
-                "credentials_expires_at",
-                "scopes_granted",
-                "last_refreshed_at",
-                "refresh_failure_count",
-                "refresh_lease_until",
-                "status",
-                "status_message",
-                "modified_at",
-            ]
-        )
+        locked.last_refreshed_at = now
+        _reset_refresh_state(locked, now=now)
+        fields = ["credentials", "credentials_expires_at", "scopes_granted", "last_refreshed_at", *REFRESH_STATE_FIELDS]
+        if locked.status == Connection.Status.ERROR and locked.health_status_code in REFRESH_ERROR_CODES:
+            # Recovery clears the refresh error. A fresh token proves the refresh works, not that the provider
+            # accepts it: only a verification does.
+            if locked.provider.definition.get("verification"):
+                _record_health(locked, status=Connection.Status.HEALTHY, code="healthy")
+            else:
+                _record_health(locked, status=Connection.Status.UNVERIFIED, code="unverified")
+            fields += HEALTH_FIELDS
+        locked.save(update_fields=[*dict.fromkeys(fields), "modified_at"])
     return locked
 
 
-@transaction.atomic
-def _mark_refresh_revoked(connection: Connection) -> None:
-    locked = _lock(connection)
+def _reset_refresh_state(connection: Connection, *, now) -> None:
+    """A token was just stored: no refresh in flight, no failure pending, next refresh by the due rule."""
+    connection.refresh_lease_until = None
+    connection.refresh_started_at = None
+    connection.refresh_failed_at = None
+    connection.refresh_failure_count = 0
+    connection.refresh_due_at = _refresh_due_at(
+        provider=connection.provider,
+        credentials=connection.credentials or {},
+        expires_at=connection.credentials_expires_at,
+        issued_at=now,
+    )
+
+
+def _end_connection_access(connection: Connection, *, code: str, message: str, status_message: str) -> None:
+    """The connection gets no tokens any more (disconnected, or the provider refuses): wipe them, stop
+    refreshing, offer a reconnect link (is_authentication_pending), and say why. The caller saves, audits
+    and announces."""
+    connection.credentials = None
+    connection.credentials_expires_at = None
+    connection.is_authentication_pending = True
+    connection.refresh_lease_until = None
+    connection.refresh_started_at = None
+    connection.refresh_due_at = None
+    connection.connect_nonce = new_connect_nonce()
     _record_health(
-        locked,
+        connection,
         status=Connection.Status.DISCONNECTED,
-        code="authentication_failed",
-        message="The refresh token was rejected by the provider.",
-        status_message="The provider revoked access (invalid_grant).",
-        resolution="Reconnect the account.",
+        code=code,
+        message=message,
+        status_message=status_message,
+        resolution="Reconnect to restore access.",
         authentication_required=True,
     )
-    locked.save(update_fields=[*HEALTH_FIELDS, "modified_at"])
-    audit_record(action="connection.refresh_revoked", target=locked)
-    event_emit(type="connection.disconnected", connection=locked, data={"reason": "invalid_grant"})
 
 
-@transaction.atomic
+def _mark_refresh_revoked(connection: Connection) -> None:
+    """invalid_grant is terminal and quiet: one audit row, one webhook, no provider call until reconnected."""
+    with transaction.atomic():
+        locked = _lock(connection)
+        _end_connection_access(
+            locked,
+            code=InvalidGrant.code,
+            message="The provider rejected the refresh token (invalid_grant).",
+            status_message="The provider revoked access (invalid_grant).",
+        )
+        locked.save()
+        audit_record(action="connection.refresh_revoked", target=locked)
+        event_emit(type="connection.disconnected", connection=locked, data={"reason": InvalidGrant.code})
+
+
+def _mark_refresh_interrupted(connection: Connection) -> None:
+    with transaction.atomic():
+        locked = _lock(connection)
+        _end_connection_access(
+            locked,
+            code=RefreshInterrupted.code,
+            message=RefreshInterrupted.user_message,
+            status_message="A token refresh was interrupted and cannot be repeated.",
+        )
+        locked.save()
+        audit_record(action="connection.refresh_interrupted", target=locked)
+        event_emit(type="connection.disconnected", connection=locked, data={"reason": RefreshInterrupted.code})
+
+
+REFRESH_ERROR_CODES = {
+    ProviderUnavailable.code,
+    "provider_rejected_code",
+    "malformed_token_response",
+    "connector_not_configured",
+    "insecure_provider_url",
+    "settings_invalid",
+}
+
+
+def _retry_delay(*, failures: int, retry_after: int | None) -> timedelta:
+    """Exponential backoff with full jitter, never sooner than the provider's Retry-After."""
+    ceiling = min(REFRESH_RETRY_MAX, REFRESH_RETRY_BASE * 2 ** min(failures - 1, 16))
+    delay = ceiling * random.uniform(0.5, 1.0)
+    return max(delay, timedelta(seconds=retry_after or 0))
+
+
 def _mark_refresh_failed(connection: Connection, error: ConnectError) -> None:
-    locked = _lock(connection)
-    locked.refresh_failure_count += 1
-    fields = ["refresh_failure_count", "modified_at"]
-    if locked.refresh_failure_count >= REFRESH_FAILURE_BUDGET:
+    """A failed refresh is never shown as healthy: the row says error at once (one webhook when it turns),
+    and the next attempt waits out a jittered backoff, or comes at once when the outcome is unknown."""
+    outcome_unknown = isinstance(error, ProviderUnavailable) and error.outcome_unknown
+    with transaction.atomic():
+        locked = _lock(connection)
+        now = timezone.now()
+        locked.refresh_failure_count += 1
+        locked.refresh_failed_at = now
+        locked.refresh_lease_until = None
+        if outcome_unknown:
+            locked.refresh_due_at = now  # resend promptly with the same refresh token, inside its reuse grace
+        else:
+            locked.refresh_started_at = None
+            locked.refresh_due_at = now + _retry_delay(
+                failures=locked.refresh_failure_count, retry_after=getattr(error, "retry_after", None)
+            )
+        was = locked.status
         _record_health(
             locked,
             status=Connection.Status.ERROR,
             code=error.code,
             message=error.user_message,
-            status_message="Token refresh keeps failing.",
+            status_message="The last token refresh failed; Patchbay retries automatically.",
             resolution="Patchbay keeps retrying; reconnect if this persists.",
         )
-        fields += HEALTH_FIELDS
-        event_emit(type="connection.error", connection=locked, data={"reason": error.code})
-    locked.save(update_fields=list(dict.fromkeys(fields)))
+        locked.save(update_fields=[*REFRESH_STATE_FIELDS, *HEALTH_FIELDS, "modified_at"])
+        if was != Connection.Status.ERROR:
+            event_emit(type="connection.error", connection=locked, data={"reason": error.code})
 
 
-def connection_with_fresh_credentials(*, connection: Connection, policy: str = "auto") -> Connection:
-    """OpenInt's refresh_policy: none = as stored, force = always refresh, auto = refresh if expiring."""
-    if policy == "none" or connection.is_authentication_pending:
+def refresh_retry_countdown(*, connection_id: str) -> int:
+    """Seconds until a connection's next refresh is due (for a task's retry)."""
+    due = Connection.objects.filter(pk=connection_id).values_list("refresh_due_at", flat=True).first()
+    if due is None:
+        return 1
+    return max(1, int((due - timezone.now()).total_seconds()) + 1)
+
+
+def connection_with_fresh_credentials(
+    *, connection: Connection, policy: str = "auto", require_valid: bool = False
+) -> Connection:
+    """OpenInt's refresh_policy: none = as stored, force = always refresh, auto = refresh when due.
+
+    With `require_valid` (the caller is about to hand out the token) an expired access token is never
+    returned as if fresh: CredentialsExpired says so instead. `none` asks for the stored token as it is.
+    """
+    if policy == "none":
         return connection
-    if policy == "auto" and not _needs_refresh(connection, margin=timedelta(seconds=30)):
-        return connection
-    try:
-        refreshed = connection_refresh_credentials(connection_id=connection.pk, force=policy == "force")
-        return _reuse_relations(refreshed, connection)
-    except ConnectError:
-        if policy == "force":
-            raise
-        connection.refresh_from_db()
-        return connection
+    if not connection.is_authentication_pending:
+        due = connection.refresh_due_at is not None and connection.refresh_due_at <= timezone.now()
+        if policy == "force" or due:
+            try:
+                refreshed = connection_refresh_credentials(connection_id=connection.pk, force=policy == "force")
+                connection = _reuse_relations(refreshed, connection)
+            except ConnectError:
+                if policy == "force":
+                    raise
+                connection.refresh_from_db()
+    expires_at = connection.credentials_expires_at
+    if require_valid and connection.credentials and expires_at is not None and expires_at <= timezone.now():
+        raise CredentialsExpired(detail=connection.health_message)
+    return connection
 
 
 def connection_check_health(*, connection_id: str) -> Connection:

@@ -6,31 +6,29 @@ from celery import shared_task
 from django.utils import timezone
 
 from apps.connections import services
-from apps.connections.exceptions import InvalidGrant, ProviderUnavailable
+from apps.connections.exceptions import ConnectError, InvalidGrant, RefreshInProgress, RefreshInterrupted
 from apps.connections.selectors import connection_ids_for_health_check, connection_ids_needing_refresh
 
-SWEEP_HORIZON = timedelta(minutes=10)
 HEALTH_CHECK_INTERVAL = timedelta(hours=6)
 
 
-@shared_task(
-    autoretry_for=(ProviderUnavailable,),
-    retry_backoff=2,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=services.REFRESH_FAILURE_BUDGET,
-    ignore_result=True,
-)
-def refresh_connection_credentials(connection_id: str) -> None:
+@shared_task(bind=True, max_retries=services.REFRESH_FAILURE_BUDGET, ignore_result=True)
+def refresh_connection_credentials(self, connection_id: str) -> None:
+    """Never waits on another refresh (it retries when that one's lease ends); retryable failures come
+    back when the connection's jittered backoff (or the provider's Retry-After) has passed."""
     try:
-        services.connection_refresh_credentials(connection_id=connection_id)
-    except InvalidGrant:
+        services.connection_refresh_credentials(connection_id=connection_id, wait_seconds=0)
+    except (InvalidGrant, RefreshInterrupted):
         return  # recorded on the connection and announced by webhook; retrying cannot help
+    except RefreshInProgress as exc:
+        raise self.retry(countdown=exc.retry_after) from None
+    except ConnectError:
+        raise self.retry(countdown=services.refresh_retry_countdown(connection_id=connection_id)) from None
 
 
 @shared_task(ignore_result=True)
 def refresh_expiring_credentials() -> int:
-    ids = list(connection_ids_needing_refresh(horizon=timezone.now() + SWEEP_HORIZON))
+    ids = list(connection_ids_needing_refresh(now=timezone.now()))
     for connection_id in ids:
         refresh_connection_credentials.delay(connection_id)
     return len(ids)

@@ -178,6 +178,8 @@ OAUTH2_PROVIDER = {
 
 # --- Outbound HTTP to providers ---
 PATCHBAY_PROVIDER_TIMEOUT_SECONDS = env_int("PATCHBAY_PROVIDER_TIMEOUT_SECONDS", 15)
+# The longest a request waits for a token refresh another request or worker is making, then 503.
+PATCHBAY_REFRESH_WAIT_SECONDS = env_int("PATCHBAY_REFRESH_WAIT_SECONDS", PATCHBAY_PROVIDER_TIMEOUT_SECONDS)
 # A provider or webhook call inside atomic() raises when true (tests, development), else logs an error.
 PATCHBAY_RAISE_ON_NETWORK_IN_TRANSACTION = env_bool("PATCHBAY_RAISE_ON_NETWORK_IN_TRANSACTION", DEBUG)
 

@@ -38,6 +38,7 @@ def expired_bc_connection(application, customer):
         settings={"environment": "Production", "company": "11111111-2222-3333-4444-555555555555"},
         credentials={"type": "oauth2", "access_token": "old-access", "refresh_token": "old-refresh"},
         credentials_expires_at=timezone.now() - timedelta(minutes=5),
+        refresh_due_at=timezone.now() - timedelta(minutes=10),
     )
 
 
@@ -138,7 +139,8 @@ def test_refresh_policy_none_returns_stored_token(api, expired_bc_connection):
 @responses.activate
 def test_refresh_policy_force_refreshes_a_valid_token(api, expired_bc_connection):
     Connection.objects.filter(pk=expired_bc_connection.pk).update(
-        credentials_expires_at=timezone.now() + timedelta(hours=1)
+        credentials_expires_at=timezone.now() + timedelta(hours=1),
+        refresh_due_at=timezone.now() + timedelta(minutes=55),
     )
     call = mock_token_endpoint(responses, access_token="forced")
     body = api.get(
@@ -151,7 +153,8 @@ def test_refresh_policy_force_refreshes_a_valid_token(api, expired_bc_connection
 @responses.activate
 def test_refresh_policy_auto_leaves_a_valid_token_alone(api, expired_bc_connection):
     Connection.objects.filter(pk=expired_bc_connection.pk).update(
-        credentials_expires_at=timezone.now() + timedelta(hours=1)
+        credentials_expires_at=timezone.now() + timedelta(hours=1),
+        refresh_due_at=timezone.now() + timedelta(minutes=55),
     )
     call = mock_token_endpoint(responses)
     api.get(f"/api/v1/connections/{expired_bc_connection.pk}", refresh_policy="auto")

@@ -17,7 +17,7 @@ def _expired_connection(application, customer, provider, access="at-old") -> Con
         application=application, customer=customer, provider=provider, is_authentication_pending=False
     )
     connection.credentials = {"access_token": access, "refresh_token": "rt-old"}
-    connection.credentials_expires_at = timezone.now() - timedelta(seconds=1)
+    connection.credentials_expires_at = connection.refresh_due_at = timezone.now() - timedelta(seconds=1)
     connection.status = Connection.Status.HEALTHY
     connection.save()
     return connection
@@ -62,7 +62,8 @@ def test_sweep_refreshes_every_expiring_connection_once(fake_provider, oauth_pro
     ConnectorConfigFactory(application=application, provider=oauth_provider)
     expiring = [_expired_connection(application, customer, oauth_provider, access=f"old-{i}") for i in range(5)]
     fresh = _expired_connection(application, customer, oauth_provider)
-    Connection.objects.filter(pk=fresh.pk).update(credentials_expires_at=timezone.now() + timedelta(hours=2))
+    later = timezone.now() + timedelta(hours=2)
+    Connection.objects.filter(pk=fresh.pk).update(credentials_expires_at=later, refresh_due_at=later)
     fake_provider.on("POST", "/token", body={"access_token": "swept", "token_type": "bearer", "expires_in": 3600})
     assert tasks.refresh_expiring_credentials() == 5
     assert len(fake_provider.calls("/token")) == 5

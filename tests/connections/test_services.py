@@ -1,11 +1,12 @@
 import base64
+import contextlib
 from datetime import timedelta
 from urllib.parse import unquote_plus
 
 import pytest
 from django.utils import timezone
 
-from apps.connections import services
+from apps.connections import services, tasks
 from apps.connections.exceptions import (
     InvalidCredentials,
     InvalidGrant,
@@ -259,24 +260,36 @@ def test_auto_policy_skips_fresh_tokens_and_refreshes_expired_ones(authenticated
     same = services.connection_with_fresh_credentials(connection=authenticated, policy="auto")
     assert same.credentials["access_token"] == "at-1"
     assert len(fake_provider.calls("/token")) == before
-    Connection.objects.filter(pk=authenticated.pk).update(credentials_expires_at=timezone.now() - timedelta(seconds=5))
+    expired_at = timezone.now() - timedelta(seconds=5)
+    Connection.objects.filter(pk=authenticated.pk).update(credentials_expires_at=expired_at, refresh_due_at=expired_at)
     fake_provider.on("POST", "/token", body=token_body(access="at-9"))
     expired = Connection.objects.get(pk=authenticated.pk)
     fresh = services.connection_with_fresh_credentials(connection=expired, policy="auto")
     assert fresh.credentials["access_token"] == "at-9"
 
 
-def test_invalid_grant_disconnects_and_sends_a_webhook(authenticated, fake_provider, application):
+def test_invalid_grant_is_terminal_and_quiet(authenticated, fake_provider, application):
+    """One webhook, one audit row, no further provider calls however often it is read, a reconnect link."""
     application.webhook_url = "https://hooks.acme.test/patchbay"
     application.save()
     fake_provider.on("POST", "/token", status=400, body={"error": "invalid_grant"})
+    token_requests = len(fake_provider.calls("/token"))
     with pytest.raises(InvalidGrant):
         services.connection_refresh_credentials(connection_id=authenticated.pk, force=True)
+    for policy in ("auto", "force", "auto", "force", "auto"):
+        read = Connection.objects.get(pk=authenticated.pk)
+        with contextlib.suppress(InvalidGrant):
+            services.connection_with_fresh_credentials(connection=read, policy=policy)
+    assert tasks.refresh_expiring_credentials() == 0
     connection = Connection.objects.get(pk=authenticated.pk)
+    assert len(fake_provider.calls("/token")) == token_requests + 1
     assert connection.status == Connection.Status.DISCONNECTED
-    assert connection.health_authentication_required
-    assert WebhookDelivery.objects.filter(application=application, event_type="connection.disconnected").exists()
-    assert connection.credentials["access_token"] == "at-1"
+    assert connection.health_authentication_required and connection.health_status_code == "invalid_grant"
+    assert connection.credentials is None and connection.is_authentication_pending
+    assert connection.authorization_url and connection.authorization_url.endswith(connection.connect_token)
+    deliveries = WebhookDelivery.objects.filter(application=application, event_type="connection.disconnected")
+    assert deliveries.count() == 1
+    assert AuditEvent.objects.filter(action="connection.refresh_revoked", target_id=connection.pk).count() == 1
 
 
 def test_refresh_5xx_counts_against_the_budget_then_marks_error(authenticated, fake_provider):

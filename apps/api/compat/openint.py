@@ -208,7 +208,9 @@ def _expand(values) -> set[str]:
 
 @router.get("/connection/{connection_id}", response={200: OpenIntConnection, **READ_ERRORS}, exclude_unset=True)
 def get_connection(request, connection_id: str, query: Query[OpenIntGetQuery]):
-    connection = fresh(get_connection_or_404(request, connection_id), query.refresh_policy)
+    connection = fresh(
+        get_connection_or_404(request, connection_id), query.refresh_policy, handing_out_secrets=query.include_secrets
+    )
     if query.include_secrets:
         record_secrets_read(request, connection, via="api.compat.openint.get_connection")
     return present_openint_connection(connection, include_secrets=query.include_secrets, expand=_expand(query.expand))

@@ -56,10 +56,10 @@ def get_connection_or_404(request, connection_id: str) -> Connection:
     return connection
 
 
-def fresh(connection: Connection, policy: str) -> Connection:
-    if policy == "none":
-        return connection
-    return connection_with_fresh_credentials(connection=connection, policy=policy)
+def fresh(connection: Connection, policy: str, *, handing_out_secrets: bool = False) -> Connection:
+    """The connection after its refresh policy ran. A single read that hands out the token gets a clear
+    credentials_expired error rather than an expired token; lists show such a row with status error."""
+    return connection_with_fresh_credentials(connection=connection, policy=policy, require_valid=handing_out_secrets)
 
 
 def record_secrets_read(request, connection: Connection, *, via: str) -> None:

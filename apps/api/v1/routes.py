@@ -274,7 +274,9 @@ def list_connections(request, query: Query[ConnectionListQuery]):
     tags=["connections"],
 )
 def get_connection(request, connection_id: str, query: Query[ConnectionGetQuery]):
-    connection = fresh(get_connection_or_404(request, connection_id), query.refresh_policy)
+    connection = fresh(
+        get_connection_or_404(request, connection_id), query.refresh_policy, handing_out_secrets=query.include_secrets
+    )
     if query.include_secrets:
         record_secrets_read(request, connection, via="api.v1.get_connection")
     return present_connection(connection, include_secrets=query.include_secrets, expand=_expand(query.expand))
