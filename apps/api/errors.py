@@ -6,6 +6,8 @@ exception never has to know which status code or body it becomes.
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -24,6 +26,7 @@ STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "payload_too_large",
     422: "validation_error",
     429: "rate_limited",
     500: "internal_error",
@@ -118,12 +121,25 @@ def register_exception_handlers(api: NinjaAPI) -> None:
         )
 
     def on_connect_error(request, exc: ConnectError):
-        return error_response(
+        response = error_response(
             api,
             request,
             status=getattr(exc, "http_status", 400),
             code=exc.code,
             message=exc.user_message,
+        )
+        if getattr(exc, "retry_after", None):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+
+    def on_too_big(request, exc: RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return error_response(
+            api,
+            request,
+            status=413,
+            code="payload_too_large",
+            message=f"The request body is larger than the {limit}-byte limit.",
         )
 
     def on_django_validation(request, exc: DjangoValidationError):
@@ -178,4 +194,5 @@ def register_exception_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(DjangoValidationError, on_django_validation)
     api.add_exception_handler(IntegrityError, on_integrity)
     api.add_exception_handler(DataError, on_data_error)
+    api.add_exception_handler(RequestDataTooBig, on_too_big)
     api.add_exception_handler(Exception, on_unexpected)

@@ -1,5 +1,7 @@
 """Authentication, rate limiting and the one error shape every failure uses."""
 
+import io
+import logging
 from datetime import timedelta
 
 import pytest
@@ -7,6 +9,7 @@ from django.utils import timezone
 
 from apps.tenants.models import ApiKey
 from apps.tenants.services import api_key_revoke
+from config.logging import ScrubbingFormatter
 from tests.api.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +49,31 @@ def test_wrong_scheme_is_401(api_key):
     client = ApiClient(None)
     client.headers = {"Authorization": f"Basic {api_key[1]}"}
     assert_error(client.get("/api/v1/connections"), 401)
+
+
+@pytest.mark.parametrize("scheme", ["Basic", "Token", "ApiKey", "bearer:"])
+def test_a_key_sent_with_another_scheme_never_reaches_the_log(api_key, scheme):
+    """Scrubbed at the logging layer: what the handler LOGGING configures writes, not a test handler."""
+    (handler,) = [h for h in logging.getLogger().handlers if isinstance(h.formatter, ScrubbingFormatter)]
+    captured = io.StringIO()
+    previous = handler.setStream(captured)
+    try:
+        client = ApiClient(None)
+        client.headers = {"Authorization": f"{scheme} {api_key[1]}"}
+        assert_error(client.get("/api/v1/connections"), 401)
+        logging.getLogger("apps.api").error("echo %s %s", f"Authorization: {scheme} {api_key[1]}", api_key[1])
+    finally:
+        handler.setStream(previous)
+    written = captured.getvalue()
+    assert "echo" in written and "[redacted]" in written
+    assert api_key[1] not in written and api_key[1][len("pb_live_") :] not in written
+
+
+def test_a_body_over_the_upload_limit_is_413_json(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = api.post("/api/v1/customers", {"external_id": "big", "name": "x" * 5000})
+    error = assert_error(response, 413, "payload_too_large")
+    assert "1000" in error["message"]
 
 
 def test_revoked_api_key_is_401(api, api_key):

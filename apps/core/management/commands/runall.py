@@ -29,13 +29,27 @@ class Child:
     reader: threading.Thread | None = field(default=None, repr=False)
 
 
+WEB_THREADS = 8
+# Gunicorn's default access line carries the full request line and the referer, i.e. OAuth callback
+# URLs with their `code` and `state`: log the path without its query string instead.
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
+
+
 def build_children(*, host: str, port: int, web_workers: int, worker_concurrency: int) -> list[Child]:
     python = sys.executable
     var_dir = settings.VAR_DIR
     worker = [python, "-m", "celery", "-A", "config", "worker", "-l", "info", "--concurrency", str(worker_concurrency)]
     worker += ["--hostname", f"patchbay@{os.uname().nodename}", "--without-gossip", "--without-mingle"]
+    if str(settings.CELERY_BROKER_URL).startswith("filesystem://"):
+        # The embedded default: a thread pool has no child processes, so no prefork semaphore can be left
+        # held by a killed child and jam the pool.
+        worker += ["--pool", "threads"]
     web = [python, "-m", "gunicorn", "config.wsgi:application", "--bind", f"{host}:{port}"]
-    web += ["--workers", str(web_workers), "--access-logfile", "-", "--graceful-timeout", "10", "--no-control-socket"]
+    # Threads: a request waiting on a token refresh must not take the only slot the built-in sandbox's
+    # token endpoint (served by this same server) needs to answer it.
+    web += ["--workers", str(web_workers), "--worker-class", "gthread", "--threads", str(WEB_THREADS)]
+    web += ["--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
+    web += ["--graceful-timeout", "10", "--no-control-socket"]
     beat = [python, "-m", "celery", "-A", "config", "beat", "-l", "info"]
     beat += ["-s", str(var_dir / "celerybeat-schedule"), "--pidfile", ""]
     return [Child("web", web), Child("worker", worker), Child("beat", beat)]
