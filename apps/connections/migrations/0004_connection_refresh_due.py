@@ -13,7 +13,7 @@ def due_five_minutes_before_expiry(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("connections", "0002_connection_refresh_lease")]
+    dependencies = [("connections", "0003_connection_status_unverified")]
 
     operations = [
         migrations.AddField(
