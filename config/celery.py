@@ -1,9 +1,11 @@
 """Celery app. Beat's schedule is static and lives here (django-celery-beat does not support Django 6.1)."""
 
+import logging
 import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -58,3 +60,14 @@ app.conf.beat_schedule = {
     },
 }
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+def _record_task_taken(**kwargs):
+    """The heartbeat /healthz reads; a cache outage must not fail the task itself."""
+    from apps.core.worker_health import worker_task_taken
+
+    try:
+        worker_task_taken()
+    except Exception as exc:  # noqa: BLE001 - whatever the cache backend raises when unreachable
+        logging.getLogger(__name__).warning("could not record the worker heartbeat (%s)", type(exc).__name__)

@@ -1,5 +1,6 @@
 """API key authentication (`Authorization: Bearer <key>`) and the per-key fixed-window rate limit."""
 
+import logging
 import time
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from ninja.security import HttpBearer
 from apps.tenants.models import ApiKey
 from apps.tenants.selectors import api_key_authenticate
 
+logger = logging.getLogger(__name__)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 RATE_WINDOW_SECONDS = 60
 
@@ -25,20 +27,42 @@ def _touch_last_used(api_key: ApiKey) -> None:
         api_key.last_used_at = now
 
 
+def _count_in_window(key: str) -> int:
+    cache.add(key, 0, timeout=RATE_WINDOW_SECONDS + 5)
+    try:
+        return cache.incr(key)
+    except ValueError:  # evicted between add and incr: start the window again
+        cache.set(key, 1, timeout=RATE_WINDOW_SECONDS + 5)
+        return 1
+
+
+_cache_down_warned_at = 0.0
+
+
+def _warn_cache_down(exc: Exception) -> None:
+    """Once a minute per process, not once per request."""
+    global _cache_down_warned_at
+    if time.monotonic() - _cache_down_warned_at >= RATE_WINDOW_SECONDS:
+        _cache_down_warned_at = time.monotonic()
+        logger.warning("API rate limiting is off: the cache is unreachable (%s)", type(exc).__name__)
+
+
 def enforce_rate_limit(api_key: ApiKey) -> None:
-    """Fixed window in the shared Django cache: PATCHBAY_API_RATE_LIMIT_PER_MINUTE requests per key."""
+    """Fixed window in the shared Django cache: PATCHBAY_API_RATE_LIMIT_PER_MINUTE requests per key.
+
+    Fails open: with the cache (Redis) down, requests are served unthrottled and a warning is logged,
+    rather than every authenticated call failing.
+    """
     limit = settings.PATCHBAY_API_RATE_LIMIT_PER_MINUTE
     if not limit or limit <= 0:
         return
     now = time.time()
     window = int(now // RATE_WINDOW_SECONDS)
-    key = f"patchbay:api-rate:{api_key.pk}:{window}"
-    cache.add(key, 0, timeout=RATE_WINDOW_SECONDS + 5)
     try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr: start the window again
-        cache.set(key, 1, timeout=RATE_WINDOW_SECONDS + 5)
-        count = 1
+        count = _count_in_window(f"patchbay:api-rate:{api_key.pk}:{window}")
+    except Exception as exc:  # noqa: BLE001 - whatever the cache backend raises when it is unreachable
+        _warn_cache_down(exc)
+        return
     if count > limit:
         raise Throttled(wait=int((window + 1) * RATE_WINDOW_SECONDS - now) + 1)
 

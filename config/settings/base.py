@@ -191,6 +191,8 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
 CELERY_FILESYSTEM_DIR = VAR_DIR / "broker"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = False
+# /healthz says degraded when no worker has taken a task for this long (beat sends one every minute).
+PATCHBAY_WORKER_STALE_SECONDS = env_int("PATCHBAY_WORKER_STALE_SECONDS", 300)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the worker logs through LOGGING below, secrets scrubbed
 
 # --- Security headers ---
