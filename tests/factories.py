@@ -7,6 +7,7 @@ from apps.catalog.models import ConnectorConfig, Provider
 from apps.catalog.services import catalog_sync
 from apps.connections.models import Connection
 from apps.tenants.models import Application, Customer
+from apps.tenants.services import webhook_secret_new
 
 
 class ApplicationFactory(factory.django.DjangoModelFactory):
@@ -16,7 +17,7 @@ class ApplicationFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Acme {n}")
     slug = factory.Sequence(lambda n: f"acme-{n}")
     allowed_origins = factory.LazyFunction(lambda: ["https://app.acme.test"])
-    webhook_secret = factory.LazyFunction(lambda: {"secret": "whsec_test"})
+    webhook_secret = factory.LazyFunction(lambda: {"secret": webhook_secret_new()})
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):

@@ -12,6 +12,7 @@ from apps.api.compat.stuut import router as stuut_router
 from apps.api.compat.supaglue import router as supaglue_router
 from apps.api.errors import register_exception_handlers
 from apps.api.v1.routes import router as v1_router
+from apps.api.v1.webhooks import router as v1_webhooks_router
 
 api = NinjaAPI(
     title="Patchbay API",
@@ -29,6 +30,7 @@ api = NinjaAPI(
 register_exception_handlers(api)
 
 api.add_router("/v1/", v1_router)
+api.add_router("/v1/", v1_webhooks_router)
 api.add_router("/compat/stuut/", stuut_router)
 api.add_router("/compat/openint/", openint_router)
 api.add_router("/compat/supaglue/", supaglue_router)

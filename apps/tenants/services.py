@@ -1,5 +1,7 @@
+import base64
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -11,6 +13,7 @@ from apps.core.services import audit_record
 from apps.tenants.models import ApiKey, Application, Customer
 
 API_KEY_PREFIX = "pb_live_"
+WEBHOOK_SECRET_OVERLAP = timedelta(hours=24)
 
 
 def hash_secret(raw: str) -> str:
@@ -37,11 +40,44 @@ def application_create(
         allowed_origins=[normalize_origin(o) for o in allowed_origins or []],
         webhook_url=webhook_url,
     )
-    application.webhook_secret = {"secret": "whsec_" + secrets.token_urlsafe(32)}
+    application.webhook_secret = {"secret": webhook_secret_new()}
     application.full_clean()
     application.save()
     audit_record(action="application.created", target=application, application=application)
     return application
+
+
+def webhook_secret_new() -> str:
+    """A Standard Webhooks signing secret: `whsec_` + standard base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@transaction.atomic
+def application_webhook_secret_rotate(
+    *, application: Application, overlap: timedelta = WEBHOOK_SECRET_OVERLAP, actor: str = "system"
+) -> str:
+    """Give the application a new signing secret and return it (shown once).
+
+    The old secret keeps signing deliveries beside the new one for `overlap`, so receivers can switch
+    without dropping events: the `webhook-signature` header carries one signature per valid secret.
+    """
+    locked = Application.objects.select_for_update().get(pk=application.pk)
+    stored = locked.webhook_secret or {}
+    now = timezone.now()
+    previous = [p for p in stored.get("previous", []) if datetime.fromisoformat(p["valid_until"]) > now]
+    if stored.get("secret"):
+        previous.insert(0, {"secret": stored["secret"], "valid_until": (now + overlap).isoformat()})
+    secret = webhook_secret_new()
+    locked.webhook_secret = {"secret": secret, "previous": previous}
+    locked.save(update_fields=["webhook_secret", "modified_at"])
+    application.webhook_secret = locked.webhook_secret
+    audit_record(
+        action="application.webhook_secret_rotated",
+        target=locked,
+        actor=actor,
+        data={"overlap_seconds": int(overlap.total_seconds())},
+    )
+    return secret
 
 
 @transaction.atomic

@@ -1,48 +1,45 @@
-"""Outbound webhooks: an event becomes a WebhookDelivery row in the caller's transaction and is sent
-after commit, signed with the application's secret, retried with exponential backoff and jitter.
-A send claims the row (a lease), posts with no transaction open, then records status, latency and an
-excerpt of the answer."""
+"""Outbound webhooks, signed per the Standard Webhooks specification (https://www.standardwebhooks.com).
 
-import hashlib
-import hmac
+An event becomes a WebhookDelivery row inside the caller's transaction and is handed to the worker after
+commit. Sending is claim -> send -> record, so no database lock is ever held while a receiver answers:
+- claim: one UPDATE that counts the attempt and sets `lease_until`, only while the delivery is pending
+  and nobody holds an unexpired lease; the row count says whether this worker owns the attempt. A
+  worker that dies mid-send leaves a lease that simply runs out.
+- send: the signed POST with no transaction open (`ensure_no_transaction` refuses otherwise).
+- record: one short UPDATE (status, latency, an excerpt of the answer) guarded by the attempt number,
+  so a worker whose lease expired and was overtaken cannot overwrite the newer attempt's result.
+Failures are retried with exponential backoff and jitter, `MAX_ATTEMPTS` in all.
+"""
+
 import json
 import random
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import requests
+from celery import signature
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
 
 from apps.core.ids import new_id
 from apps.core.services import audit_record
+from apps.core.timestamps import format_timestamp
 from apps.core.transactions import ensure_no_transaction
+from apps.tenants.models import Application
 from apps.webhooks.models import WebhookDelivery
 
 MAX_ATTEMPTS = 8
 BASE_BACKOFF_SECONDS = 30
+MAX_BACKOFF_SECONDS = 6 * 3600
 LEASE_MARGIN_SECONDS = 30
 RESPONSE_EXCERPT_CHARS = 500
-RECORDED_FIELDS = [
-    "attempts",
-    "lease_until",
-    "last_response_status",
-    "last_latency_ms",
-    "last_response_excerpt",
-    "last_error",
-    "status",
-    "delivered_at",
-    "next_attempt_at",
-]
-SIGNATURE_HEADER = "Patchbay-Signature"
-
-
-def sign_payload(*, secret: str, timestamp: int, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+DELIVER_TASK = "webhooks.deliver"
+TEST_EVENT_TYPE = "webhook.test"
 
 
 def connection_event_data(connection) -> dict:
@@ -57,36 +54,54 @@ def connection_event_data(connection) -> dict:
     }
 
 
-def event_emit(*, type: str, connection, data: dict | None = None) -> WebhookDelivery | None:
-    application = connection.application
-    if not application.webhook_url:
-        return None
-    payload = {
-        "id": new_id("evt"),
-        "type": type,
-        "created_at": timezone.now().isoformat(),
-        "data": {**connection_event_data(connection), **(data or {})},
-    }
+def _delivery_create(*, application: Application, type: str, data: dict) -> WebhookDelivery:
+    now = timezone.now()
     delivery = WebhookDelivery.objects.create(
         application=application,
         event_type=type,
-        payload=payload,
+        payload={"id": new_id("evt"), "type": type, "timestamp": format_timestamp(now), "data": data},
         url=application.webhook_url,
-        next_attempt_at=timezone.now(),
+        next_attempt_at=now,
     )
     _deliver_after_commit(delivery)
     return delivery
 
 
 def _deliver_after_commit(delivery: WebhookDelivery) -> None:
-    from apps.webhooks.tasks import deliver_webhook
+    transaction.on_commit(lambda: _queue(delivery.pk))
 
-    transaction.on_commit(lambda: deliver_webhook.delay(delivery.pk))
+
+def _queue(delivery_id: str) -> None:
+    # By task name, so this module does not import the task module that imports it.
+    signature(DELIVER_TASK, args=(delivery_id,)).delay()
+
+
+def event_emit(*, type: str, connection, data: dict | None = None) -> WebhookDelivery | None:
+    application = connection.application
+    if not application.webhook_url:
+        return None
+    return _delivery_create(
+        application=application, type=type, data={**connection_event_data(connection), **(data or {})}
+    )
+
+
+@transaction.atomic
+def webhook_test_event_send(*, application: Application, actor: str = "system") -> WebhookDelivery:
+    """Queue a `webhook.test` event to the application's webhook URL, signed like every real event."""
+    if not application.webhook_url:
+        raise ValidationError("This application has no webhook URL; set one before sending a test event.")
+    delivery = _delivery_create(
+        application=application,
+        type=TEST_EVENT_TYPE,
+        data={"application_id": application.pk, "message": "Test event sent from Patchbay."},
+    )
+    audit_record(action="webhook.test_sent", target=delivery, actor=actor, application=application)
+    return delivery
 
 
 def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: str = "system") -> WebhookDelivery:
-    """Send an event again as a new delivery to the application's current webhook URL. The event id stays
-    the same, so a receiver that already processed it can tell and skip it."""
+    """Send an event again as a new delivery to the application's current webhook URL. The event id (the
+    `webhook-id` header) stays the same, so a receiver that already processed it can tell and skip it."""
     application = delivery.application
     url = application.webhook_url or delivery.url
     with transaction.atomic():
@@ -105,9 +120,30 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: str = "system")
     return resend
 
 
-def _backoff(attempts: int) -> timedelta:
-    seconds = BASE_BACKOFF_SECONDS * (2 ** (attempts - 1))
-    return timedelta(seconds=seconds + random.uniform(0, seconds / 2))
+def webhook_retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff with jitter: a random point in the upper half of 30 s * 2^(attempts-1), capped at 6 h.
+
+    The randomness spreads the retries of many deliveries that failed together (a receiver outage) so
+    they do not all come back in the same second; keeping to the upper half keeps each wait longer
+    than the one before.
+    """
+    ceiling = min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** (attempts - 1))
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+def webhook_signing_secrets(*, application: Application, at: datetime) -> list[str]:
+    """The current secret first, then every rotated-out secret still inside its overlap window."""
+    stored = application.webhook_secret or {}
+    secrets = [stored["secret"]] if stored.get("secret") else []
+    for previous in stored.get("previous", []):
+        if datetime.fromisoformat(previous["valid_until"]) > at:
+            secrets.append(previous["secret"])
+    return secrets
+
+
+def webhook_signature(*, secrets: list[str], message_id: str, sent_at: datetime, body: str) -> str:
+    """The `webhook-signature` header: one `v1,<base64>` per secret, space-separated, as the spec allows."""
+    return " ".join(Webhook(secret).sign(msg_id=message_id, timestamp=sent_at, data=body) for secret in secrets)
 
 
 @dataclass(frozen=True)
@@ -122,37 +158,41 @@ class SendResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def _claim(delivery_id: str) -> WebhookDelivery | None:
-    """Take the delivery for one attempt: a compare-and-set on its lease, so two workers never both send it."""
+def webhook_delivery_claim(*, delivery_id: str) -> WebhookDelivery | None:
+    """Take the next attempt of a pending delivery; None when it is settled or another worker is sending it."""
     now = timezone.now()
-    lease = now + timedelta(seconds=settings.PATCHBAY_PROVIDER_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
+    lease = now + timedelta(seconds=settings.PATCHBAY_WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
     claimed = (
         WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=lease)
+        .update(lease_until=lease, attempts=F("attempts") + 1, modified_at=now)
     )
     if not claimed:
         return None
     return WebhookDelivery.objects.select_related("application").get(pk=delivery_id)
 
 
-def _send(delivery: WebhookDelivery) -> SendResult:
+def webhook_delivery_send(*, delivery: WebhookDelivery) -> SendResult:
     ensure_no_transaction(operation="webhook delivery")
-    secret = (delivery.application.webhook_secret or {}).get("secret", "")
-    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
-    timestamp = int(time.time())
+    sent_at = timezone.now()
+    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True)
+    message_id = delivery.payload["id"]
+    secrets = webhook_signing_secrets(application=delivery.application, at=sent_at)
     started = time.monotonic()
     try:
         response = requests.post(
             delivery.url,
-            data=body,
+            data=body.encode(),
             headers={
                 "Content-Type": "application/json",
                 "User-Agent": "Patchbay-Webhooks/1",
-                SIGNATURE_HEADER: sign_payload(secret=secret, timestamp=timestamp, body=body),
-                "Patchbay-Event-Id": delivery.payload["id"],
+                "webhook-id": message_id,
+                "webhook-timestamp": str(int(sent_at.timestamp())),
+                "webhook-signature": webhook_signature(
+                    secrets=secrets, message_id=message_id, sent_at=sent_at, body=body
+                ),
             },
-            timeout=settings.PATCHBAY_PROVIDER_TIMEOUT_SECONDS,
+            timeout=settings.PATCHBAY_WEBHOOK_TIMEOUT_SECONDS,
             allow_redirects=False,
         )
     except requests.RequestException as exc:
@@ -169,36 +209,50 @@ def _elapsed_ms(started: float) -> int:
     return round((time.monotonic() - started) * 1000)
 
 
-def _record(delivery: WebhookDelivery, result: SendResult) -> WebhookDelivery:
-    delivery.attempts += 1
-    delivery.lease_until = None
-    delivery.last_response_status = result.status_code
-    delivery.last_latency_ms = result.latency_ms
-    delivery.last_response_excerpt = result.response_excerpt
-    delivery.last_error = result.error
+def webhook_delivery_record(*, delivery: WebhookDelivery, result: SendResult) -> WebhookDelivery | None:
+    """Write the attempt's outcome; returns the delivery as it now stands (None once it is gone, e.g. its
+    application was deleted meanwhile)."""
+    now = timezone.now()
+    changes = {
+        "lease_until": None,
+        "last_response_status": result.status_code,
+        "last_latency_ms": result.latency_ms,
+        "last_response_excerpt": result.response_excerpt,
+        "last_error": result.error,
+        "modified_at": now,
+    }
     if result.succeeded:
-        delivery.status = WebhookDelivery.Status.DELIVERED
-        delivery.delivered_at = timezone.now()
-        delivery.next_attempt_at = None
+        changes.update(status=WebhookDelivery.Status.DELIVERED, delivered_at=now, next_attempt_at=None)
     elif delivery.attempts >= MAX_ATTEMPTS:
-        delivery.status = WebhookDelivery.Status.FAILED
-        delivery.next_attempt_at = None
+        changes.update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None)
     else:
-        delivery.next_attempt_at = timezone.now() + _backoff(delivery.attempts)
-    # Saved by primary key only: the row may have been deleted with its application meanwhile.
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        **{field: getattr(delivery, field) for field in RECORDED_FIELDS}, modified_at=timezone.now()
-    )
-    return delivery
+        changes.update(next_attempt_at=now + webhook_retry_delay(delivery.attempts))
+    WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=WebhookDelivery.Status.PENDING, attempts=delivery.attempts
+    ).update(**changes)
+    return WebhookDelivery.objects.filter(pk=delivery.pk).first()
 
 
 def webhook_deliver(*, delivery_id: str) -> WebhookDelivery | None:
-    """Try one delivery: claim it, send with no transaction open, record the outcome. Returns the delivery
-    as it now stands (None when it no longer exists, e.g. its application was deleted)."""
-    delivery = _claim(delivery_id)
+    """Try one attempt of a delivery unless it is settled or being sent; returns its state after (None
+    when it no longer exists)."""
+    delivery = webhook_delivery_claim(delivery_id=delivery_id)
     if delivery is None:
         return WebhookDelivery.objects.filter(pk=delivery_id).first()
-    return _record(delivery, _send(delivery))
+    return webhook_delivery_record(delivery=delivery, result=webhook_delivery_send(delivery=delivery))
+
+
+def webhook_deliveries_queue(*, delivery_ids: list[str]) -> int:
+    """Queue an attempt now for each pending delivery among `delivery_ids`, whatever its retry time;
+    returns how many were queued. One being sent at this moment keeps its lease and is not sent twice."""
+    due = list(
+        WebhookDelivery.objects.filter(pk__in=delivery_ids, status=WebhookDelivery.Status.PENDING).values_list(
+            "pk", flat=True
+        )
+    )
+    for delivery_id in due:
+        _queue(delivery_id)
+    return len(due)
 
 
 def webhook_due_ids(*, limit: int = 500) -> list[str]:

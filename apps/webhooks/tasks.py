@@ -1,9 +1,9 @@
 from celery import shared_task
 
-from apps.webhooks.services import webhook_deliver, webhook_due_ids
+from apps.webhooks.services import DELIVER_TASK, webhook_deliver, webhook_due_ids
 
 
-@shared_task(ignore_result=True)
+@shared_task(name=DELIVER_TASK, ignore_result=True)
 def deliver_webhook(delivery_id: str) -> None:
     webhook_deliver(delivery_id=delivery_id)
 

@@ -180,6 +180,8 @@ OAUTH2_PROVIDER = {
 PATCHBAY_PROVIDER_TIMEOUT_SECONDS = env_int("PATCHBAY_PROVIDER_TIMEOUT_SECONDS", 15)
 # The longest a request waits for a token refresh another request or worker is making, then 503.
 PATCHBAY_REFRESH_WAIT_SECONDS = env_int("PATCHBAY_REFRESH_WAIT_SECONDS", PATCHBAY_PROVIDER_TIMEOUT_SECONDS)
+# How long a webhook receiver may take to answer; a delivery's claim lasts this plus 30 s.
+PATCHBAY_WEBHOOK_TIMEOUT_SECONDS = env_int("PATCHBAY_WEBHOOK_TIMEOUT_SECONDS", 15)
 # A provider or webhook call inside atomic() raises when true (tests, development), else logs an error.
 PATCHBAY_RAISE_ON_NETWORK_IN_TRANSACTION = env_bool("PATCHBAY_RAISE_ON_NETWORK_IN_TRANSACTION", DEBUG)
 

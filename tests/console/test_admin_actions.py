@@ -1,19 +1,23 @@
 """Admin writes go through services: keys shown once, secrets write-only, actions call the domain services."""
 
 import re
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
 
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.connections.models import Connection
 from apps.core.models import AuditEvent
 from apps.tenants.models import ApiKey, Application
 from apps.tenants.selectors import api_key_authenticate
-from apps.tenants.services import api_key_create
+from apps.tenants.services import api_key_create, webhook_secret_new
 from tests.factories import ApplicationFactory, CustomerFactory, StaffUserFactory, provider_for
+from tests.provider_server import start_fake_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -236,22 +240,72 @@ def test_connection_edit_merges_metadata_through_the_service(staff_client):
     assert connection.metadata == {"keep": 1, "new": 3}
 
 
-def test_webhook_deliver_now_queues_pending_deliveries(staff_client):
+@pytest.fixture
+def receiver():
+    provider, server = start_fake_provider()
+    provider.on("POST", "/hooks", body={})
+    yield provider
+    server.shutdown()
+    server.server_close()
+
+
+def test_webhook_deliver_now_sends_pending_deliveries(staff_client, receiver):
     from apps.webhooks.models import WebhookDelivery
 
-    application = ApplicationFactory()
+    application = ApplicationFactory(webhook_secret={"secret": webhook_secret_new()})
+    url = f"{receiver.url}/hooks"
+    later = timezone.now() + timedelta(hours=1)
     pending = WebhookDelivery.objects.create(
-        application=application, event_type="connection.created", payload={"id": "evt"}, url="https://hooks.test/x"
+        application=application,
+        event_type="connection.created",
+        payload={"id": "evt_1"},
+        url=url,
+        next_attempt_at=later,
     )
     delivered = WebhookDelivery.objects.create(
-        application=application, event_type="connection.created", payload={"id": "evt2"}, url="https://hooks.test/x",
+        application=application, event_type="connection.created", payload={"id": "evt_2"}, url=url,
         status=WebhookDelivery.Status.DELIVERED,
     )  # fmt: skip
-    with mock.patch("apps.webhooks.tasks.deliver_webhook.delay") as delay:
+    response = staff_client.post(
+        reverse("admin:webhooks_webhookdelivery_changelist"),
+        {"action": "deliver_now", "_selected_action": [pending.pk, delivered.pk]},
+        follow=True,
+    )
+    assert "Queued 1 pending delivery attempt(s)." in messages_of(response)
+    assert [r.headers["webhook-id"] for r in receiver.calls("/hooks")] == ["evt_1"]
+    assert WebhookDelivery.objects.get(pk=pending.pk).status == WebhookDelivery.Status.DELIVERED
+
+
+def test_send_test_webhook_action_delivers_a_signed_test_event(
+    staff_client, receiver, django_capture_on_commit_callbacks
+):
+    secret = webhook_secret_new()
+    application = ApplicationFactory(webhook_url=f"{receiver.url}/hooks", webhook_secret={"secret": secret})
+    without_url = ApplicationFactory(webhook_url="")
+    with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(
-            reverse("admin:webhooks_webhookdelivery_changelist"),
-            {"action": "deliver_now", "_selected_action": [pending.pk, delivered.pk]},
+            reverse("admin:tenants_application_changelist"),
+            {"action": "send_test_webhook", "_selected_action": [application.pk, without_url.pk]},
             follow=True,
         )
-    delay.assert_called_once_with(pending.pk)
-    assert "Queued 1 pending delivery attempt(s)." in messages_of(response)
+    shown = " ".join(messages_of(response))
+    assert "queued to" in shown and "has no webhook URL" in shown
+    request = receiver.calls("/hooks")[0]
+    assert Webhook(secret).verify(request.body, request.headers)["type"] == "webhook.test"
+
+
+def test_rotate_webhook_secret_action_shows_the_new_secret_once(staff_client):
+    old = webhook_secret_new()
+    application = ApplicationFactory(webhook_secret={"secret": old})
+    response = staff_client.post(
+        reverse("admin:tenants_application_changelist"),
+        {"action": "rotate_webhook_secret", "_selected_action": [application.pk]},
+        follow=True,
+    )
+    shown = re.search(r"whsec_[A-Za-z0-9+/=]+", " ".join(messages_of(response))).group(0)
+    stored = Application.objects.get(pk=application.pk).webhook_secret
+    assert stored["secret"] == shown != old
+    assert [p["secret"] for p in stored["previous"]] == [old]
+    assert AuditEvent.objects.filter(action="application.webhook_secret_rotated", target_id=application.pk).exists()
+    page = staff_client.get(reverse("admin:tenants_application_change", args=[application.pk])).content.decode()
+    assert shown not in page and old not in page

@@ -1,12 +1,31 @@
-import hashlib
-import hmac
 import json
+import re
+import threading
+from datetime import timedelta
 
 import pytest
+from django.db import connections, transaction
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from apps.connections import services
+from apps.core.timestamps import TIMESTAMP_PATTERN
+from apps.core.transactions import NetworkCallInTransaction
+from apps.tenants.models import Application
+from apps.tenants.services import application_webhook_secret_rotate, webhook_secret_new
 from apps.webhooks.models import WebhookDelivery
-from apps.webhooks.services import MAX_ATTEMPTS, sign_payload, webhook_deliver, webhook_due_ids
+from apps.webhooks.services import (
+    MAX_ATTEMPTS,
+    event_emit,
+    webhook_deliver,
+    webhook_delivery_claim,
+    webhook_delivery_record,
+    webhook_delivery_resend,
+    webhook_delivery_send,
+    webhook_due_ids,
+    webhook_retry_delay,
+    webhook_test_event_send,
+)
 from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory
 from tests.provider_server import start_fake_provider
 
@@ -20,54 +39,194 @@ def receiver():
 
 
 @pytest.fixture
-def hooked_app(db, receiver):
-    return ApplicationFactory(webhook_url=f"{receiver.url}/hooks", webhook_secret={"secret": "whsec_known"})
+def secret():
+    return webhook_secret_new()
 
 
-def test_event_is_delivered_after_commit_with_a_verifiable_signature(
-    hooked_app, receiver, django_capture_on_commit_callbacks
+@pytest.fixture
+def hooked_app(db, receiver, secret):
+    return ApplicationFactory(webhook_url=f"{receiver.url}/hooks", webhook_secret={"secret": secret})
+
+
+def _connection(application):
+    return ConnectionFactory(application=application, customer=CustomerFactory(application=application))
+
+
+def _expire_previous_secrets(application):
+    application = Application.objects.get(pk=application.pk)
+    ended = (timezone.now() - timedelta(seconds=1)).isoformat()
+    stored = application.webhook_secret
+    application.webhook_secret = {**stored, "previous": [{**p, "valid_until": ended} for p in stored["previous"]]}
+    application.save(update_fields=["webhook_secret"])
+
+
+def _verify(secret: str, request) -> dict:
+    return Webhook(secret).verify(request.body, request.headers)
+
+
+def test_event_is_delivered_after_commit_and_verifies_with_the_standard_webhooks_library(
+    hooked_app, receiver, secret, django_capture_on_commit_callbacks
 ):
     receiver.on("POST", "/hooks", body={"ok": True})
-    connection = ConnectionFactory(application=hooked_app, customer=CustomerFactory(application=hooked_app))
+    connection = _connection(hooked_app)
     with django_capture_on_commit_callbacks(execute=True):
         services.connection_update(connection=connection, display_name="x")
         services.connection_disconnect(connection=connection)
     delivery = WebhookDelivery.objects.get(application=hooked_app, event_type="connection.disconnected")
     assert delivery.status == WebhookDelivery.Status.DELIVERED
     request = receiver.calls("/hooks")[0]
-    timestamp, signature = (part.split("=", 1)[1] for part in request.headers["Patchbay-Signature"].split(","))
-    expected = hmac.new(b"whsec_known", f"{timestamp}.".encode() + request.body, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(signature, expected)
-    payload = json.loads(request.body)
+    payload = _verify(secret, request)
+    assert request.headers["webhook-id"] == payload["id"] == delivery.payload["id"]
     assert payload["type"] == "connection.disconnected"
+    assert re.match(TIMESTAMP_PATTERN, payload["timestamp"])
     assert payload["data"]["connection_id"] == connection.pk
     assert payload["data"]["customer_id"] == connection.customer.external_id
     assert "credentials" not in request.body.decode()
+    with pytest.raises(WebhookVerificationError):
+        Webhook(webhook_secret_new()).verify(request.body, request.headers)
+    tampered = request.body.replace(b"connection.disconnected", b"connection.authenticated")
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(tampered, request.headers)
 
 
 def test_failed_delivery_is_retried_with_backoff_then_gives_up(hooked_app, receiver):
     receiver.on("POST", "/hooks", status=500, body={})
-    connection = ConnectionFactory(application=hooked_app, customer=CustomerFactory(application=hooked_app))
-    from apps.webhooks.services import event_emit
-
-    delivery = event_emit(type="connection.error", connection=connection)
+    delivery = event_emit(type="connection.error", connection=_connection(hooked_app))
     first = webhook_deliver(delivery_id=delivery.pk)
     assert first.status == WebhookDelivery.Status.PENDING
-    assert first.attempts == 1 and first.last_response_status == 500
-    assert first.next_attempt_at > first.modified_at.replace(microsecond=0)
+    assert first.attempts == 1 and first.last_response_status == 500 and first.last_error == "HTTP 500"
+    assert first.next_attempt_at >= timezone.now() + timedelta(seconds=14)
+    assert first.lease_until is None and first.last_latency_ms is not None
     assert delivery.pk not in webhook_due_ids()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=MAX_ATTEMPTS - 1)
     last = webhook_deliver(delivery_id=delivery.pk)
     assert last.status == WebhookDelivery.Status.FAILED and last.next_attempt_at is None
+    assert len(receiver.calls("/hooks")) == 2
+
+
+def test_a_resent_event_keeps_its_id_and_verifies(hooked_app, receiver, secret, django_capture_on_commit_callbacks):
+    receiver.on("POST", "/hooks", body={})
+    delivery = event_emit(type="connection.error", connection=_connection(hooked_app))
+    webhook_deliver(delivery_id=delivery.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        resend = webhook_delivery_resend(delivery=delivery, actor="staff:ann")
+    first, again = receiver.calls("/hooks")
+    assert _verify(secret, first)["id"] == _verify(secret, again)["id"] == delivery.payload["id"]
+    assert WebhookDelivery.objects.get(pk=resend.pk).resent_from_id == delivery.pk
+
+
+def test_retry_delay_grows_with_each_attempt_and_is_jittered():
+    samples = {attempts: [webhook_retry_delay(attempts) for _ in range(40)] for attempts in range(1, 7)}
+    for attempts in range(1, 6):
+        assert max(samples[attempts]) <= min(samples[attempts + 1]), "each wait is longer than the one before"
+        assert len(set(samples[attempts])) > 30, "retries of deliveries that failed together are spread out"
+    assert max(samples[6]) > 10 * min(samples[1])
+    assert webhook_retry_delay(30) <= timedelta(hours=6)
 
 
 def test_applications_without_a_webhook_url_get_no_deliveries(db):
-    connection = ConnectionFactory()
-    services.connection_disconnect(connection=connection)
+    services.connection_disconnect(connection=ConnectionFactory())
     assert not WebhookDelivery.objects.exists()
 
 
-def test_signature_format():
-    assert sign_payload(secret="s", timestamp=1, body=b"{}") == (
-        "t=1,v1=" + hmac.new(b"s", b"1.{}", hashlib.sha256).hexdigest()
-    )
+def test_the_sender_refuses_to_run_inside_a_transaction(hooked_app, receiver):
+    receiver.on("POST", "/hooks", body={})
+    delivery = event_emit(type="connection.error", connection=_connection(hooked_app))
+    claimed = webhook_delivery_claim(delivery_id=delivery.pk)
+    with pytest.raises(NetworkCallInTransaction), transaction.atomic():
+        webhook_delivery_send(delivery=claimed)
+    assert receiver.calls("/hooks") == []
+
+
+def test_a_claimed_delivery_cannot_be_claimed_again_until_its_lease_runs_out(hooked_app, receiver):
+    delivery = event_emit(type="connection.error", connection=_connection(hooked_app))
+    claimed = webhook_delivery_claim(delivery_id=delivery.pk)
+    assert claimed is not None and claimed.attempts == 1
+    assert webhook_delivery_claim(delivery_id=delivery.pk) is None
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert webhook_delivery_claim(delivery_id=delivery.pk).attempts == 2, "an abandoned claim is taken over"
+
+
+def test_an_overtaken_attempt_does_not_overwrite_the_newer_result(hooked_app, receiver):
+    receiver.on("POST", "/hooks", body={})
+    delivery = event_emit(type="connection.error", connection=_connection(hooked_app))
+    stale = webhook_delivery_claim(delivery_id=delivery.pk)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    current = webhook_delivery_claim(delivery_id=delivery.pk)
+    delivered = webhook_delivery_record(delivery=current, result=webhook_delivery_send(delivery=current))
+    assert delivered.status == WebhookDelivery.Status.DELIVERED
+    after_stale = webhook_delivery_record(delivery=stale, result=webhook_delivery_send(delivery=stale))
+    assert after_stale.status == WebhookDelivery.Status.DELIVERED and after_stale.attempts == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_workers_send_one_attempt(receiver, secret):
+    application = ApplicationFactory(webhook_url=f"{receiver.url}/hooks", webhook_secret={"secret": secret})
+    receiver.on("POST", "/hooks", body={}, delay=0.5)
+    delivery = event_emit(type="connection.error", connection=_connection(application))
+    barrier = threading.Barrier(6)
+    errors = []
+
+    def worker():
+        try:
+            barrier.wait()
+            webhook_deliver(delivery_id=delivery.pk)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(receiver.calls("/hooks")) == 1
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == WebhookDelivery.Status.DELIVERED
+
+
+def test_after_rotation_both_secrets_verify_until_the_overlap_ends(hooked_app, receiver, secret):
+    receiver.on("POST", "/hooks", body={})
+    new_secret = application_webhook_secret_rotate(application=hooked_app, overlap=timedelta(hours=2))
+    assert new_secret.startswith("whsec_") and new_secret != secret
+    hooked_app = Application.objects.get(pk=hooked_app.pk)
+    webhook_deliver(delivery_id=event_emit(type="connection.error", connection=_connection(hooked_app)).pk)
+    during = receiver.calls("/hooks")[-1]
+    assert len(during.headers["webhook-signature"].split(" ")) == 2
+    assert _verify(secret, during) and _verify(new_secret, during)
+
+    _expire_previous_secrets(hooked_app)
+    webhook_deliver(delivery_id=event_emit(type="connection.error", connection=_connection(hooked_app)).pk)
+    after = receiver.calls("/hooks")[-1]
+    assert len(after.headers["webhook-signature"].split(" ")) == 1
+    assert _verify(new_secret, after)
+    with pytest.raises(WebhookVerificationError):
+        _verify(secret, after)
+
+
+def test_rotation_drops_previous_secrets_whose_overlap_has_ended(hooked_app, secret):
+    first = application_webhook_secret_rotate(application=hooked_app, overlap=timedelta(hours=1))
+    stored = Application.objects.get(pk=hooked_app.pk).webhook_secret
+    assert stored["previous"][0]["secret"] == secret
+    _expire_previous_secrets(hooked_app)
+    application_webhook_secret_rotate(application=hooked_app, overlap=timedelta(hours=1))
+    stored = Application.objects.get(pk=hooked_app.pk).webhook_secret
+    assert [p["secret"] for p in stored["previous"]] == [first]
+
+
+def test_test_event_is_signed_like_a_real_event(hooked_app, receiver, secret, django_capture_on_commit_callbacks):
+    receiver.on("POST", "/hooks", body={})
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery = webhook_test_event_send(application=hooked_app, actor="staff:ann")
+    payload = _verify(secret, receiver.calls("/hooks")[0])
+    assert payload["type"] == "webhook.test" and payload["id"] == delivery.payload["id"]
+    assert payload["data"]["application_id"] == hooked_app.pk
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == WebhookDelivery.Status.DELIVERED
+
+
+def test_webhook_body_is_compact_sorted_json(hooked_app, receiver):
+    receiver.on("POST", "/hooks", body={})
+    webhook_deliver(delivery_id=event_emit(type="connection.error", connection=_connection(hooked_app)).pk)
+    body = receiver.calls("/hooks")[0].body
+    assert body == json.dumps(json.loads(body), separators=(",", ":"), sort_keys=True).encode()

@@ -6,15 +6,16 @@ selector), and ninja validates them against these schemas on the way out.
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from ninja import Field, Schema
-from pydantic import BaseModel
+from pydantic import BaseModel, PlainSerializer
 
 from apps.api.row_fields import customer_external_id_of, has_credentials_of, models_of
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.connections.models import Connection, ConnectionModel, SyncRun
+from apps.core.timestamps import format_timestamp
 from apps.tenants.models import Customer
 
 
@@ -31,6 +32,10 @@ class Expand(StrEnum):
 
 ConnectionStatus = Literal["healthy", "unverified", "disconnected", "error", "manual", "unknown"]
 AuthType = Literal["oauth2", "oauth2_client_credentials", "api_key", "basic"]
+
+
+# Every instant on the wire: RFC 3339 UTC with millisecond precision (apps/core/timestamps.py).
+Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
 
 
 class Out(BaseModel):

@@ -5,7 +5,14 @@ from django.core.exceptions import ValidationError
 from apps.api.services import application_delete, customer_delete
 from apps.console.admin.common import ServiceDeleteAdmin, staff_actor, vault_display
 from apps.tenants.models import ApiKey, Application, Customer
-from apps.tenants.services import api_key_create, api_key_revoke, application_create, normalize_origin
+from apps.tenants.services import (
+    api_key_create,
+    api_key_revoke,
+    application_create,
+    application_webhook_secret_rotate,
+    normalize_origin,
+)
+from apps.webhooks.services import webhook_test_event_send
 
 
 class ApplicationForm(forms.ModelForm):
@@ -60,6 +67,28 @@ class ApplicationAdmin(ServiceDeleteAdmin):
     webhook_secret_status = vault_display("webhook_secret", "Webhook signing secret")
     readonly_fields = ["id", "webhook_secret_status", "created_at", "modified_at"]
     inlines = [ApiKeyInline]
+    actions = ["send_test_webhook", "rotate_webhook_secret"]
+
+    @admin.action(description="Send a test webhook event")
+    def send_test_webhook(self, request, queryset):
+        for application in queryset:
+            try:
+                delivery = webhook_test_event_send(application=application, actor=staff_actor(request))
+            except ValidationError as exc:
+                self.message_user(request, f"{application}: {' '.join(exc.messages)}", messages.ERROR)
+                continue
+            queued = f"{application}: test event {delivery.payload['id']} queued to {delivery.url}."
+            self.message_user(request, queued, messages.SUCCESS)
+
+    @admin.action(description="Rotate webhook signing secret (the old one stays valid 24 hours)")
+    def rotate_webhook_secret(self, request, queryset):
+        for application in queryset:
+            secret = application_webhook_secret_rotate(application=application, actor=staff_actor(request))
+            messages.warning(
+                request,
+                f"New webhook signing secret for {application}: {secret} — copy it now; it is not shown again. "
+                "Deliveries carry signatures for both the old and the new secret for 24 hours.",
+            )
 
     def delete_service(self, request, obj):
         application_delete(application=obj, actor=staff_actor(request))

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 
 from apps.console.admin.common import ReadOnlyAdmin
 from apps.webhooks.models import WebhookDelivery
+from apps.webhooks.services import webhook_deliveries_queue
 
 
 @admin.register(WebhookDelivery)
@@ -16,9 +17,5 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Try pending deliveries now", permissions=["view"])
     def deliver_now(self, request, queryset):
-        from apps.webhooks.tasks import deliver_webhook
-
-        ids = list(queryset.filter(status=WebhookDelivery.Status.PENDING).values_list("pk", flat=True))
-        for delivery_id in ids:
-            deliver_webhook.delay(delivery_id)
-        self.message_user(request, f"Queued {len(ids)} pending delivery attempt(s).", messages.SUCCESS)
+        queued = webhook_deliveries_queue(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Queued {queued} pending delivery attempt(s).", messages.SUCCESS)

@@ -12,7 +12,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from apps.tenants.models import ApiKey, Application
-from apps.tenants.services import api_key_create, application_create, customer_get_or_create, normalize_origin
+from apps.tenants.services import (
+    api_key_create,
+    application_create,
+    customer_get_or_create,
+    normalize_origin,
+    webhook_secret_new,
+)
 from apps.vault.crypto import DecryptionError
 
 DEMO_SLUG = "demo"
@@ -128,7 +134,7 @@ class Command(BaseCommand):
             self.stderr.write("Demo webhook secret could not be decrypted (vault keys changed?); making a new one.")
         if isinstance(current, dict) and str(current.get("secret", "")).startswith("whsec_"):
             return
-        fresh.webhook_secret = {"secret": "whsec_" + secrets.token_urlsafe(32)}
+        fresh.webhook_secret = {"secret": webhook_secret_new()}
         fresh.save(update_fields=["webhook_secret", "modified_at"])
 
     def _staff_user(self, password: str) -> None:
