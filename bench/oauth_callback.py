@@ -60,6 +60,7 @@ def main() -> None:
 
     from django.core.handlers.wsgi import WSGIHandler
 
+    from apps.connect.links import start_path
     from apps.connections.provider_client import _http
     from apps.connections.services import connection_create
 
@@ -102,7 +103,7 @@ def main() -> None:
         # As a browser would: the connect link sets the session and redirects to the provider, which
         # sends the person back to the callback with that session cookie.
         connection = connection_create(application=application, customer=customer, provider=provider)
-        _, start = request(connection.authorization_path)
+        _, start = request(start_path(connection))
         cookie = start["Set-Cookie"].split(";", 1)[0]
         state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
         started = time.perf_counter()

@@ -73,6 +73,24 @@ def grant_add(request, *, connection, return_url: str = "") -> None:
     request.session[GRANTS_KEY] = dict(list(grants.items())[-MAX_GRANTS:])
 
 
-def grant_get(request, *, connection_id: str) -> dict | None:
-    """{"app": application id, "return_url": …} when this browser may see that connection's pages."""
-    return request.session.get(GRANTS_KEY, {}).get(connection_id)
+@dataclass(frozen=True)
+class Visitor:
+    """The browser on a connect page, as the flows see it: its portal binding and its connection grants."""
+
+    binding: PortalBinding | None
+    grants: dict[str, dict]
+
+    @property
+    def actor(self) -> str:
+        return f"customer:{self.binding.customer_id}" if self.binding else "connect_link"
+
+    def return_url_for(self, connection) -> str:
+        """Where the person goes back to after this connection: the portal's return URL, else the link's."""
+        binding = self.binding
+        if binding is not None and binding.application_id == connection.application_id and binding.return_url:
+            return binding.return_url
+        return (self.grants.get(connection.pk) or {}).get("return_url", "")
+
+
+def visitor_get(request) -> Visitor:
+    return Visitor(binding=binding_get(request), grants=request.session.get(GRANTS_KEY, {}))

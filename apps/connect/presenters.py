@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from apps.connect.links import start_path
 from apps.connections.models import Connection
 
 POLLING_BADGES = {"pending", "checking"}
@@ -34,5 +35,9 @@ def connection_badge(connection: Connection) -> Badge:
 
 def portal_rows(connections) -> tuple[list[dict], bool]:
     """Rows for the portal's list and whether the list should keep polling (something still pending)."""
-    rows = [{"connection": c, "badge": connection_badge(c)} for c in connections]
+    rows = []
+    for connection in connections:
+        badge = connection_badge(connection)
+        start = start_path(connection) if badge.key == "pending" else ""
+        rows.append({"connection": connection, "badge": badge, "start_path": start})
     return rows, any(row["badge"].key in POLLING_BADGES for row in rows)

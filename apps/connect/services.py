@@ -159,7 +159,11 @@ def oauth_callback_complete(*, provider_name: str, params: dict, actor: str = "s
         code_verifier=verifier,
     )
     connection = connection_services.connection_store_oauth_token(
-        connection=connection, token_response=token_response, callback_params=dict(params), actor=actor
+        connection=connection,
+        token_response=token_response,
+        config=config,
+        callback_params=dict(params),
+        actor=actor,
     )
     return CallbackResult(connection=connection, return_url=attempt.return_url)
 

@@ -1,5 +1,6 @@
-"""Hosted connect pages. Each view parses the request, calls one service and renders; every ConnectError
-becomes templates/connect/error.html in `connect_page`, the one place failures turn into pages."""
+"""Hosted connect pages: each view turns the request into a call to `apps.connect.flows` and the
+outcome into a response (`_render_outcome`). Every ConnectError becomes templates/connect/error.html in
+`error_page`, the one place failures turn into pages."""
 
 import json
 from functools import wraps
@@ -9,23 +10,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.catalog.models import Provider
 from apps.catalog.selectors import provider_get
-from apps.connect import forms, portal, selectors, services
-from apps.connect.exceptions import (
-    ConnectionNotFound,
-    ConnectLinkInvalid,
-    PortalSessionMissing,
-    ProviderNotAllowed,
-    UnsupportedConnectMethod,
-)
+from apps.connect import flows, forms, portal, selectors, services
+from apps.connect.exceptions import ConnectLinkInvalid
+from apps.connect.links import start_path
 from apps.connect.presenters import connection_badge, portal_rows
 from apps.connections import selectors as connection_selectors
-from apps.connections import services as connection_services
-from apps.connections.exceptions import ConnectError, InvalidCredentials, ProviderUnavailable, SettingsInvalid
-from apps.connections.settings_spec import settings_needed_before_authorize
-
-CREDENTIAL_AUTH_TYPES = {Provider.AuthType.API_KEY, Provider.AuthType.BASIC}
+from apps.connections.exceptions import ConnectError
 
 ERROR_TITLES = {
     "consent_denied": "Access was not approved",
@@ -104,87 +95,55 @@ def connect_page(view):
     return wrapper
 
 
-def _actor(request) -> str:
-    binding = portal.binding_get(request)
-    return f"customer:{binding.customer_id}" if binding else "connect_link"
+def _render_outcome(request, outcome: flows.Outcome, *, action: str = ""):
+    """The response for a flow's outcome; `action` is where the page's form posts back to."""
+    visitor = portal.visitor_get(request)
+    match outcome:
+        case flows.Error(error=error):
+            return error_page(request, error)
+        case flows.RedirectToProvider(url=url):
+            return redirect(url)
+        case flows.ResumeAtStart(connection=connection):
+            return redirect(start_path(connection))
+        case flows.NeedsSettings(connection=connection):
+            return redirect("connect:setup", connection.pk)
+        case flows.Done(connection=connection):
+            return redirect("connect:done", connection.pk)
+        case flows.CredentialsReentry(connection=connection):
+            return redirect("connect:portal_credentials", connection.pk)
+        case flows.BackToPortal():
+            return redirect("connect:portal")
+        case flows.SettingsForm(connection=connection):
+            context = {
+                "connection": connection,
+                "provider": connection.provider,
+                "application": connection.application,
+                "fields": forms.settings_fields(outcome.specs, values=outcome.values, errors=outcome.errors),
+                "action": action,
+                "before_authorize": outcome.before_authorize,
+                "return_url": visitor.return_url_for(connection),
+            }
+            return form_page(render(request, "connect/settings.html", context, status=outcome.status))
+        case flows.CredentialsForm(connection=connection):
+            context = {
+                "connection": connection,
+                "provider": connection.provider,
+                "application": connection.application,
+                "fields": forms.credential_fields(connection.provider, errors=outcome.errors, values=outcome.values),
+                "action": action,
+                "message": outcome.message,
+                "return_url": visitor.return_url_for(connection),
+            }
+            return form_page(render(request, "connect/credentials.html", context, status=outcome.status))
+    raise TypeError(f"No response for {outcome!r}")
 
 
-def _granted_connection(request, connection_id: str):
-    """The connection if this browser's portal binding or a finished connect link allows it; else 404."""
-    binding = portal.binding_get(request)
-    connection = None
-    if binding is not None:
-        connection = selectors.portal_connection_get(
-            application_id=binding.application_id, customer_id=binding.customer_id, connection_id=connection_id
-        )
-    if connection is None:
-        grant = portal.grant_get(request, connection_id=connection_id)
-        if grant:
-            connection = selectors.portal_connection_get(application_id=grant["app"], connection_id=connection_id)
-    if connection is None:
-        raise ConnectionNotFound()
-    return connection
-
-
-def _return_url(request, connection) -> str:
-    binding = portal.binding_get(request)
-    if binding is not None and binding.application_id == connection.application_id and binding.return_url:
-        return binding.return_url
-    grant = portal.grant_get(request, connection_id=connection.pk) or {}
-    return grant.get("return_url", "")
-
-
-def _after_auth(connection):
-    if connection.missing_settings:
-        return redirect("connect:setup", connection.pk)
-    return redirect("connect:done", connection.pk)
-
-
-def _settings_page(request, *, connection, specs, values, errors=None, action, before_authorize, status=200):
-    context = {
-        "connection": connection,
-        "provider": connection.provider,
-        "application": connection.application,
-        "fields": forms.settings_fields(specs, values=values, errors=errors),
-        "action": action,
-        "before_authorize": before_authorize,
-        "return_url": _return_url(request, connection),
-    }
-    return form_page(render(request, "connect/settings.html", context, status=status))
-
-
-def _credentials_page(request, *, connection, action, errors=None, message="", values=None, status=200):
-    context = {
-        "connection": connection,
-        "provider": connection.provider,
-        "application": connection.application,
-        "fields": forms.credential_fields(connection.provider, errors=errors, values=values),
-        "action": action,
-        "message": message,
-        "return_url": _return_url(request, connection),
-    }
-    return form_page(render(request, "connect/credentials.html", context, status=status))
-
-
-def _credentials_flow(request, *, connection, action):
-    """GET: the provider's credential form. POST: verify at the provider, then store; errors re-render."""
-    if request.method == "POST":
-        values, errors = forms.credentials_from_post(connection.provider, request.POST)
-        if errors:
-            return _credentials_page(request, connection=connection, action=action, errors=errors, status=422)
-        try:
-            connection = connection_services.connection_store_api_credentials(
-                connection=connection, credentials=values, actor=_actor(request)
-            )
-        except SettingsInvalid as exc:
-            return _credentials_page(request, connection=connection, action=action, errors=exc.errors, status=422)
-        except (InvalidCredentials, ProviderUnavailable) as exc:
-            return _credentials_page(
-                request, connection=connection, action=action, message=exc.user_message, values=values, status=422
-            )
-        portal.grant_add(request, connection=connection)
-        return _after_auth(connection)
-    return _credentials_page(request, connection=connection, action=action)
+def _granting(request, outcome: flows.Outcome) -> flows.Outcome:
+    """Let this browser see the setup and result pages of the connection the outcome is about."""
+    connection = getattr(outcome, "connection", None)
+    if connection is not None:
+        portal.grant_add(request, connection=connection, return_url=getattr(outcome, "return_url", ""))
+    return outcome
 
 
 # --- the connect link, the callback, settings and result pages ------------------------------------------
@@ -193,102 +152,44 @@ def _credentials_flow(request, *, connection, action):
 @connect_page
 @require_http_methods(["GET", "POST"])
 def connect_start(request, token: str):
-    """`/connect/start/<token>`: re-usable until authenticated; every visit issues a fresh provider redirect."""
-    connection = connection_selectors.connection_get_by_connect_token(token=token)
-    if connection is None:
-        raise ConnectLinkInvalid()
-    portal.grant_add(request, connection=connection)
-    if not connection.is_authentication_pending:
-        return _after_auth(connection)
-    provider = connection.provider
-    if provider.auth_type in CREDENTIAL_AUTH_TYPES:
-        return _credentials_flow(request, connection=connection, action=request.path)
-    if provider.auth_type != Provider.AuthType.OAUTH2:
-        raise UnsupportedConnectMethod()
-    needed = settings_needed_before_authorize(provider=provider, settings=connection.settings)
-    if needed:
-        if request.method != "POST":
-            return _settings_page(
-                request,
-                connection=connection,
-                specs=needed,
-                values=connection.settings,
-                action=request.path,
-                before_authorize=True,
-            )
-        cleaned, errors = forms.settings_clean(provider=provider, specs=needed, data=request.POST)
-        if errors:
-            return _settings_page(
-                request,
-                connection=connection,
-                specs=needed,
-                values=cleaned,
-                errors=errors,
-                action=request.path,
-                before_authorize=True,
-                status=422,
-            )
-        connection_services.connection_update_settings(connection=connection, settings=cleaned, actor=_actor(request))
-        return redirect(request.path)
-    authorize_url = services.oauth_attempt_start(
-        connection=connection, return_url=_return_url(request, connection), actor=_actor(request)
-    )
-    return redirect(authorize_url)
+    """`/connect/start/<token>`: the link a person opens to connect."""
+    visitor = portal.visitor_get(request)
+    if request.method == "POST":
+        outcome = flows.start_submit(token=token, visitor=visitor, data=request.POST)
+    else:
+        outcome = flows.start(token=token, visitor=visitor)
+    return _render_outcome(request, _granting(request, outcome), action=request.path)
 
 
 @connect_page
 @require_GET
 def oauth_callback(request, provider: str):
     """`/connect/callback/<provider>`: the provider sends the person back here with `code` and `state`."""
-    # The callback proves possession of the state, not who the browser is: audit it as the connect link.
-    result = services.oauth_callback_complete(provider_name=provider, params=request.GET.dict(), actor="connect_link")
-    portal.grant_add(request, connection=result.connection, return_url=result.return_url)
-    return _after_auth(result.connection)
+    outcome = flows.callback(provider_name=provider, params=request.GET.dict())
+    return _render_outcome(request, _granting(request, outcome))
 
 
 @connect_page
 @require_http_methods(["GET", "POST"])
 def connection_setup(request, connection_id: str):
     """The settings the provider still needs, built from its catalog spec."""
-    connection = _granted_connection(request, connection_id)
-    provider = connection.provider
-    specs = [spec for spec in provider.settings_spec if spec.get("source", "user") == "user"]
-    action = reverse("connect:setup", args=[connection.pk])
+    visitor = portal.visitor_get(request)
     if request.method == "POST":
-        cleaned, errors = forms.settings_clean(provider=provider, specs=specs, data=request.POST)
-        if not errors:
-            try:
-                connection = connection_services.connection_update_settings(
-                    connection=connection, settings=cleaned, actor=_actor(request)
-                )
-            except SettingsInvalid as exc:
-                errors = exc.errors
-        if errors:
-            return _settings_page(
-                request,
-                connection=connection,
-                specs=specs,
-                values=cleaned,
-                errors=errors,
-                action=action,
-                before_authorize=False,
-                status=422,
-            )
-        return _after_auth(connection)
-    return _settings_page(
-        request, connection=connection, specs=specs, values=connection.settings, action=action, before_authorize=False
-    )
+        outcome = flows.setup_submit(connection_id=connection_id, visitor=visitor, data=request.POST)
+    else:
+        outcome = flows.setup(connection_id=connection_id, visitor=visitor)
+    return _render_outcome(request, outcome, action=reverse("connect:setup", args=[connection_id]))
 
 
 @connect_page
 @require_GET
 def connection_done(request, connection_id: str):
-    connection = _granted_connection(request, connection_id)
-    if connection.is_authentication_pending:
-        return redirect(connection.authorization_path)
-    if connection.missing_settings:
-        return redirect("connect:setup", connection.pk)
-    binding = portal.binding_get(request)
+    visitor = portal.visitor_get(request)
+    outcome = flows.result(connection_id=connection_id, visitor=visitor)
+    if not isinstance(outcome, flows.Done):
+        return _render_outcome(request, outcome)
+    connection = outcome.connection
+    binding = visitor.binding
     notify = {
         "type": "patchbay:connection.connected",
         "connection_id": connection.pk,
@@ -299,7 +200,7 @@ def connection_done(request, connection_id: str):
         "provider": connection.provider,
         "application": connection.application,
         "badge": connection_badge(connection),
-        "return_url": _return_url(request, connection),
+        "return_url": visitor.return_url_for(connection),
         "portal_url": reverse("connect:portal") if binding else "",
         "notify_origin": binding.origin if binding else "",
         "notify_payload": json.dumps(notify),
@@ -350,31 +251,14 @@ def portal_link_open(request, signed: str):
     return redirect("connect:portal")
 
 
-def _portal_subject(request):
-    binding = portal.binding_get(request)
-    if binding is None:
-        raise PortalSessionMissing()
-    subject = selectors.portal_subject_get(application_id=binding.application_id, customer_id=binding.customer_id)
-    if subject is None:
-        raise PortalSessionMissing()
-    return binding, *subject
-
-
-def _portal_connection(request, connection_id: str):
-    binding, application, customer = _portal_subject(request)
-    connection = selectors.portal_connection_get(
-        application_id=application.pk, customer_id=customer.pk, connection_id=connection_id
-    )
-    if connection is None:
-        raise ConnectionNotFound()
-    return binding, connection
-
-
-def _portal_context(request, binding, application, customer, *, search="", category=""):
+def _portal_context(visitor, application, customer, *, search="", category=""):
     rows, polling = portal_rows(connection_selectors.connection_list_for_customer(customer=customer))
     providers = list(
         selectors.portal_provider_list(
-            application=application, allowed_providers=binding.allowed_providers, search=search, category=category
+            application=application,
+            allowed_providers=visitor.binding.allowed_providers,
+            search=search,
+            category=category,
         )
     )
     return {
@@ -385,16 +269,17 @@ def _portal_context(request, binding, application, customer, *, search="", categ
         "providers": providers,
         "search": search,
         "category": category,
-        "return_url": binding.return_url,
-        "notify_origin": binding.origin,
+        "return_url": visitor.binding.return_url,
+        "notify_origin": visitor.binding.origin,
     }
 
 
 @connect_page
 @require_GET
 def portal_home(request):
-    binding, application, customer = _portal_subject(request)
-    context = _portal_context(request, binding, application, customer)
+    visitor = portal.visitor_get(request)
+    application, customer = flows.portal_subject(visitor)
+    context = _portal_context(visitor, application, customer)
     context["categories"] = selectors.portal_categories(providers=context["providers"])
     return form_page(render(request, "connect/portal.html", context))
 
@@ -403,7 +288,7 @@ def portal_home(request):
 @require_GET
 def portal_connections(request):
     """htmx: the connection list with fresh badges (polled while something is pending)."""
-    _binding, _application, customer = _portal_subject(request)
+    _application, customer = flows.portal_subject(portal.visitor_get(request))
     rows, polling = portal_rows(connection_selectors.connection_list_for_customer(customer=customer))
     return form_page(render(request, "connect/portal.html#connections", {"rows": rows, "polling": polling}))
 
@@ -412,10 +297,11 @@ def portal_connections(request):
 @require_GET
 def portal_providers(request):
     """htmx: the provider picker filtered by search text and category."""
-    binding, application, _customer = _portal_subject(request)
+    visitor = portal.visitor_get(request)
+    application, _customer = flows.portal_subject(visitor)
     providers = selectors.portal_provider_list(
         application=application,
-        allowed_providers=binding.allowed_providers,
+        allowed_providers=visitor.binding.allowed_providers,
         search=request.GET.get("q", ""),
         category=request.GET.get("category", ""),
     )
@@ -425,56 +311,29 @@ def portal_providers(request):
 @connect_page
 @require_POST
 def portal_add(request, provider: str):
-    binding, application, customer = _portal_subject(request)
-    provider_obj = (
-        selectors.portal_provider_list(application=application, allowed_providers=binding.allowed_providers)
-        .filter(name=provider)
-        .first()
-    )
-    if provider_obj is None:
-        raise ProviderNotAllowed()
-    connection = connection_services.connection_create(
-        application=application, customer=customer, provider=provider_obj, actor=f"customer:{customer.pk}"
-    )
-    portal.grant_add(request, connection=connection)
-    if connection.is_authentication_pending:
-        return redirect(connection.authorization_path)
-    return _after_auth(connection)
+    outcome = flows.portal_add(provider_name=provider, visitor=portal.visitor_get(request))
+    return _render_outcome(request, _granting(request, outcome))
 
 
 @connect_page
 @require_POST
 def portal_reconnect(request, connection_id: str):
-    """Reconnect from the portal: a fresh OAuthAttempt (or the credential form) even when not pending."""
-    binding, connection = _portal_connection(request, connection_id)
-    portal.grant_add(request, connection=connection)
-    if connection.is_authentication_pending:
-        return redirect(connection.authorization_path)
-    auth_type = connection.provider.auth_type
-    if auth_type in CREDENTIAL_AUTH_TYPES:
-        return redirect("connect:portal_credentials", connection.pk)
-    if auth_type == Provider.AuthType.OAUTH2:
-        return redirect(
-            services.oauth_attempt_start(
-                connection=connection, return_url=binding.return_url, actor=f"customer:{binding.customer_id}"
-            )
-        )
-    connection_services.connection_refresh_credentials(connection_id=connection.pk, force=True)
-    return redirect("connect:portal")
+    outcome = flows.reconnect(connection_id=connection_id, visitor=portal.visitor_get(request))
+    return _render_outcome(request, _granting(request, outcome))
 
 
 @connect_page
 @require_http_methods(["GET", "POST"])
 def portal_credentials(request, connection_id: str):
-    _binding, connection = _portal_connection(request, connection_id)
-    if connection.provider.auth_type not in CREDENTIAL_AUTH_TYPES:
-        raise UnsupportedConnectMethod()
-    return _credentials_flow(request, connection=connection, action=request.path)
+    visitor = portal.visitor_get(request)
+    if request.method == "POST":
+        outcome = flows.credentials_submit(connection_id=connection_id, visitor=visitor, data=request.POST)
+    else:
+        outcome = flows.credentials_form(connection_id=connection_id, visitor=visitor)
+    return _render_outcome(request, outcome, action=request.path)
 
 
 @connect_page
 @require_POST
 def portal_disconnect(request, connection_id: str):
-    binding, connection = _portal_connection(request, connection_id)
-    connection_services.connection_disconnect(connection=connection, actor=f"customer:{binding.customer_id}")
-    return redirect("connect:portal")
+    return _render_outcome(request, flows.disconnect(connection_id=connection_id, visitor=portal.visitor_get(request)))

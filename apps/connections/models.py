@@ -1,14 +1,11 @@
 import uuid
 
-from django.core import signing
 from django.db import models
 
 from apps.connections.lifecycle import Lifecycle, lifecycle_of
 from apps.core.ids import new_id
 from apps.core.models import TimeStampedModel, prefixed_id_field
 from apps.vault.fields import EncryptedJSONField
-
-CONNECT_TOKEN_SALT = "patchbay.connect.start"
 
 
 def new_connect_nonce() -> str:
@@ -111,25 +108,6 @@ class Connection(TimeStampedModel):
     @property
     def has_credentials(self) -> bool:
         return bool(self.__dict__.get("credentials")) or bool(self.__dict__.get("_credentials_plaintext"))
-
-    @property
-    def connect_token(self) -> str:
-        return signing.Signer(salt=CONNECT_TOKEN_SALT).sign(f"{self.pk}.{self.connect_nonce}")
-
-    @property
-    def authorization_path(self) -> str:
-        from django.urls import reverse
-
-        return reverse("connect:start", args=[self.connect_token])
-
-    @property
-    def authorization_url(self) -> str | None:
-        """Patchbay URL that starts (or restarts) the provider consent; None once authenticated."""
-        from django.conf import settings
-
-        if not self.is_authentication_pending:
-            return None
-        return settings.PATCHBAY_BASE_URL + self.authorization_path
 
 
 class ConnectionModel(TimeStampedModel):

@@ -3,12 +3,11 @@
 from collections import defaultdict
 from types import SimpleNamespace
 
-from django.core import signing
 from django.db.models import F, Prefetch, Q, QuerySet
 
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.catalog.selectors import connector_config_get
-from apps.connections.models import CONNECT_TOKEN_SALT, Connection, ConnectionModel, SyncRun
+from apps.connections.models import Connection, ConnectionModel, SyncRun
 
 
 def _with_relations(connections: QuerySet[Connection]) -> QuerySet[Connection]:
@@ -70,20 +69,6 @@ def connector_config_for(*, connection: Connection) -> ConnectorConfig | None:
 
 def connection_get(*, application, connection_id: str) -> Connection | None:
     return _with_relations(Connection.objects.filter(application=application, pk=connection_id)).first()
-
-
-def connection_get_by_connect_token(*, token: str) -> Connection | None:
-    """The connection a /connect/start/<token> link was issued for, if the link is still current."""
-    try:
-        value = signing.Signer(salt=CONNECT_TOKEN_SALT).unsign(token)
-    except signing.BadSignature:
-        return None
-    connection_id, _, nonce = value.rpartition(".")
-    return (
-        Connection.objects.filter(pk=connection_id, connect_nonce=nonce)
-        .select_related("application", "customer", "provider", "connector_config")
-        .first()
-    )
 
 
 def connection_list_for_customer(*, customer) -> QuerySet[Connection]:

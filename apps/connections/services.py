@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.catalog.models import Provider
+from apps.catalog.models import ConnectorConfig, Provider
 from apps.catalog.selectors import connector_config_get
 from apps.connections import provider_client
 from apps.connections.exceptions import (
@@ -164,7 +164,7 @@ def connection_create(
         if token is None and verified is None:
             event_emit(type="connection.created", connection=connection)
     if token is not None:
-        return connection_store_oauth_token(connection=connection, token_response=token, actor=actor)
+        return connection_store_oauth_token(connection=connection, token_response=token, config=config, actor=actor)
     if verified is not None:
         return _store_api_credentials(connection, *verified, actor=actor)
     return connection
@@ -190,13 +190,19 @@ def _lock(connection: Connection) -> Connection:
 
 
 def connection_store_oauth_token(
-    *, connection: Connection, token_response: dict, callback_params: dict | None = None, actor: str = "system"
+    *,
+    connection: Connection,
+    token_response: dict,
+    config: ConnectorConfig | None = None,
+    callback_params: dict | None = None,
+    actor: str = "system",
 ) -> Connection:
     """Verify a fresh token at the provider, then replace the credentials with it in one locked step.
 
+    `config` is the OAuth client the token was issued to; a caller that resolved it already passes it.
     The provider is called before the row lock is taken: no lock is ever held across a provider request.
     """
-    config = connector_config_for(connection=connection)
+    config = config or connector_config_for(connection=connection)
     token = normalize_token(
         provider=connection.provider,
         token=token_response,

@@ -5,8 +5,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.catalog.models import ConnectorConfig
+from apps.connect.links import start_path
 from apps.connect.models import OAuthAttempt
 from apps.connect.services import oauth_attempt_start
 from apps.connections.models import Connection
@@ -25,7 +29,7 @@ def follow_provider(authorize_url: str) -> str:
 
 
 def start(client, connection) -> str:
-    response = client.get(connection.authorization_path)
+    response = client.get(start_path(connection))
     assert response.status_code == 302, response.content[:300]
     return response["Location"]
 
@@ -47,11 +51,11 @@ def assert_clean_error_page(response, *, status: int, text: str, connection):
 def test_catalog_only_provider_completes_the_flow_with_no_code_change(client, application, customer, acme_config):
     connection = connection_create(application=application, customer=customer, provider=acme_config.provider)
 
-    form = client.get(connection.authorization_path)
+    form = client.get(start_path(connection))
     assert form.status_code == 200
     assert "Before you sign in" in form.content.decode()
-    assert client.post(connection.authorization_path, {"tenant": "Not Valid"}).status_code == 422
-    saved = client.post(connection.authorization_path, {"tenant": "acme"})
+    assert client.post(start_path(connection), {"tenant": "Not Valid"}).status_code == 422
+    saved = client.post(start_path(connection), {"tenant": "acme"})
     assert saved.status_code == 302
 
     authorize_url = start(client, connection)
@@ -83,6 +87,19 @@ def test_pkce_verifier_and_client_secret_reach_the_token_endpoint(client, acme_c
     client.get(follow_provider(authorize_url))
     assert oauth_server.token_requests[-1]["code_verifier"]
     assert "client_secret" not in oauth_server.token_requests[-1]  # client_auth: basic
+
+
+def test_callback_resolves_the_oauth_client_once(client, acme_connection, acme_config):
+    """A connection without its own config falls back to the application's: one lookup per callback."""
+    Connection.objects.filter(pk=acme_connection.pk).update(connector_config=None)
+    callback_path = follow_provider(start(client, acme_connection))
+    with CaptureQueriesContext(db_connection) as queries:
+        assert client.get(callback_path).status_code == 302
+    config_table = ConnectorConfig._meta.db_table
+    config_reads = [q for q in queries if q["sql"].startswith("SELECT") and f'FROM "{config_table}"' in q["sql"]]
+    assert len(config_reads) == 1
+    acme_connection.refresh_from_db()
+    assert acme_connection.connector_config_id == acme_config.pk
 
 
 @pytest.mark.parametrize(
@@ -173,7 +190,7 @@ def test_other_provider_error_is_shown_without_markup(client, acme_connection):
 def test_connect_link_without_connector_config_shows_clear_page(client, application, customer):
     provider = provider_for("patchbay-sandbox")
     connection = connection_create(application=application, customer=customer, provider=provider)
-    response = client.get(connection.authorization_path)
+    response = client.get(start_path(connection))
     assert response.status_code == 409
     assert "not set up yet" in response.content.decode()
 
@@ -185,13 +202,13 @@ def test_unknown_connect_link_is_a_clear_404(client):
 
 
 def test_authenticated_connection_link_does_not_restart_the_flow(client, acme_connection):
-    old_link = acme_connection.authorization_path
+    old_link = start_path(acme_connection)
     client.get(follow_provider(start(client, acme_connection)))
     acme_connection.refresh_from_db()
     # The link used for the consent was voided when the token was stored (connect_nonce rotated) ...
     assert client.get(old_link).status_code == 404
     # ... and a current link of an authenticated connection goes to its setup, not to the provider again.
-    response = client.get(acme_connection.authorization_path)
+    response = client.get(start_path(acme_connection))
     assert response.status_code == 302
     assert response["Location"] == f"/connect/setup/{acme_connection.pk}/"
 
@@ -212,4 +229,4 @@ def test_disabled_connector_config_shows_not_configured(client, application, cus
     connection = connection_create(
         application=application, customer=customer, provider=acme_provider, settings={"tenant": "acme"}
     )
-    assert client.get(connection.authorization_path).status_code == 409
+    assert client.get(start_path(connection)).status_code == 409

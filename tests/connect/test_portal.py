@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from apps.connect.links import start_path
 from apps.connect.models import ConnectSession
 from apps.connect.services import (
     connect_session_create,
@@ -176,7 +177,7 @@ def test_allowed_providers_limit_the_picker_and_adding(client, application, cust
     response = client.post("/connect/portal/add/patchbay-sandbox-keys")
     assert response.status_code == 302
     connection = Connection.objects.get(customer=customer)
-    assert response["Location"] == connection.authorization_path
+    assert response["Location"] == start_path(connection)
 
 
 def test_portal_actions_on_another_applications_connection_are_404(client, application, customer):

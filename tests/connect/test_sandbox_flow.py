@@ -4,6 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from apps.connect.links import authorization_url
 from apps.connect.models import OAuthAttempt
 from apps.connections.models import Connection
 
@@ -16,7 +17,7 @@ def raw_credentials_column(connection) -> str | None:
 
 def test_full_flow_stores_encrypted_credentials_then_settings_make_it_configured(sandbox_connection, person):
     assert sandbox_connection.is_authentication_pending
-    provider_url = person.open_connect_link(sandbox_connection.authorization_url)
+    provider_url = person.open_connect_link(authorization_url(sandbox_connection))
     query = parse_qs(urlsplit(provider_url).query)
     assert provider_url.startswith(person.base_url + "/sandbox/o/authorize/")
     assert query["redirect_uri"] == [f"{person.base_url}/connect/callback/patchbay-sandbox"]
@@ -53,14 +54,14 @@ def test_full_flow_stores_encrypted_credentials_then_settings_make_it_configured
 
 
 def test_connect_link_issues_a_fresh_state_on_every_visit(sandbox_connection, person):
-    first = parse_qs(urlsplit(person.open_connect_link(sandbox_connection.authorization_url)).query)["state"]
-    second = parse_qs(urlsplit(person.open_connect_link(sandbox_connection.authorization_url)).query)["state"]
+    first = parse_qs(urlsplit(person.open_connect_link(authorization_url(sandbox_connection))).query)["state"]
+    second = parse_qs(urlsplit(person.open_connect_link(authorization_url(sandbox_connection))).query)["state"]
     assert first != second
     assert OAuthAttempt.objects.filter(connection=sandbox_connection).count() == 2
 
 
 def test_access_denied_shows_clear_page_and_connection_stays_pending(sandbox_connection, person):
-    callback_url = person.authorize(sandbox_connection.authorization_url, approve=False)
+    callback_url = person.authorize(authorization_url(sandbox_connection), approve=False)
     assert "error=access_denied" in callback_url
 
     page = person.http.get(callback_url, timeout=10)
@@ -74,7 +75,7 @@ def test_access_denied_shows_clear_page_and_connection_stays_pending(sandbox_con
 
 
 def test_replayed_state_is_rejected_and_credentials_unchanged(sandbox_connection, person):
-    callback_url = person.authorize(sandbox_connection.authorization_url)
+    callback_url = person.authorize(authorization_url(sandbox_connection))
     assert person.http.get(callback_url, timeout=10).status_code == 200
     stored = raw_credentials_column(sandbox_connection)
 
@@ -86,7 +87,7 @@ def test_replayed_state_is_rejected_and_credentials_unchanged(sandbox_connection
 
 
 def test_tampered_pkce_verifier_makes_the_sandbox_refuse_the_code(sandbox_connection, person):
-    provider_url = person.open_connect_link(sandbox_connection.authorization_url)
+    provider_url = person.open_connect_link(authorization_url(sandbox_connection))
     attempt = OAuthAttempt.objects.get(connection=sandbox_connection)
     attempt.code_verifier = {"verifier": "x" * 64}
     attempt.save()
@@ -102,7 +103,7 @@ def test_tampered_pkce_verifier_makes_the_sandbox_refuse_the_code(sandbox_connec
 
 
 def test_reconnect_replaces_tokens_atomically(sandbox_connection, person):
-    person.http.get(person.authorize(sandbox_connection.authorization_url), timeout=10)
+    person.http.get(person.authorize(authorization_url(sandbox_connection)), timeout=10)
     sandbox_connection.refresh_from_db()
     first_token = sandbox_connection.credentials["access_token"]
     from apps.connect.services import oauth_attempt_start
@@ -123,7 +124,7 @@ def test_api_key_provider_verifies_before_saving_and_shows_the_providers_message
     connection = connection_create(
         application=sandbox_app, customer=sandbox_customer, provider=provider_for("patchbay-sandbox-keys")
     )
-    form = person.http.get(connection.authorization_url, timeout=10)
+    form = person.http.get(authorization_url(connection), timeout=10)
     assert form.status_code == 200
     assert 'type="password"' in form.text
 
@@ -153,7 +154,7 @@ def test_api_key_provider_verifies_before_saving_and_shows_the_providers_message
 
 
 def test_sandbox_me_returns_the_signed_in_person(sandbox_connection, person):
-    person.http.get(person.authorize(sandbox_connection.authorization_url), timeout=10)
+    person.http.get(person.authorize(authorization_url(sandbox_connection)), timeout=10)
     sandbox_connection.refresh_from_db()
     token = sandbox_connection.credentials["access_token"]
     me = person.http.get(

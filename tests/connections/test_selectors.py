@@ -1,8 +1,6 @@
-from apps.connections import services
 from apps.connections.selectors import (
     PAGE_MODELS_ATTR,
     connection_get,
-    connection_get_by_connect_token,
     connection_list,
     connection_page_load,
     connection_page_shape,
@@ -47,13 +45,3 @@ def test_a_page_costs_the_same_queries_whatever_its_size(db, django_assert_max_n
         ConnectionFactory(application=application, customer=customer)
     with django_assert_max_num_queries(3):
         _read_page(application)
-
-
-def test_connect_token_resolves_until_the_connection_is_disconnected(db):
-    connection = ConnectionFactory()
-    token = connection.connect_token
-    assert connection_get_by_connect_token(token=token) == connection
-    assert connection_get_by_connect_token(token=token + "x") is None
-    assert connection_get_by_connect_token(token="conn_forged.nonce:sig") is None
-    services.connection_disconnect(connection=connection)
-    assert connection_get_by_connect_token(token=token) is None

@@ -6,6 +6,7 @@ from urllib.parse import unquote_plus
 import pytest
 from django.utils import timezone
 
+from apps.connect.links import authorization_url, start_token
 from apps.connections import services, tasks
 from apps.connections.exceptions import (
     InvalidCredentials,
@@ -52,7 +53,7 @@ def authenticated(application, customer, oauth_provider, connector_config, fake_
 def test_new_oauth_connection_is_pending_with_a_patchbay_authorization_url(application, customer, oauth_provider):
     connection = services.connection_create(application=application, customer=customer, provider=oauth_provider)
     assert connection.is_authentication_pending
-    assert connection.authorization_url.startswith("http://127.0.0.1:8000/connect/start/")
+    assert authorization_url(connection).startswith("http://127.0.0.1:8000/connect/start/")
     assert connection.credentials is None
     assert connection.requires_setup and not connection.is_configured
 
@@ -60,7 +61,7 @@ def test_new_oauth_connection_is_pending_with_a_patchbay_authorization_url(appli
 def test_storing_a_token_encrypts_it_clears_pending_and_verifies(authenticated, fake_provider):
     connection = Connection.objects.get(pk=authenticated.pk)
     assert not connection.is_authentication_pending
-    assert connection.authorization_url is None
+    assert authorization_url(connection) is None
     assert connection.status == Connection.Status.HEALTHY
     assert connection.health_status_code == "healthy"
     assert connection.scopes_granted == ["read"]
@@ -361,13 +362,13 @@ def test_settings_are_validated_against_the_provider_spec(application, customer,
 
 def test_disconnect_revokes_wipes_and_voids_old_links(authenticated, fake_provider):
     fake_provider.on("POST", "/revoke", body={})
-    old_token = authenticated.connect_token
+    old_token = start_token(authenticated)
     connection = services.connection_disconnect(connection=authenticated)
     assert fake_provider.calls("/revoke")[0].form["token"] == "rt-1"
     stored = Connection.objects.get(pk=connection.pk)
     assert stored.credentials is None and raw_column(stored) is None
     assert stored.status == Connection.Status.DISCONNECTED and stored.is_authentication_pending
-    assert stored.connect_token != old_token
+    assert start_token(stored) != old_token
     assert AuditEvent.objects.filter(action="connection.disconnected", target_id=connection.pk).exists()
 
 

@@ -17,6 +17,7 @@ from apps.api.row_fields import customer_external_id_of, models_of
 from apps.api.v1.common import READ_ERRORS, render
 from apps.api.v1.schemas import Out, absolute
 from apps.catalog.models import Provider
+from apps.connect.links import authorization_url
 from apps.connections.models import Connection, ConnectionModel, SyncRun
 from apps.connections.selectors import connection_list, connection_page_load, connection_page_shape
 
@@ -236,7 +237,7 @@ def present_stuut_connection(connection: Connection) -> dict:
         "requires_setup": lifecycle.requires_setup,
         "provider_name": connection.provider.name,
         "object": "integration_connection",
-        "authorization_url": connection.authorization_url,
+        "authorization_url": authorization_url(connection),
         "provider": _provider(connection.provider),
         "is_configured": lifecycle.is_configured,
         "missing_settings": lifecycle.missing_settings,

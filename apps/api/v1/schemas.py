@@ -14,6 +14,7 @@ from pydantic import BaseModel, PlainSerializer
 
 from apps.api.row_fields import customer_external_id_of, has_credentials_of, models_of
 from apps.catalog.models import ConnectorConfig, Provider
+from apps.connect.links import authorization_url
 from apps.connections.models import Connection, ConnectionModel, SyncRun
 from apps.core.timestamps import format_timestamp
 from apps.tenants.models import Customer
@@ -368,7 +369,7 @@ def present_connection(
         "is_configured": lifecycle.is_configured,
         "is_healthy": lifecycle.is_healthy,
         "missing_settings": lifecycle.missing_settings,
-        "authorization_url": connection.authorization_url,
+        "authorization_url": authorization_url(connection),
         "settings": connection.settings or {},
         "metadata": connection.metadata or {},
         "scopes_granted": list(connection.scopes_granted or []),

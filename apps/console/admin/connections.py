@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.html import format_html
 
+from apps.connect.links import authorization_url
 from apps.connections.exceptions import ConnectError, SettingsInvalid
 from apps.connections.models import Connection, ConnectionModel, SyncRun
 from apps.console.admin.common import ReadOnlyAdmin, ServiceDeleteAdmin, staff_actor, vault_display
@@ -198,7 +199,7 @@ class ConnectionAdmin(ServiceDeleteAdmin):
 
     @admin.display(description="Authorization URL")
     def authorization_link(self, obj):
-        url = obj.authorization_url
+        url = authorization_url(obj)
         return format_html('<a href="{0}" rel="noreferrer">{0}</a>', url) if url else "— (authenticated)"
 
     def get_fieldsets(self, request, obj=None):
