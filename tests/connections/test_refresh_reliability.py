@@ -8,6 +8,7 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
+from apps.connect.links import authorization_url
 from apps.connections import services, tasks
 from apps.connections.exceptions import (
     CredentialsExpired,
@@ -224,7 +225,7 @@ def test_without_a_reuse_grace_an_interrupted_refresh_says_so_once(application, 
     stored = Connection.objects.get(pk=connection.pk)
     assert len(fake_provider.calls("/token")) == 1
     assert stored.status == Connection.Status.DISCONNECTED and stored.health_status_code == "refresh_interrupted"
-    assert stored.is_authentication_pending and stored.authorization_url
+    assert stored.is_authentication_pending and authorization_url(stored)
     assert WebhookDelivery.objects.filter(event_type="connection.disconnected").count() == 1
     assert AuditEvent.objects.filter(action="connection.refresh_interrupted").count() == 1
 

@@ -287,7 +287,7 @@ def test_invalid_grant_is_terminal_and_quiet(authenticated, fake_provider, appli
     assert connection.status == Connection.Status.DISCONNECTED
     assert connection.health_authentication_required and connection.health_status_code == "invalid_grant"
     assert connection.credentials is None and connection.is_authentication_pending
-    assert connection.authorization_url and connection.authorization_url.endswith(connection.connect_token)
+    assert authorization_url(connection) and authorization_url(connection).endswith(start_token(connection))
     deliveries = WebhookDelivery.objects.filter(application=application, event_type="connection.disconnected")
     assert deliveries.count() == 1
     assert AuditEvent.objects.filter(action="connection.refresh_revoked", target_id=connection.pk).count() == 1
