@@ -1,12 +1,21 @@
-"""Benchmark: list a page of 100 connections out of 100,000, through every API surface, against a bare view.
+"""Benchmark: a page of 100 connections through every list endpoint, at 1k / 100k / 1M rows, first page and
+middle page, each against a bare Django view that returns the same connection columns from one query.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/patchbay_bench python bench/api_list.py [--requests 200]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/pb_perf python bench/api_list.py [--requests 60]
 
-Without DATABASE_URL the script creates (once) and uses a throwaway `patchbay_bench` database on
-127.0.0.1:5432 as user postgres. Rows are bulk-inserted once and reused by later runs. Everything is
-measured in one process through django.test.Client, so the numbers compare like with like: the same
-middleware, the same database, the same 100 rows. Prints p50/p95 per endpoint, the ratio to the bare
-view (target ≤ 3) and the query count of one request. Not part of pytest.
+Without DATABASE_URL the script creates (once) and uses a `patchbay_bench` database on 127.0.0.1:5432 as
+user postgres. Each size is its own application ("bench-1k", "bench-100k", "bench-1m"), inserted once
+with INSERT … SELECT generate_series (three rows share each created_at, so ties are exercised) and
+reused by later runs. Everything runs in one process through django.test.Client: the same middleware,
+database and rows for ours and the baseline, requests interleaved round-robin so all see the same load.
+
+Baselines (the "bare" views): one `values()` query of the connection's own columns plus customer external
+id and provider name, straight to JsonResponse; no authentication, no models list, no presenter.
+- "bare keyset" pages with the same row-value condition the native cursor uses; it is the baseline of
+  the native list and of Supaglue (a customer's whole list, 100 rows here, so it has no middle page).
+- "bare offset" pages with OFFSET; it is the baseline of Stuut and OpenInt, whose APIs page by offset.
+Prints p50/p95 per endpoint, the ratio to its baseline (target ≤ 1.5) and the queries of one request
+(target ≤ 3, the API key lookup included). Not part of pytest.
 """
 
 import argparse
@@ -21,10 +30,38 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/patchbay_bench"
 
-TOTAL_CONNECTIONS = 100_000
-CUSTOMERS = 1_000  # 100 connections each, so the per-customer Supaglue list is also a page of 100
+SIZES = {"1k": 1_000, "100k": 100_000, "1m": 1_000_000}
+PER_CUSTOMER = 100  # so a Supaglue customer list is a page of 100 too
 PAGE = 100
 PROVIDERS = ("hubspot", "salesforce", "ms-dynamics-bc", "clearbit")
+TARGET_RATIO = 1.5
+TARGET_QUERIES = 3
+BARE_FIELDS = (
+    "id",
+    "customer__external_id",
+    "provider__name",
+    "connector_config_id",
+    "display_name",
+    "status",
+    "status_message",
+    "is_authentication_pending",
+    "is_running_setup",
+    "is_sync_disabled",
+    "disabled",
+    "settings",
+    "metadata",
+    "scopes_granted",
+    "credentials_expires_at",
+    "last_refreshed_at",
+    "health_status_code",
+    "health_message",
+    "health_suggested_resolution",
+    "health_authentication_required",
+    "health_checked_at",
+    "next_sync_at",
+    "created_at",
+    "modified_at",
+)
 
 
 def ensure_database(url: str) -> None:
@@ -38,98 +75,140 @@ def ensure_database(url: str) -> None:
             print(f"created database {name}")
 
 
-def bare_rows_view(request):
-    """What a hand-written endpoint would do: one values() query, straight to JSON."""
-    from django.http import JsonResponse
-
+def _bare_rows(request):
     from apps.connections.models import Connection
 
-    rows = list(
-        Connection.objects.filter(application__slug="bench")
-        .order_by("-created_at", "-id")
-        .values(
-            "id",
-            "customer__external_id",
-            "provider__name",
-            "connector_config_id",
-            "display_name",
-            "status",
-            "status_message",
-            "is_authentication_pending",
-            "is_running_setup",
-            "is_sync_disabled",
-            "disabled",
-            "settings",
-            "metadata",
-            "scopes_granted",
-            "credentials_expires_at",
-            "health_status_code",
-            "health_message",
-            "health_authentication_required",
-            "health_checked_at",
-            "next_sync_at",
-            "created_at",
-            "modified_at",
-        )[:PAGE]
-    )
-    return JsonResponse({"items": rows})
+    return Connection.objects.filter(application_id=request.GET["app"]).order_by("-created_at", "-id")
 
 
-def seed():
+def bare_keyset_view(request):
+    from django.db.models import F
+    from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
+    from django.http import JsonResponse
+
+    from apps.api.pagination import decode_cursor
+
+    rows = _bare_rows(request)
+    if request.GET.get("cursor"):
+        rows = rows.filter(TupleLessThan(Tuple(F("created_at"), F("id")), decode_cursor(request.GET["cursor"])))
+    return JsonResponse({"items": list(rows.values(*BARE_FIELDS)[:PAGE])})
+
+
+def bare_offset_view(request):
+    from django.http import JsonResponse
+
+    offset = int(request.GET.get("offset", 0))
+    return JsonResponse({"items": list(_bare_rows(request).values(*BARE_FIELDS)[offset : offset + PAGE])})
+
+
+SEED_SQL = """
+INSERT INTO tenants_customer (created_at, modified_at, id, external_id, name, email, metadata, application_id)
+SELECT now(), now(), 'cus_' || %(slug)s || '_' || k, %(slug)s || '-' || k, 'Customer ' || k, '', '{}', %(app)s
+FROM generate_series(0, %(customers)s - 1) AS k;
+
+INSERT INTO connections_connection (
+    created_at, modified_at, id, display_name, status, status_message, is_authentication_pending,
+    is_running_setup, is_sync_disabled, disabled, settings, metadata, credentials, scopes_granted,
+    refresh_failure_count, health_status_code, health_message, health_suggested_resolution,
+    health_authentication_required, connect_nonce, application_id, customer_id, provider_id)
+SELECT timestamptz '2026-01-01' + make_interval(secs => n / 3), timestamptz '2026-01-01',
+    'conn_' || %(slug)s || '_' || lpad(n::text, 8, '0'), 'Connection ' || n, 'healthy', '', false,
+    false, false, false,
+    CASE WHEN n %% 4 = 2 THEN '{"environment": "Production", "company": "11111111-2222-3333-4444-555555555555"}'
+         ELSE '{}' END::jsonb,
+    jsonb_build_object('n', n), NULL, '[]', 0, 'healthy', '', '', false, md5(n::text), %(app)s,
+    'cus_' || %(slug)s || '_' || (n %% %(customers)s), (%(providers)s)[1 + n %% 4]
+FROM generate_series(0, %(count)s - 1) AS n;
+
+INSERT INTO connections_connectionmodel (
+    created_at, modified_at, id, name, display_name, is_read_enabled, is_write_enabled, is_custom_object,
+    is_file_upload_enabled, is_webhooks_setup, is_read_supported, is_write_supported, is_sync_supported,
+    connection_id)
+SELECT c.created_at, c.created_at, 'cmod' || substr(c.id, 5), 'contacts', 'Contacts', true, false, false,
+    false, false, true, false, true, c.id
+FROM connections_connection c WHERE c.application_id = %(app)s;
+"""
+
+
+def seed() -> dict:
+    """Applications of each size, created once; returns {size: (raw_key, application)}."""
     from django.db import connection, transaction
 
     from apps.catalog.models import Provider
-    from apps.connections.models import Connection, ConnectionModel
-    from apps.tenants.models import Application, Customer
+    from apps.connections.models import Connection
+    from apps.tenants.models import Application
     from apps.tenants.services import api_key_create, application_create
 
-    application = Application.objects.filter(slug="bench").first() or application_create(name="Bench", slug="bench")
-    _, raw_key = api_key_create(application=application, name=f"bench {time.time():.0f}")
-    existing = Connection.objects.filter(application=application).count()
-    if existing >= TOTAL_CONNECTIONS:
-        print(f"reusing {existing:,} connections")
-    else:
-        started = time.perf_counter()
-        providers = [Provider.objects.get(name=name) for name in PROVIDERS]
-        with transaction.atomic():
-            Customer.objects.bulk_create(
-                [Customer(application=application, external_id=f"bench-{n}") for n in range(CUSTOMERS)],
-                ignore_conflicts=True,
-            )
-        customers = list(Customer.objects.filter(application=application).order_by("external_id"))
-        batch = 5_000
-        for start in range(existing, TOTAL_CONNECTIONS, batch):
-            with transaction.atomic():
-                connections = Connection.objects.bulk_create(
-                    [
-                        Connection(
-                            application=application,
-                            customer=customers[n % len(customers)],
-                            provider=providers[n % len(providers)],
-                            display_name=f"Connection {n}",
-                            status="healthy",
-                            is_authentication_pending=False,
-                            health_status_code="healthy",
-                            settings={"environment": "Production", "company": "11111111-2222-3333-4444-555555555555"}
-                            if n % len(providers) == 2
-                            else {},
-                            metadata={"n": n},
-                        )
-                        for n in range(start, min(start + batch, TOTAL_CONNECTIONS))
-                    ]
-                )
-                ConnectionModel.objects.bulk_create(
-                    [ConnectionModel(connection=c, name="contacts", display_name="Contacts") for c in connections]
-                )
-            print(f"  inserted {min(start + batch, TOTAL_CONNECTIONS):,}", end="\r")
-        print(f"inserted {TOTAL_CONNECTIONS - existing:,} connections in {time.perf_counter() - started:.1f}s")
-    if connection.vendor == "postgresql":
-        # Bulk-loaded rows have no planner statistics and no visibility map yet (autovacuum would get
-        # there later); without this the first runs measure a cold, mis-planned database.
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")
-    customer = Customer.objects.get(application=application, external_id="bench-7")
-    return raw_key, customer.external_id
+    provider_ids = [Provider.objects.get(name=name).pk for name in PROVIDERS]
+    seeded = {}
+    for label, count in SIZES.items():
+        slug = f"bench-{label}"
+        application = Application.objects.filter(slug=slug).first() or application_create(name=slug, slug=slug)
+        if not Connection.objects.filter(application=application).exists():
+            started = time.perf_counter()
+            params = {
+                "slug": label,
+                "app": application.pk,
+                "customers": count // PER_CUSTOMER,
+                "count": count,
+                "providers": provider_ids,
+            }
+            with transaction.atomic(), connection.cursor() as cursor:
+                for statement in SEED_SQL.split(";\n"):
+                    if statement.strip():
+                        cursor.execute(statement, params)
+            print(f"inserted {count:,} connections for {slug} in {time.perf_counter() - started:.1f}s")
+        _, raw_key = api_key_create(application=application, name=f"bench {time.time():.0f}")
+        seeded[label] = (raw_key, application)
+    with connection.cursor() as cursor:
+        # Bulk-loaded rows have no planner statistics or visibility map yet; without this the first runs
+        # measure a cold, mis-planned database.
+        cursor.execute("VACUUM ANALYZE")
+    return seeded
+
+
+def middle_cursor(application, count: int) -> str:
+    from apps.api.pagination import encode_cursor
+    from apps.connections.models import Connection
+
+    created_at, pk = (
+        Connection.objects.filter(application=application)
+        .order_by("-created_at", "-id")
+        .values_list("created_at", "id")[count // 2]
+    )
+    return encode_cursor(created_at, pk)
+
+
+def endpoints_for(label: str, raw_key: str, application) -> list[tuple[str, str, str, dict]]:
+    """(name, baseline name, path, headers) for the first and the middle page of one size."""
+    count = SIZES[label]
+    auth = {"Authorization": f"Bearer {raw_key}"}
+    middle = middle_cursor(application, count)
+    customer = f"{label}-{count // PER_CUSTOMER // 2}"
+    rows = []
+    for position, cursor, offset in (("first", "", 0), ("middle", middle, count // 2)):
+        keyset = f"&cursor={middle}" if cursor else ""
+        bare_keyset = f"bare keyset {position}"
+        bare_offset = f"bare offset {position}"
+        rows += [
+            (bare_keyset, bare_keyset, f"/bench/bare-keyset?app={application.pk}{keyset}", {}),
+            (bare_offset, bare_offset, f"/bench/bare-offset?app={application.pk}&offset={offset}", {}),
+            (f"native {position}", bare_keyset, f"/api/v1/connections?limit={PAGE}{keyset}", auth),
+            (
+                f"stuut {position}",
+                bare_offset,
+                f"/api/compat/stuut/v2/integrations/connections?limit={PAGE}&offset={offset}",
+                auth,
+            ),
+            (
+                f"openint {position}",
+                bare_offset,
+                f"/api/compat/openint/connection?limit={PAGE}&offset={offset}&refresh_policy=none",
+                auth,
+            ),
+        ]
+    rows.append(("supaglue customer", "bare keyset first", f"/api/compat/supaglue/customers/{customer}/connections", auth))
+    return rows
 
 
 def measure_all(client, endpoints, n):
@@ -137,37 +216,37 @@ def measure_all(client, endpoints, n):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    queries, sizes, timings = {}, {}, {name: [] for name, _, _ in endpoints}
-    for name, path, headers in endpoints:
-        for _ in range(5):
+    queries, timings = {}, {name: [] for name, *_ in endpoints}
+    for name, _, path, headers in endpoints:
+        for _ in range(3):
             response = client.get(path, headers=headers)
             assert response.status_code == 200, (path, response.status_code, response.content[:300])
         with CaptureQueriesContext(connection) as ctx:
-            response = client.get(path, headers=headers)
-        queries[name], sizes[name] = len(ctx.captured_queries), len(response.content)
+            client.get(path, headers=headers)
+        queries[name] = len(ctx.captured_queries)
     for _ in range(n):
-        for name, path, headers in endpoints:
+        for name, _, path, headers in endpoints:
             started = time.perf_counter()
             client.get(path, headers=headers)
             timings[name].append((time.perf_counter() - started) * 1000)
     results = {}
     for name, values in timings.items():
         values.sort()
-        results[name] = (statistics.median(values), values[int(len(values) * 0.95) - 1], queries[name], sizes[name])
+        results[name] = (statistics.median(values), values[int(len(values) * 0.95) - 1], queries[name])
     return results
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=200, help="timed requests per endpoint")
+    parser.add_argument("--requests", type=int, default=60, help="timed requests per endpoint")
+    parser.add_argument("--sizes", default=",".join(SIZES), help="comma-separated subset of " + ",".join(SIZES))
     args = parser.parse_args()
 
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = DEFAULT_DB
-    if os.environ["DATABASE_URL"].startswith("postgres"):
-        ensure_database(os.environ["DATABASE_URL"])
-    else:
-        print("warning: not PostgreSQL; the targets are defined on Postgres")
+    if not os.environ["DATABASE_URL"].startswith("postgres"):
+        sys.exit("The targets are defined on PostgreSQL; set DATABASE_URL to a postgres:// URL.")
+    ensure_database(os.environ["DATABASE_URL"])
 
     import django
 
@@ -185,30 +264,35 @@ def main():
     import types
 
     urlconf = types.ModuleType("bench_urls")
-    urlconf.urlpatterns = [path("bench/bare", bare_rows_view), path("", include("config.urls"))]
+    urlconf.urlpatterns = [
+        path("bench/bare-keyset", bare_keyset_view),
+        path("bench/bare-offset", bare_offset_view),
+        path("", include("config.urls")),
+    ]
     sys.modules["bench_urls"] = urlconf
     settings.ROOT_URLCONF = "bench_urls"
     clear_url_caches()
 
-    raw_key, customer_external_id = seed()
+    seeded = seed()
     client = Client(HTTP_HOST="127.0.0.1")
-    headers = {"Authorization": f"Bearer {raw_key}"}
-    endpoints = [
-        ("bare values() view", "/bench/bare", {}),
-        ("native v1 list", f"/api/v1/connections?limit={PAGE}", headers),
-        ("stuut compat", f"/api/compat/stuut/v2/integrations/connections?limit={PAGE}", headers),
-        ("openint compat", f"/api/compat/openint/connection?limit={PAGE}&refresh_policy=none", headers),
-        ("supaglue compat", f"/api/compat/supaglue/customers/{customer_external_id}/connections", headers),
-    ]
-    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-    print(f"\n{args.requests} requests each, page of {PAGE} from {TOTAL_CONNECTIONS:,} connections ({engine})")
-    results = measure_all(client, endpoints, args.requests)
-    bare_p50 = results["bare values() view"][0]
-    print(f"{'endpoint':<22}{'p50 ms':>9}{'p95 ms':>9}{'x bare p50':>12}{'queries':>9}{'bytes':>10}")
-    for name, (p50, p95, queries, size) in results.items():
-        print(f"{name:<22}{p50:>9.2f}{p95:>9.2f}{p50 / bare_p50:>12.2f}{queries:>9}{size:>10,}")
-    worst = max(p50 / bare_p50 for name, (p50, *_rest) in results.items() if name != "bare values() view")
-    print(f"\nworst ratio {worst:.2f} (target ≤ 3): {'OK' if worst <= 3 else 'OVER TARGET'}")
+    print(f"\n{args.requests} requests each, page of {PAGE}, PostgreSQL, load: {os.getloadavg()[0]:.1f} (1-min avg)")
+    worst, most_queries = 0.0, 0
+    for label in args.sizes.split(","):
+        endpoints = endpoints_for(label, *seeded[label])
+        results = measure_all(client, endpoints, args.requests)
+        print(f"\n{SIZES[label]:,} rows")
+        print(f"{'endpoint':<20}{'p50 ms':>9}{'p95 ms':>9}{'baseline':>20}{'x base p50':>12}{'queries':>9}")
+        for name, baseline, _, _ in endpoints:
+            p50, p95, queries = results[name]
+            ratio = p50 / results[baseline][0]
+            if not name.startswith("bare"):
+                worst, most_queries = max(worst, ratio), max(most_queries, queries)
+            print(f"{name:<20}{p50:>9.2f}{p95:>9.2f}{baseline:>20}{ratio:>12.2f}{queries:>9}")
+    verdict = "OK" if worst <= TARGET_RATIO and most_queries <= TARGET_QUERIES else "OVER TARGET"
+    print(
+        f"\nworst ratio {worst:.2f} (target ≤ {TARGET_RATIO}), most queries {most_queries} "
+        f"(target ≤ {TARGET_QUERIES}): {verdict}"
+    )
 
 
 if __name__ == "__main__":

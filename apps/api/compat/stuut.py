@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from ninja import Field, Query, Router, Schema
 
+from apps.api.pagination import offset_page
 from apps.api.row_fields import customer_external_id_of, models_of
 from apps.api.v1.common import READ_ERRORS, render
 from apps.api.v1.schemas import Out, absolute
@@ -264,6 +265,7 @@ def list_connections(request, query: Query[StuutListQuery]):
     `limit`/`offset` so very large applications can page (clients that send neither see no change
     until they pass 1,000 connections).
     """
-    connections = connection_page_shape(connection_list(application=request.auth.application))
-    rows = connection_page_load(list(connections[query.offset : query.offset + query.limit]))
+    connections = connection_list(application=request.auth.application)
+    page = connection_page_shape(offset_page(connections, offset=query.offset, limit=query.limit))
+    rows = connection_page_load(list(page))
     return render([present_stuut_connection(c) for c in rows])

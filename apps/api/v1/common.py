@@ -10,7 +10,7 @@ from apps.api.v1.schemas import Out
 from apps.connections.models import Connection
 from apps.connections.selectors import connection_get
 from apps.connections.services import connection_with_fresh_credentials
-from apps.core.services import audit_record
+from apps.core.services import audit_record_many
 
 
 class ErrorBody(Out):
@@ -62,10 +62,11 @@ def fresh(connection: Connection, policy: str, *, handing_out_secrets: bool = Fa
     return connection_with_fresh_credentials(connection=connection, policy=policy, require_valid=handing_out_secrets)
 
 
-def record_secrets_read(request, connection: Connection, *, via: str) -> None:
-    audit_record(
+def record_secrets_read(request, *connections: Connection, via: str) -> None:
+    """One audit row per connection whose secrets were returned, all in one INSERT."""
+    audit_record_many(
         action="connection.secrets_read",
-        target=connection,
+        targets=list(connections),
         actor=f"api_key:{request.auth.pk}",
         application=request.auth.application,
         data={"via": via},

@@ -258,12 +258,10 @@ def list_connections(request, query: Query[ConnectionListQuery]):
     )
     rows, next_cursor = paginate_keyset(connections, cursor=query.cursor, limit=query.limit)
     connection_page_load(rows)
-    items = []
-    for connection in rows:
-        connection = fresh(connection, query.refresh_policy)
-        if query.include_secrets:
-            record_secrets_read(request, connection, via="api.v1.list_connections")
-        items.append(present_connection(connection, include_secrets=query.include_secrets, expand=expand))
+    rows = [fresh(connection, query.refresh_policy) for connection in rows]
+    if query.include_secrets and rows:
+        record_secrets_read(request, *rows, via="api.v1.list_connections")
+    items = [present_connection(c, include_secrets=query.include_secrets, expand=expand) for c in rows]
     return render({"items": items, "next_cursor": next_cursor})
 
 
