@@ -207,7 +207,9 @@ def endpoints_for(label: str, raw_key: str, application) -> list[tuple[str, str,
                 auth,
             ),
         ]
-    rows.append(("supaglue customer", "bare keyset first", f"/api/compat/supaglue/customers/{customer}/connections", auth))
+    rows.append(
+        ("supaglue customer", "bare keyset first", f"/api/compat/supaglue/customers/{customer}/connections", auth)
+    )
     return rows
 
 

@@ -197,7 +197,13 @@ def test_openint_list_is_paged_items_of_the_same_shape(api, application, bc_conn
     ConnectionFactory(application=application, provider=provider_for("hubspot"))
     page = api.get("/api/compat/openint/connection", limit=1, expand="connector").json()
     assert set(page) == {"items", "total", "total_is_exact", "limit", "offset"}
-    assert page["total"] == 2 and page["total_is_exact"] and page["limit"] == 1 and page["offset"] == 0 and len(page["items"]) == 1
+    assert (
+        page["total"] == 2
+        and page["total_is_exact"]
+        and page["limit"] == 1
+        and page["offset"] == 0
+        and len(page["items"]) == 1
+    )
     for item in page["items"]:
         assert_same_shape(
             {**spec.doc, "connector_name": "x"}, item, path="", nullable=spec.nullable, optional=spec.optional
