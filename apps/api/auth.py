@@ -1,7 +1,17 @@
-"""API key authentication (`Authorization: Bearer <key>`) and the per-key fixed-window rate limit."""
+"""Who is calling the API, and the per-credential fixed-window rate limit.
+
+Two credentials, both sent as `Authorization: Bearer <secret>`:
+- an application API key (`pb_live_…`): everything the application may do;
+- a customer token (`pb_ct_…`, minted with POST /api/v1/customers/{id}/tokens): only the connection reads
+  (native and compat) and connect-session creation, and only for its one customer. Every other
+  operation answers 403 to it.
+The Supaglue-compatible endpoint also takes the API key in `x-api-key`, as Supaglue's own API does.
+Credentials are never logged: failures log nothing, and the caller is recorded by id only.
+"""
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -9,9 +19,12 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.errors import Throttled
-from ninja.security import HttpBearer
+from ninja.security import APIKeyHeader, HttpBearer
 
-from apps.tenants.models import ApiKey
+from apps.api.errors import ApiError
+from apps.api.selectors import customer_token_authenticate
+from apps.api.services import CUSTOMER_TOKEN_PREFIX
+from apps.tenants.models import ApiKey, Application, Customer
 from apps.tenants.selectors import api_key_authenticate
 
 logger = logging.getLogger(__name__)
@@ -47,7 +60,7 @@ def _warn_cache_down(exc: Exception) -> None:
         logger.warning("API rate limiting is off: the cache is unreachable (%s)", type(exc).__name__)
 
 
-def enforce_rate_limit(api_key: ApiKey) -> None:
+def enforce_rate_limit(credential_id: str) -> None:
     """Fixed window in the shared Django cache: PATCHBAY_API_RATE_LIMIT_PER_MINUTE requests per key.
 
     Fails open: with the cache (Redis) down, requests are served unthrottled and a warning is logged,
@@ -59,7 +72,7 @@ def enforce_rate_limit(api_key: ApiKey) -> None:
     now = time.time()
     window = int(now // RATE_WINDOW_SECONDS)
     try:
-        count = _count_in_window(f"patchbay:api-rate:{api_key.pk}:{window}")
+        count = _count_in_window(f"patchbay:api-rate:{credential_id}:{window}")
     except Exception as exc:  # noqa: BLE001 - whatever the cache backend raises when it is unreachable
         _warn_cache_down(exc)
         return
@@ -67,17 +80,66 @@ def enforce_rate_limit(api_key: ApiKey) -> None:
         raise Throttled(wait=int((window + 1) * RATE_WINDOW_SECONDS - now) + 1)
 
 
-class ApiKeyAuth(HttpBearer):
-    """request.auth becomes the ApiKey (with .application loaded); unknown or revoked keys get a 401."""
+@dataclass(frozen=True)
+class Caller:
+    """request.auth on every API operation."""
 
-    def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
-        api_key = api_key_authenticate(raw_key=token.strip())
-        if api_key is None:
+    application: Application
+    actor: str  # "api_key:<id>" or "customer_token:<id>": what audit rows record
+    customer: Customer | None = None  # set for a customer token: the one customer it may see
+
+
+CUSTOMER_TOKEN_FORBIDDEN = (
+    "A customer token can only read its customer's connections and create connect sessions for it. "
+    "Call this endpoint from your backend with an API key."
+)
+
+
+def _authenticate(raw: str, *, customer_token_allowed: bool) -> Caller | None:
+    raw = raw.strip()
+    if raw.startswith(CUSTOMER_TOKEN_PREFIX):
+        token = customer_token_authenticate(raw_token=raw)
+        if token is None:
             return None
-        enforce_rate_limit(api_key)
-        _touch_last_used(api_key)
-        return api_key
+        if not customer_token_allowed:
+            raise ApiError(403, CUSTOMER_TOKEN_FORBIDDEN, code="forbidden")
+        enforce_rate_limit(token.pk)
+        return Caller(application=token.application, actor=f"customer_token:{token.pk}", customer=token.customer)
+    api_key = api_key_authenticate(raw_key=raw)
+    if api_key is None:
+        return None
+    enforce_rate_limit(api_key.pk)
+    _touch_last_used(api_key)
+    return Caller(application=api_key.application, actor=f"api_key:{api_key.pk}")
+
+
+class ApiKeyAuth(HttpBearer):
+    """An application API key. A valid customer token gets a 403 saying what it may do; anything else 401."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Caller | None:
+        return _authenticate(token, customer_token_allowed=False)
+
+
+class ApiKeyOrCustomerTokenAuth(HttpBearer):
+    """An API key, or a customer token: for the operations a customer's own frontend may call."""
+
+    openapi_description = "An application API key, or a customer token (pb_ct_…) scoped to one customer."
+
+    def authenticate(self, request: HttpRequest, token: str) -> Caller | None:
+        return _authenticate(token, customer_token_allowed=True)
+
+
+class SupaglueApiKeyHeader(APIKeyHeader):
+    """Supaglue's own convention: the API key in an `x-api-key` header."""
+
+    param_name = "x-api-key"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Caller | None:
+        return _authenticate(key or "", customer_token_allowed=True)
+
+
+CUSTOMER_SCOPED = [ApiKeyOrCustomerTokenAuth()]
 
 
 def actor_for(request: HttpRequest) -> str:
-    return f"api_key:{request.auth.pk}"
+    return request.auth.actor

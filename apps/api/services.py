@@ -1,11 +1,21 @@
 """Writes the API needs that span apps. Each one calls the owning app's services for the actual change."""
 
-from django.db import transaction
+import secrets
+from datetime import timedelta
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.api.models import CustomerToken
 from apps.connections.selectors import connection_list_for_customer
 from apps.connections.services import connection_delete
 from apps.core.services import audit_record
 from apps.tenants.models import Application, Customer
+from apps.tenants.services import hash_secret
+
+CUSTOMER_TOKEN_PREFIX = "pb_ct_"
+CUSTOMER_TOKEN_MAX_TTL = timedelta(hours=24)
 
 
 def customer_delete(*, customer: Customer, actor: str = "system") -> None:
@@ -44,3 +54,34 @@ def application_delete(*, application: Application, actor: str = "system") -> No
             data={"slug": application.slug, "name": application.name},
         )
         application.delete()
+
+
+@transaction.atomic
+def customer_token_create(*, customer: Customer, ttl: timedelta, actor: str) -> tuple[CustomerToken, str]:
+    """Mint a token scoped to one customer; returns it with its plaintext, which is never stored."""
+    if not timedelta(seconds=60) <= ttl <= CUSTOMER_TOKEN_MAX_TTL:
+        raise ValidationError("A customer token lives between 60 seconds and 24 hours.")
+    raw = CUSTOMER_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = CustomerToken.objects.create(
+        application=customer.application,
+        customer=customer,
+        token_hash=hash_secret(raw),
+        expires_at=timezone.now() + ttl,
+        created_by=actor,
+    )
+    audit_record(
+        action="customer_token.created",
+        target=token,
+        actor=actor,
+        data={"customer": customer.external_id, "expires_at": token.expires_at.isoformat()},
+    )
+    return token, raw
+
+
+@transaction.atomic
+def customer_token_revoke(*, token: CustomerToken, actor: str) -> CustomerToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at", "modified_at"])
+        audit_record(action="customer_token.revoked", target=token, actor=actor)
+    return token

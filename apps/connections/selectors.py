@@ -67,8 +67,12 @@ def connector_config_for(*, connection: Connection) -> ConnectorConfig | None:
     return connector_config_get(application=connection.application, provider=connection.provider)
 
 
-def connection_get(*, application, connection_id: str) -> Connection | None:
-    return _with_relations(Connection.objects.filter(application=application, pk=connection_id)).first()
+def connection_get(*, application, connection_id: str, customer=None) -> Connection | None:
+    """The application's connection by id; with `customer`, only if it is that customer's."""
+    connections = Connection.objects.filter(application=application, pk=connection_id)
+    if customer is not None:
+        connections = connections.filter(customer=customer)
+    return _with_relations(connections).first()
 
 
 def connection_list_for_customer(*, customer) -> QuerySet[Connection]:

@@ -14,10 +14,14 @@ from typing import Any, Literal
 from django.db.models import Q
 from ninja import Field, Query, Router, Schema
 
+from apps.api.auth import CUSTOMER_SCOPED
 from apps.api.pagination import capped_count, offset_page
 from apps.api.row_fields import customer_external_id_of
 from apps.api.v1.common import (
     READ_ERRORS,
+    connections_visible,
+    ensure_own_customer,
+    ensure_secrets_allowed,
     fresh,
     get_connection_or_404,
     record_secrets_read,
@@ -28,7 +32,7 @@ from apps.api.v1.schemas import Out, absolute
 from apps.catalog.models import Provider
 from apps.catalog.selectors import provider_list
 from apps.connections.models import Connection
-from apps.connections.selectors import connection_list, connection_page_load, connection_page_shape
+from apps.connections.selectors import connection_page_load, connection_page_shape
 
 router = Router(tags=["compat: openint"])
 
@@ -214,8 +218,14 @@ def _expand(values) -> set[str]:
     return set(split_list_param([str(v) for v in values]))
 
 
-@router.get("/connection/{connection_id}", response={200: OpenIntConnection, **READ_ERRORS}, exclude_unset=True)
+@router.get(
+    "/connection/{connection_id}",
+    response={200: OpenIntConnection, **READ_ERRORS},
+    exclude_unset=True,
+    auth=CUSTOMER_SCOPED,
+)
 def get_connection(request, connection_id: str, query: Query[OpenIntGetQuery]):
+    ensure_secrets_allowed(request, query.include_secrets)
     connection = fresh(
         get_connection_or_404(request, connection_id), query.refresh_policy, handing_out_secrets=query.include_secrets
     )
@@ -224,10 +234,14 @@ def get_connection(request, connection_id: str, query: Query[OpenIntGetQuery]):
     return present_openint_connection(connection, include_secrets=query.include_secrets, expand=_expand(query.expand))
 
 
-@router.get("/connection", response={200: OpenIntConnectionPage, **READ_ERRORS}, exclude_unset=True)
+@router.get(
+    "/connection", response={200: OpenIntConnectionPage, **READ_ERRORS}, exclude_unset=True, auth=CUSTOMER_SCOPED
+)
 def list_connections(request, query: Query[OpenIntListQuery]):
-    connections = connection_list(application=request.auth.application)
+    ensure_secrets_allowed(request, query.include_secrets)
+    connections = connections_visible(request)
     if query.customer_id:
+        ensure_own_customer(request, query.customer_id)
         connections = connections.filter(customer__external_id=query.customer_id)
     if query.connector_config_id:
         connections = connections.filter(connector_config_id=query.connector_config_id)

@@ -13,14 +13,15 @@ from typing import Any, Literal
 
 from ninja import Field, Query, Router, Schema
 
+from apps.api.auth import CUSTOMER_SCOPED
 from apps.api.pagination import offset_page
 from apps.api.row_fields import customer_external_id_of, models_of
-from apps.api.v1.common import READ_ERRORS, render
+from apps.api.v1.common import READ_ERRORS, connections_visible, render
 from apps.api.v1.schemas import Out, absolute
 from apps.catalog.models import Provider
 from apps.connect.links import authorization_url
 from apps.connections.models import Connection, ConnectionModel, SyncRun
-from apps.connections.selectors import connection_list, connection_page_load, connection_page_shape
+from apps.connections.selectors import connection_page_load, connection_page_shape
 
 router = Router(tags=["compat: stuut"])
 
@@ -257,7 +258,7 @@ class StuutListQuery(Schema):
     offset: int = Field(0, ge=0, description="Patchbay extension; Stuut has no paging.")
 
 
-@router.get("/v2/integrations/connections", response={200: list[StuutConnection], **READ_ERRORS})
+@router.get("/v2/integrations/connections", response={200: list[StuutConnection], **READ_ERRORS}, auth=CUSTOMER_SCOPED)
 def list_connections(request, query: Query[StuutListQuery]):
     """The calling application's connections, newest first.
 
@@ -265,7 +266,6 @@ def list_connections(request, query: Query[StuutListQuery]):
     `limit`/`offset` so very large applications can page (clients that send neither see no change
     until they pass 1,000 connections).
     """
-    connections = connection_list(application=request.auth.application)
-    page = connection_page_shape(offset_page(connections, offset=query.offset, limit=query.limit))
+    page = connection_page_shape(offset_page(connections_visible(request), offset=query.offset, limit=query.limit))
     rows = connection_page_load(list(page))
     return render([present_stuut_connection(c) for c in rows])

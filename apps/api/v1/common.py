@@ -3,12 +3,13 @@
 from typing import Any
 
 import pydantic_core
+from django.db.models import QuerySet
 from django.http import HttpResponse
 
 from apps.api.errors import ApiError, NotFound
 from apps.api.v1.schemas import Out
 from apps.connections.models import Connection
-from apps.connections.selectors import connection_get
+from apps.connections.selectors import connection_get, connection_list
 from apps.connections.services import connection_with_fresh_credentials
 from apps.core.services import audit_record_many
 
@@ -49,11 +50,32 @@ def split_list_param(values: list[str] | None) -> list[str]:
 
 
 def get_connection_or_404(request, connection_id: str) -> Connection:
-    """Another application's connection answers exactly like an unknown id."""
-    connection = connection_get(application=request.auth.application, connection_id=connection_id)
+    """Another application's connection (or, for a customer token, another customer's) answers exactly
+    like an unknown id."""
+    connection = connection_get(
+        application=request.auth.application, connection_id=connection_id, customer=request.auth.customer
+    )
     if connection is None:
         raise NotFound("Connection")
     return connection
+
+
+def connections_visible(request, **filters) -> QuerySet[Connection]:
+    """The caller's connections: the application's, or only its customer's for a customer token."""
+    return connection_list(application=request.auth.application, customer=request.auth.customer, **filters)
+
+
+def ensure_own_customer(request, external_id: str) -> None:
+    """A customer token names only its own customer (in a path, query or body)."""
+    customer = request.auth.customer
+    if customer is not None and external_id != customer.external_id:
+        raise ApiError(403, "This customer token belongs to another customer.", code="forbidden")
+
+
+def ensure_secrets_allowed(request, include_secrets: bool) -> None:
+    """Provider credentials go to the application's backend only, never to a customer token."""
+    if include_secrets and request.auth.customer is not None:
+        raise ApiError(403, "include_secrets=true needs an API key; customer tokens never see credentials.")
 
 
 def fresh(connection: Connection, policy: str, *, handing_out_secrets: bool = False) -> Connection:
@@ -67,7 +89,7 @@ def record_secrets_read(request, *connections: Connection, via: str) -> None:
     audit_record_many(
         action="connection.secrets_read",
         targets=list(connections),
-        actor=f"api_key:{request.auth.pk}",
+        actor=request.auth.actor,
         application=request.auth.application,
         data={"via": via},
     )

@@ -1,15 +1,21 @@
 """Native v1 API: customers, connect sessions, providers, connector configs, connections."""
 
+from datetime import timedelta
+
 from django.db import IntegrityError
 from ninja import Field, Query, Router, Schema, Status
 
-from apps.api.auth import actor_for
+from apps.api.auth import CUSTOMER_SCOPED, actor_for
 from apps.api.errors import ApiError, NotFound
 from apps.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate_keyset
-from apps.api.services import customer_delete
+from apps.api.selectors import customer_token_get
+from apps.api.services import customer_delete, customer_token_create, customer_token_revoke
 from apps.api.v1.common import (
     ERRORS,
     READ_ERRORS,
+    connections_visible,
+    ensure_own_customer,
+    ensure_secrets_allowed,
     fresh,
     get_connection_or_404,
     record_secrets_read,
@@ -31,6 +37,8 @@ from apps.api.v1.schemas import (
     CustomerIn,
     CustomerOut,
     CustomerPage,
+    CustomerTokenIn,
+    CustomerTokenOut,
     Expand,
     ProviderOut,
     RefreshPolicy,
@@ -48,7 +56,7 @@ from apps.catalog.selectors import (
 )
 from apps.catalog.services import connector_config_upsert
 from apps.connect.services import connect_session_create, connect_session_url
-from apps.connections.selectors import connection_list, connection_page_load, connection_page_shape
+from apps.connections.selectors import connection_page_load, connection_page_shape
 from apps.connections.services import connection_create, connection_delete, connection_update
 from apps.tenants.selectors import customer_get, customer_list
 from apps.tenants.services import customer_create, customer_get_or_create
@@ -109,11 +117,36 @@ def delete_customer(request, external_id: str):
     return Status(204, None)
 
 
+@router.post("/customers/{external_id}/tokens", response={201: CustomerTokenOut, **ERRORS}, tags=["customer tokens"])
+def create_customer_token(request, external_id: str, payload: CustomerTokenIn):
+    """A short-lived token for your frontend: it reads only this customer's connections (native and
+    compat endpoints, never credentials) and creates connect sessions for this customer; every other
+    operation answers 403 to it. Shown once; only its hash is stored. Revoke it with DELETE."""
+    token, raw = customer_token_create(
+        customer=_customer_or_404(request, external_id),
+        ttl=timedelta(seconds=payload.ttl_seconds),
+        actor=actor_for(request),
+    )
+    body = {"id": token.pk, "token": raw, "customer_id": external_id, "expires_at": token.expires_at}
+    return Status(201, body)
+
+
+@router.delete("/customer-tokens/{token_id}", response={204: None, **READ_ERRORS}, tags=["customer tokens"])
+def revoke_customer_token(request, token_id: str):
+    token = customer_token_get(application=request.auth.application, token_id=token_id)
+    if token is None:
+        raise NotFound("Customer token")
+    customer_token_revoke(token=token, actor=actor_for(request))
+    return Status(204, None)
+
+
 # --- connect sessions ----------------------------------------------------------------------------------
 
 
-@router.post("/connect-sessions", response={201: ConnectSessionOut, **ERRORS}, tags=["connect"])
+@router.post("/connect-sessions", response={201: ConnectSessionOut, **ERRORS}, tags=["connect"], auth=CUSTOMER_SCOPED)
 def create_connect_session(request, payload: ConnectSessionIn):
+    """With a customer token, `customer_id` must be the token's own customer."""
+    ensure_own_customer(request, payload.customer_id)
     application = request.auth.application
     for name in payload.allowed_providers:
         if provider_get(name=name) is None:
@@ -241,12 +274,21 @@ def _expand(values) -> frozenset[str]:
     return frozenset(str(v) for v in values)
 
 
-@router.get("/connections", response={200: ConnectionPage, **READ_ERRORS}, exclude_unset=True, tags=["connections"])
+@router.get(
+    "/connections",
+    response={200: ConnectionPage, **READ_ERRORS},
+    exclude_unset=True,
+    tags=["connections"],
+    auth=CUSTOMER_SCOPED,
+)
 def list_connections(request, query: Query[ConnectionListQuery]):
     """Newest first, keyset-paginated. Credentials are only present with include_secrets=true."""
+    ensure_secrets_allowed(request, query.include_secrets)
+    if query.customer_id:
+        ensure_own_customer(request, query.customer_id)
     expand = _expand(query.expand)
-    connections = connection_list(
-        application=request.auth.application,
+    connections = connections_visible(
+        request,
         provider_name=query.provider or None,
         status=query.status or None,
         category=query.category or None,
@@ -270,8 +312,10 @@ def list_connections(request, query: Query[ConnectionListQuery]):
     response={200: ConnectionOut, **READ_ERRORS},
     exclude_unset=True,
     tags=["connections"],
+    auth=CUSTOMER_SCOPED,
 )
 def get_connection(request, connection_id: str, query: Query[ConnectionGetQuery]):
+    ensure_secrets_allowed(request, query.include_secrets)
     connection = fresh(
         get_connection_or_404(request, connection_id), query.refresh_policy, handing_out_secrets=query.include_secrets
     )

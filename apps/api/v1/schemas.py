@@ -88,6 +88,17 @@ def present_customer(customer: Customer) -> dict:
     }
 
 
+class CustomerTokenIn(Schema):
+    ttl_seconds: int = Field(3600, ge=60, le=86400, description="Lifetime; at most 24 hours.")
+
+
+class CustomerTokenOut(Out):
+    id: str = Field(..., description="Revoke with DELETE /api/v1/customer-tokens/{id}.")
+    token: str = Field(..., description="Shown once. Send as `Authorization: Bearer <token>`.")
+    customer_id: str
+    expires_at: Timestamp
+
+
 # --- connect sessions ----------------------------------------------------------------------------------
 
 
