@@ -52,6 +52,11 @@ class Provider(TimeStampedModel):
         return [s["name"] for s in self.settings_spec if s["required"]]
 
     @property
+    def verifies_credentials(self) -> bool:
+        """Without a verification request its connections are "unverified", never "healthy"."""
+        return bool(self.definition.get("verification"))
+
+    @property
     def oauth(self) -> dict:
         return self.definition.get("oauth") or {}
 

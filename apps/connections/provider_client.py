@@ -287,12 +287,6 @@ def revoke(*, connection, config: ConnectorConfig | None, credentials: dict) -> 
     return response.status_code < 400
 
 
-UNVERIFIED_MESSAGE = (
-    "Not verified: the catalog defines no verification request for this provider, "
-    "so Patchbay stored the credentials without checking them."
-)
-
-
 @dataclass(frozen=True)
 class Verification:
     ok: bool
@@ -301,6 +295,17 @@ class Verification:
     authentication_failed: bool = False
     deferred: bool = False  # settings the request needs are not filled in yet
     unverified: bool = False  # the catalog has no verification request: accepted, but nothing was checked
+
+
+NOTHING_TO_VERIFY = Verification(
+    ok=True,
+    status_code=None,
+    message=(
+        "Not verified: the catalog defines no verification request for this provider, "
+        "so Patchbay stored the credentials without checking them."
+    ),
+    unverified=True,
+)
 
 
 def _auth_for(provider: Provider, credentials: dict, settings: dict) -> tuple[dict, dict, HTTPBasicAuth | None]:
@@ -335,7 +340,7 @@ def _provider_message(response: requests.Response) -> str:
 def verify(*, provider: Provider, settings: dict, credentials: dict) -> Verification:
     spec = provider.definition.get("verification")
     if not spec:
-        return Verification(ok=True, status_code=None, message=UNVERIFIED_MESSAGE, unverified=True)
+        return NOTHING_TO_VERIFY
     try:
         url = resolve_url(spec["url"], settings=settings, credentials=credentials)
         auth_headers, params, auth = _auth_for(provider, credentials, settings)

@@ -595,10 +595,10 @@ def _store_refreshed_token(connection: Connection, token: dict) -> Connection:
         if locked.status == Connection.Status.ERROR and locked.health_status_code in REFRESH_ERROR_CODES:
             # Recovery clears the refresh error. A fresh token proves the refresh works, not that the provider
             # accepts it: only a verification does.
-            if locked.provider.definition.get("verification"):
+            if locked.provider.verifies_credentials:
                 _record_health(locked, status=Connection.Status.HEALTHY, code="healthy")
             else:
-                _record_health(locked, status=Connection.Status.UNVERIFIED, code="unverified")
+                _set_health(locked, provider_client.NOTHING_TO_VERIFY)
             fields += HEALTH_FIELDS
         locked.save(update_fields=[*dict.fromkeys(fields), "modified_at"])
     return locked

@@ -22,6 +22,13 @@ def unverified_connection(api, application):
     return Connection.objects.select_related("customer").get(pk=response.json()["id"])
 
 
+def test_provider_api_says_which_providers_verify_and_cites_sources(api):
+    clearbit = api.get("/api/v1/providers/clearbit").json()
+    hubspot = api.get("/api/v1/providers/hubspot").json()
+    assert clearbit["verifies_credentials"] is False and hubspot["verifies_credentials"] is True
+    assert hubspot["sources"] and all(source.startswith("https://") for source in hubspot["sources"])
+
+
 def test_api_reports_unverified_not_healthy(api, unverified_connection):
     body = api.get(f"/api/v1/connections/{unverified_connection.pk}").json()
     assert body["status"] == "unverified"

@@ -464,4 +464,4 @@ def test_oauth_provider_without_verification_is_unverified_even_after_a_refresh_
     assert Connection.objects.get(pk=connection.pk).status == Connection.Status.ERROR
     fake_provider.on("POST", "/token", body=token_body(access="at-2"))
     recovered = services.connection_refresh_credentials(connection_id=connection.pk, force=True)
-    assert recovered.status == Connection.Status.UNVERIFIED
+    assert recovered.status == Connection.Status.UNVERIFIED and "Not verified" in recovered.health_message

@@ -165,6 +165,10 @@ class ProviderOut(Out):
     platforms: list[str]
     is_webhooks_supported: bool
     is_manual_sync_supported: bool
+    verifies_credentials: bool = Field(
+        description='False: connections are "unverified" because the provider has no request to check them.'
+    )
+    sources: list[str]
     scopes: list[ProviderScopeOut]
     settings: list[ProviderSettingOut]
     credential_fields: list[CredentialFieldOut]
@@ -189,6 +193,8 @@ def present_provider(provider: Provider) -> dict:
         "platforms": d.get("platforms", ["web"]),
         "is_webhooks_supported": d.get("is_webhooks_supported", False),
         "is_manual_sync_supported": d.get("is_manual_sync_supported", False),
+        "verifies_credentials": provider.verifies_credentials,
+        "sources": d.get("sources", []),
         "scopes": provider.scopes,
         "settings": [{k: s.get(k) for k in ProviderSettingOut.model_fields} for s in provider.settings_spec],
         "credential_fields": [

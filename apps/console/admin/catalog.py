@@ -51,8 +51,7 @@ class ProviderAdmin(admin.ModelAdmin):
 
     @admin.display(description="Verifies credentials", boolean=True)
     def verifies_credentials(self, obj):
-        """Without a verification request its connections are "unverified", never "healthy"."""
-        return bool(obj.definition.get("verification"))
+        return obj.verifies_credentials
 
     @admin.display(description="Required settings")
     def required_settings(self, obj):
