@@ -91,14 +91,17 @@ def bare_keyset_view(request):
     rows = _bare_rows(request)
     if request.GET.get("cursor"):
         rows = rows.filter(TupleLessThan(Tuple(F("created_at"), F("id")), decode_cursor(request.GET["cursor"])))
-    return JsonResponse({"items": list(rows.values(*BARE_FIELDS)[:PAGE])})
+    rows = rows.filter(pk__in=rows.values("pk")[:PAGE])
+    return JsonResponse({"items": list(rows.values(*BARE_FIELDS))})
 
 
 def bare_offset_view(request):
     from django.http import JsonResponse
 
     offset = int(request.GET.get("offset", 0))
-    return JsonResponse({"items": list(_bare_rows(request).values(*BARE_FIELDS)[offset : offset + PAGE])})
+    rows = _bare_rows(request)
+    rows = rows.filter(pk__in=rows.values("pk")[offset : offset + PAGE])
+    return JsonResponse({"items": list(rows.values(*BARE_FIELDS))})
 
 
 SEED_SQL = """

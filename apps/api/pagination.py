@@ -39,17 +39,33 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return created_at, pk
 
 
-def paginate_keyset(queryset: QuerySet, *, cursor: str | None, limit: int) -> tuple[list, str | None]:
-    """Return (rows, next_cursor). The queryset must be ordered by -created_at, -id."""
+def keyset_page(queryset: QuerySet, *, cursor: str | None, limit: int) -> QuerySet:
+    """The limit + 1 rows after the cursor (one extra tells whether a next page exists); shape the result
+    (joins, annotations) freely, then split it with keyset_split. The queryset must be ordered by
+    -created_at, -id.
+
+    The page's primary keys are picked by a subquery that reads only the (application, created_at, id)
+    index; the outer query then reads those rows in full. Asked for whole rows plus joins in one go,
+    the planner can instead walk the global created_at index and filter by application, which costs
+    300 ms when the newest rows belong to another, larger tenant.
+    """
     if cursor:
         created_at, pk = decode_cursor(cursor)
         queryset = queryset.filter(TupleLessThan(Tuple(F("created_at"), F("id")), (created_at, pk)))
-    rows = list(queryset[: limit + 1])
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].pk)
-    return rows, next_cursor
+    return queryset.filter(pk__in=queryset.values("pk")[: limit + 1])
+
+
+def keyset_split(rows: list, *, limit: int) -> tuple[list, str | None]:
+    """(page rows, next_cursor) from what keyset_page returned."""
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor(rows[-1].created_at, rows[-1].pk)
+
+
+def paginate_keyset(queryset: QuerySet, *, cursor: str | None, limit: int) -> tuple[list, str | None]:
+    """Return (rows, next_cursor) of an unshaped queryset ordered by -created_at, -id."""
+    return keyset_split(list(keyset_page(queryset, cursor=cursor, limit=limit)), limit=limit)
 
 
 def offset_page(queryset: QuerySet, *, offset: int, limit: int) -> QuerySet:

@@ -7,7 +7,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from apps.api.auth import CUSTOMER_SCOPED, actor_for
 from apps.api.errors import ApiError, NotFound
-from apps.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate_keyset
+from apps.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, keyset_page, keyset_split, paginate_keyset
 from apps.api.selectors import customer_token_get
 from apps.api.services import customer_delete, customer_token_create, customer_token_revoke
 from apps.api.v1.common import (
@@ -295,10 +295,12 @@ def list_connections(request, query: Query[ConnectionListQuery]):
     )
     if query.customer_id:
         connections = connections.filter(customer__external_id=query.customer_id)
-    connections = connection_page_shape(
-        connections, with_connector_config=Expand.CONNECTOR in expand, with_credentials=query.include_secrets
+    page = connection_page_shape(
+        keyset_page(connections, cursor=query.cursor, limit=query.limit),
+        with_connector_config=Expand.CONNECTOR in expand,
+        with_credentials=query.include_secrets,
     )
-    rows, next_cursor = paginate_keyset(connections, cursor=query.cursor, limit=query.limit)
+    rows, next_cursor = keyset_split(list(page), limit=query.limit)
     connection_page_load(rows)
     rows = [fresh(connection, query.refresh_policy) for connection in rows]
     if query.include_secrets and rows:
