@@ -41,12 +41,11 @@ def _touch_last_used(api_key: ApiKey) -> None:
 
 
 def _count_in_window(key: str) -> int:
-    cache.add(key, 0, timeout=RATE_WINDOW_SECONDS + 5)
+    """One cache round trip per request: INCR the window; only its first request also creates it."""
     try:
         return cache.incr(key)
-    except ValueError:  # evicted between add and incr: start the window again
-        cache.set(key, 1, timeout=RATE_WINDOW_SECONDS + 5)
-        return 1
+    except ValueError:  # no such window yet (or evicted); a concurrent first request may win the add
+        return 1 if cache.add(key, 1, timeout=RATE_WINDOW_SECONDS + 5) else cache.incr(key)
 
 
 _cache_down_warned_at = 0.0

@@ -67,6 +67,8 @@ def list_paths(application, customer) -> dict[str, str]:
         "stuut deep": f"/api/compat/stuut/v2/integrations/connections?limit=100&offset={deep}",
         "openint first": "/api/compat/openint/connection?limit=100&refresh_policy=none",
         "openint deep": f"/api/compat/openint/connection?limit=100&offset={deep}&refresh_policy=none",
+        "openint deep secrets": f"/api/compat/openint/connection?limit=100&offset={deep}&refresh_policy=none"
+        "&include_secrets=true",
         "openint secrets": "/api/compat/openint/connection?limit=100&refresh_policy=none&include_secrets=true",
         "supaglue": f"/api/compat/supaglue/customers/{customer.external_id}/connections",
     }
@@ -126,6 +128,10 @@ def test_openint_total_stops_counting_at_its_horizon(api, application, customer,
     assert (page["total"], page["total_is_exact"]) == (30, True)
     monkeypatch.setattr(openint, "TOTAL_COUNT_HORIZON", 10)
     page = api.get("/api/compat/openint/connection", limit=5, offset=5, refresh_policy="none").json()
-    assert (page["total"], page["total_is_exact"], len(page["items"])) == (20, False, 5)
+    assert (page["total"], page["total_is_exact"], len(page["items"])) == (11, False, 5)
+    deeper = api.get("/api/compat/openint/connection", limit=5, offset=15, refresh_policy="none").json()
+    assert (deeper["total"], deeper["total_is_exact"]) == (21, False)
     last = api.get("/api/compat/openint/connection", limit=5, offset=25, refresh_policy="none").json()
-    assert (last["total"], last["total_is_exact"]) == (30, True)
+    assert (last["total"], last["total_is_exact"], len(last["items"])) == (30, True, 5)
+    past_the_end = api.get("/api/compat/openint/connection", limit=5, offset=100, refresh_policy="none").json()
+    assert (past_the_end["total"], past_the_end["total_is_exact"], past_the_end["items"]) == (10, False, [])

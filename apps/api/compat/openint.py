@@ -38,7 +38,7 @@ router = Router(tags=["compat: openint"])
 
 AUTH_TYPES = {"oauth2": "OAUTH2", "oauth2_client_credentials": "OAUTH2CC", "api_key": "API_KEY", "basic": "BASIC"}
 PLATFORMS = ("web", "mobile", "desktop", "local", "cloud")
-# Counting every match made `total` scan the whole table (32 ms at 1M rows); counting stops this far past the page.
+# Counting every match made `total` scan the whole table (32 ms at 1M rows); counting stops here.
 TOTAL_COUNT_HORIZON = 10_000
 
 
@@ -94,8 +94,8 @@ class OpenIntConnectionPage(Out):
     items: list[OpenIntConnection]
     total: int = Field(
         ...,
-        description=f"Matching connections, counted up to offset + limit + {TOTAL_COUNT_HORIZON:,}; "
-        "past that it is that bound and total_is_exact is false.",
+        description=f"Matching connections. Exact below {TOTAL_COUNT_HORIZON:,} or on the last page; "
+        "otherwise a lower bound (the horizon, or offset + this page + 1) and total_is_exact is false.",
     )
     total_is_exact: bool = Field(..., description="Patchbay extension: false when total is a lower bound.")
     limit: int
@@ -214,6 +214,18 @@ class OpenIntListQuery(OpenIntGetQuery):
     offset: int = Field(0, ge=0)
 
 
+def _total(*, counted: int, below_horizon: bool, offset: int, rows: int, has_more: bool) -> tuple[int, bool]:
+    """(total, is_exact) without counting past TOTAL_COUNT_HORIZON: below it the count is exact; past it,
+    a page that ends the list knows the total, and any other page knows a lower bound."""
+    if below_horizon:
+        return counted, True
+    if not rows:  # past the end: all that is known is the horizon
+        return counted, False
+    if not has_more:
+        return offset + rows, True
+    return max(counted, offset + rows + 1), False
+
+
 def _expand(values) -> set[str]:
     return set(split_list_param([str(v) for v in values]))
 
@@ -253,13 +265,16 @@ def list_connections(request, query: Query[OpenIntListQuery]):
         connections = connections.filter(
             Q(display_name__icontains=query.search_query) | Q(provider__name__icontains=query.search_query)
         )
-    total, total_is_exact = capped_count(connections, up_to=query.offset + query.limit + TOTAL_COUNT_HORIZON)
+    counted, below_horizon = capped_count(connections, up_to=TOTAL_COUNT_HORIZON)
     page = connection_page_shape(
-        offset_page(connections, offset=query.offset, limit=query.limit), with_credentials=query.include_secrets
+        offset_page(connections, offset=query.offset, limit=query.limit + 1), with_credentials=query.include_secrets
     )
-    rows = [
-        fresh(connection, query.refresh_policy) for connection in connection_page_load(list(page), with_models=False)
-    ]
+    rows = connection_page_load(list(page), with_models=False)
+    has_more = len(rows) > query.limit
+    rows = [fresh(connection, query.refresh_policy) for connection in rows[: query.limit]]
+    total, total_is_exact = _total(
+        counted=counted, below_horizon=below_horizon, offset=query.offset, rows=len(rows), has_more=has_more
+    )
     if query.include_secrets and rows:
         record_secrets_read(request, *rows, via="api.compat.openint.list_connections")
     expand = _expand(query.expand)
