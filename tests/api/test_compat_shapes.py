@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
+import jsonschema_rs
 import pytest
 from django.conf import settings as django_settings
 
@@ -181,6 +182,46 @@ def test_openint_get_matches_the_reference_shape(api, bc_connection):
     assert_same_shape(doc_with_connector_name, body, path="", nullable=spec.nullable, optional=spec.optional)
     assert "connector" in body and body["connector"]["auth_type"] == "OAUTH2"
     assert body["status"] in {"healthy", "disconnected", "error", "manual", "unknown"}
+
+
+def test_openint_full_key_tree_with_connector_and_integration_expanded(api, bc_connection):
+    spec = _openint_spec()
+    assert "integration" in spec.doc and "connector" in spec.doc
+    body = api.get(f"/api/compat/openint/connection/{bc_connection.pk}", expand=["connector", "integration"]).json()
+    assert_same_shape({**spec.doc, "connector_name": "x"}, body, path="", nullable=spec.nullable)
+    assert list(body["integration"]) == list(spec.doc["integration"]), "every integration key, in the doc's order"
+    assert list(body["connector"]) == list(spec.doc["connector"])
+    integration = body["integration"]
+    assert body["integration_id"] == integration["id"] == "int_ms-dynamics-bc"
+    assert integration["connector_name"] == body["connector_name"] == "ms-dynamics-bc"
+    assert integration["name"] == "Microsoft Dynamics 365 Business Central"
+    assert integration["auth_type"] == body["connector"]["auth_type"] == "OAUTH2"
+    assert integration["stage"] in {"alpha", "beta", "ga"} and integration["version"]
+    comma = api.get(f"/api/compat/openint/connection/{bc_connection.pk}", expand="integration,connector").json()
+    assert comma == body
+
+
+def test_openint_expand_rejects_unknown_values(api, bc_connection):
+    response = api.get(f"/api/compat/openint/connection/{bc_connection.pk}", expand="owner")
+    assert response.status_code == 422
+
+
+def test_openint_connector_schemas_are_json_schemas_that_fit_real_values(api, bc_connection):
+    body = api.get(
+        f"/api/compat/openint/connection/{bc_connection.pk}", expand="connector", include_secrets="true"
+    ).json()
+    schemas = body["connector"]["schemas"]
+    for name in ("connection_settings", "connector_config"):
+        jsonschema_rs.meta.validate(schemas[name])
+    settings_validator = jsonschema_rs.Draft202012Validator(schemas["connection_settings"], validate_formats=True)
+    assert list(settings_validator.iter_errors(body["settings"])) == []
+    assert {"tenant_id", "environment", "company"} <= set(schemas["connection_settings"]["properties"])
+    assert not settings_validator.is_valid({**body["settings"], "tenant_id": "not-a-uuid"})
+    config_validator = jsonschema_rs.Draft202012Validator(schemas["connector_config"])
+    assert config_validator.is_valid({"client_id": "id", "client_secret": "s"})
+    assert not config_validator.is_valid({"client_id": "id"}), "client_secret is required for OAuth"
+    assert not config_validator.is_valid({"client_id": "id", "client_secret": "s", "scopes": ["nope"]})
+    assert all(schemas[k] is None for k in schemas if k not in {"connection_settings", "connector_config"})
 
 
 def test_openint_get_without_expand_omits_connector(api, bc_connection):

@@ -1,18 +1,24 @@
 """OpenInt-compatible `GET /connection/{id}` and `GET /connection` (reference: openint-get-connection.txt).
 
 Mapping: OpenInt's connector = our catalog Provider, its connector config = our ConnectorConfig, its
-customer_id = the application's own customer id (our Customer.external_id). Patchbay has no separate
-"integration" layer under a connector, so `integration_id` is always null and `integration` is omitted.
-`expand` accepts "connector" (the only value OpenInt defines). `settings` holds the connection's
-non-secret settings; with include_secrets=true it also carries the credentials the way OpenInt does
-(`settings.oauth.credentials` for OAuth connectors, the key fields themselves for API-key ones).
+customer_id = the application's own customer id (our Customer.external_id). An OpenInt *integration*
+is one service reachable through a connector; in Patchbay each catalog entry is one service, so a
+connection's integration is its catalog entry, with id `int_<provider name>`: `standard` is the
+catalog name, `external` the service's website, `version` the catalog entry's content revision, and
+`created_at`/`updated_at` when the entry was loaded and last changed.
+`expand` takes `connector` and `integration`, repeated (`?expand=connector&expand=integration`) or
+comma-separated. The connector's `schemas.connection_settings` and `schemas.connector_config` are JSON
+Schemas generated from the catalog entry (apps/catalog/json_schemas.py); the other schemas are null,
+since Patchbay has no such inputs. `settings` holds the connection's non-secret settings; with
+include_secrets=true it also carries the credentials the way OpenInt does (`settings.oauth.credentials`
+for OAuth connectors, the key fields themselves for API-key ones).
 """
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.db.models import Q
 from ninja import Field, Query, Router, Schema
+from pydantic import BeforeValidator
 
 from apps.api.auth import CUSTOMER_SCOPED
 from apps.api.pagination import capped_count, offset_page
@@ -29,10 +35,12 @@ from apps.api.v1.common import (
     split_list_param,
 )
 from apps.api.v1.schemas import Out, absolute
+from apps.catalog.json_schemas import connection_settings_schema, connector_config_schema
 from apps.catalog.models import Provider
 from apps.catalog.selectors import provider_list
 from apps.connections.models import Connection
 from apps.connections.selectors import connection_page_load, connection_page_shape
+from apps.core.timestamps import format_timestamp
 
 router = Router(tags=["compat: openint"])
 
@@ -73,6 +81,22 @@ class OpenIntConnector(Out):
     has_openint_credentials: bool
 
 
+class OpenIntIntegration(Out):
+    id: str
+    standard: str
+    external: str
+    created_at: str
+    updated_at: str
+    connector_name: str
+    name: str
+    logo_url: str
+    stage: Literal["alpha", "beta", "ga", "hidden"]
+    platforms: list[Literal["web", "mobile", "desktop", "local", "cloud"]]
+    category: str
+    auth_type: str
+    version: str
+
+
 class OpenIntConnection(Out):
     id: str
     customer_id: str | None
@@ -86,6 +110,7 @@ class OpenIntConnection(Out):
     status: Literal["healthy", "disconnected", "error", "manual", "unknown"] | None = None
     metadata: dict[str, Any] | None = None
     connector: OpenIntConnector | None = Field(None, description="Only with expand=connector.")
+    integration: OpenIntIntegration | None = Field(None, description="Only with expand=integration.")
     settings: dict[str, Any] | None = None
     connector_name: str
 
@@ -106,19 +131,27 @@ def connector_name(provider: Provider) -> str:
     return (provider.definition.get("compat") or {}).get("openint_connector_name") or provider.name
 
 
-def _json_schema_for_settings(provider: Provider) -> dict:
-    types = {"string": "string", "url": "string", "uuid": "string", "boolean": "boolean", "integer": "integer"}
-    properties = {}
-    for spec in provider.settings_spec:
-        prop = {"type": types.get(spec["type"], "string"), "title": spec["label"]}
-        if spec.get("help"):
-            prop["description"] = spec["help"]
-        if spec.get("pattern"):
-            prop["pattern"] = spec["pattern"]
-        if spec.get("enum"):
-            prop["enum"] = spec["enum"]
-        properties[spec["name"]] = prop
-    return {"type": "object", "properties": properties, "required": provider.required_setting_names}
+def integration_id(provider: Provider) -> str:
+    return f"int_{provider.name}"
+
+
+def present_openint_integration(provider: Provider) -> dict:
+    d = provider.definition
+    return {
+        "id": integration_id(provider),
+        "standard": provider.name,
+        "external": d.get("website", ""),
+        "created_at": format_timestamp(provider.created_at),
+        "updated_at": format_timestamp(provider.modified_at),
+        "connector_name": connector_name(provider),
+        "name": provider.display_name,
+        "logo_url": absolute(provider.logo_url),
+        "stage": provider.stage,
+        "platforms": [p for p in d.get("platforms", ["web"]) if p in PLATFORMS],
+        "category": provider.categories[0] if provider.categories else "other",
+        "auth_type": AUTH_TYPES[provider.auth_type],
+        "version": provider.content_hash[:12],
+    }
 
 
 def present_openint_connector(provider: Provider) -> dict:
@@ -130,24 +163,15 @@ def present_openint_connector(provider: Provider) -> dict:
         "stage": provider.stage,
         "platforms": [p for p in d.get("platforms", ["web"]) if p in PLATFORMS],
         "schemas": {
-            "connector_config": {
-                "type": "object",
-                "properties": {
-                    "client_id": {"type": "string"},
-                    "client_secret": {"type": "string"},
-                    "scopes": {"type": "array", "items": {"type": "string"}},
-                },
-            }
-            if provider.auth_type in {"oauth2", "oauth2_client_credentials"}
-            else None,
-            "connection_settings": _json_schema_for_settings(provider),
+            "connector_config": connector_config_schema(provider),
+            "connection_settings": connection_settings_schema(provider),
             "integration_data": None,
             "webhook_input": None,
             "pre_connect_input": None,
             "connect_input": None,
             "connect_output": None,
         },
-        "auth_type": AUTH_TYPES.get(provider.auth_type, "CUSTOM"),
+        "auth_type": AUTH_TYPES[provider.auth_type],
         "required_scopes": provider.scopes_of_kind("required"),
         "openint_default_scopes": provider.scopes_of_kind("required", "default"),
         "openint_allowed_scopes": provider.scopes_of_kind("required", "default", "optional"),
@@ -170,19 +194,15 @@ def _settings(connection: Connection, *, include_secrets: bool) -> dict:
     return settings
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def present_openint_connection(connection: Connection, *, include_secrets: bool, expand: set[str]) -> dict:
     data = {
         "id": connection.pk,
         "customer_id": customer_external_id_of(connection),
         "connector_config_id": connection.connector_config_id,
-        "integration_id": None,
+        "integration_id": integration_id(connection.provider),
         "status_message": connection.status_message or None,
-        "created_at": _iso(connection.created_at),
-        "updated_at": _iso(connection.modified_at),
+        "created_at": format_timestamp(connection.created_at),
+        "updated_at": format_timestamp(connection.modified_at),
         "display_name": connection.display_name or None,
         "disabled": connection.disabled,
         # OpenInt has no "unverified"; "unknown" is the honest match and status_message says why.
@@ -193,16 +213,24 @@ def present_openint_connection(connection: Connection, *, include_secrets: bool,
     }
     if "connector" in expand:
         data["connector"] = present_openint_connector(connection.provider)
+    if "integration" in expand:
+        data["integration"] = present_openint_integration(connection.provider)
     return data
 
 
 RefreshPolicy = Literal["none", "force", "auto"]
 
 
+def _split_expand(values) -> list[str]:
+    return split_list_param(values if isinstance(values, list) else [values])
+
+
 class OpenIntGetQuery(Schema):
     include_secrets: bool = False
     refresh_policy: RefreshPolicy = Field("auto", description="none (never), force (always), auto (when expired).")
-    expand: list[Literal["connector"]] = Field(default_factory=list)
+    expand: Annotated[list[Literal["connector", "integration"]], BeforeValidator(_split_expand)] = Field(
+        default_factory=list, description="connector, integration: repeated or comma-separated."
+    )
 
 
 class OpenIntListQuery(OpenIntGetQuery):
