@@ -25,6 +25,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    # Serves the Swagger UI and Redoc assets it ships (pinned in pyproject) from our own static files:
+    # without it in INSTALLED_APPS, ninja's docs pages load them from a CDN.
+    "ninja",
     "allauth",
     "allauth.account",
     "allauth.mfa",
