@@ -26,6 +26,3 @@ def _deny_non_staff(login_view):
 def protect_admin_login(site) -> None:
     """Send the admin's own login form through allauth (and so through MFA); non-staff get a 403 page."""
     site.login = _deny_non_staff(secure_admin_login(site.login))
-    site.site_header = "Patchbay admin"
-    site.site_title = "Patchbay admin"
-    site.index_title = "Applications, catalog and connections"

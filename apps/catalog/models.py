@@ -8,15 +8,15 @@ class Provider(TimeStampedModel):
     """A third-party service from the catalog. `definition` is the validated YAML; columns are for queries."""
 
     class AuthType(models.TextChoices):
-        OAUTH2 = "oauth2"
-        OAUTH2_CLIENT_CREDENTIALS = "oauth2_client_credentials"
-        API_KEY = "api_key"
-        BASIC = "basic"
+        OAUTH2 = "oauth2", "OAuth 2.0"
+        OAUTH2_CLIENT_CREDENTIALS = "oauth2_client_credentials", "OAuth 2.0 client credentials"
+        API_KEY = "api_key", "API key"
+        BASIC = "basic", "Username and password"
 
     class Stage(models.TextChoices):
-        ALPHA = "alpha"
-        BETA = "beta"
-        GA = "ga"
+        ALPHA = "alpha", "Alpha"
+        BETA = "beta", "Beta"
+        GA = "ga", "Generally available"
 
     name = models.SlugField(max_length=63, unique=True)
     display_name = models.CharField(max_length=200)
@@ -93,7 +93,7 @@ class ConnectorConfig(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.application_id} → {self.provider_id}"
+        return f"{self.provider} for {self.application}"
 
     @property
     def secret_value(self) -> str:

@@ -43,6 +43,7 @@ class OAuthAttempt(TimeStampedModel):
     used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "OAuth attempt"
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

@@ -82,7 +82,7 @@ class Connection(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return self.display_name or f"{self.provider_id} for {self.customer_id}"
+        return self.display_name or f"{self.provider} · {self.customer}"
 
     @property
     def lifecycle(self) -> Lifecycle:

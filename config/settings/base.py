@@ -17,7 +17,7 @@ PATCHBAY_BASE_URL = (env_str("PATCHBAY_BASE_URL", "http://127.0.0.1:8000") or ""
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [PATCHBAY_BASE_URL])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "apps.console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

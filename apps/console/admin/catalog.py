@@ -7,7 +7,7 @@ from django.utils.html import format_html_join
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.catalog.schema import CatalogError
 from apps.catalog.services import catalog_sync, connector_config_upsert
-from apps.console.admin.common import staff_actor, vault_display
+from apps.console.admin.common import category_label, staff_actor, vault_display
 
 
 def _reload_catalog(request) -> None:
@@ -27,14 +27,22 @@ def _reload_catalog(request) -> None:
 class ProviderAdmin(admin.ModelAdmin):
     """The catalog lives in YAML files; the table mirrors them, so it is read-only here."""
 
-    list_display = ["display_name", "name", "auth_type", "categories", "stage", "verifies_credentials", "is_enabled"]
+    list_display = [
+        "display_name",
+        "name",
+        "auth_type",
+        "categories_display",
+        "stage",
+        "verifies_credentials",
+        "is_enabled",
+    ]
     list_filter = ["auth_type", "stage", "is_enabled"]
     search_fields = ["name", "display_name", "category_index"]
     readonly_fields = [
         "name",
         "display_name",
         "auth_type",
-        "categories",
+        "categories_display",
         "stage",
         "is_enabled",
         "source_file",
@@ -52,6 +60,10 @@ class ProviderAdmin(admin.ModelAdmin):
     @admin.display(description="Verifies credentials", boolean=True)
     def verifies_credentials(self, obj):
         return obj.verifies_credentials
+
+    @admin.display(description="Categories")
+    def categories_display(self, obj):
+        return ", ".join(category_label(category) for category in obj.categories) or "—"
 
     @admin.display(description="Required settings")
     def required_settings(self, obj):
@@ -121,6 +133,8 @@ class ConnectorConfigAdmin(admin.ModelAdmin):
             "scopes",
             "default_settings",
         ]
+        if obj is not None and not self.has_change_permission(request, obj):
+            fields.remove("new_client_secret")  # view-only staff (Support) get no secret field at all
         return fields if obj is None else ["id", *fields, "created_at", "modified_at"]
 
     def get_readonly_fields(self, request, obj=None):

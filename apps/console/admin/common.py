@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.admin.options import csrf_protect_m
+from django.utils.html import format_html
 
 SET = "•••• (set)"
 NOT_SET = "— (not set)"
@@ -24,6 +25,19 @@ def vault_display(field_name: str, label: str):
 
     display.__name__ = f"{field_name}_status"
     return display
+
+
+ACRONYMS = {"crm": "CRM", "hris": "HRIS", "ats": "ATS", "erp": "ERP", "ai": "AI", "sso": "SSO", "iam": "IAM"}
+
+
+def category_label(category: str) -> str:
+    """Catalog category slugs as words: "crm" → "CRM", "e-commerce" → "E commerce"."""
+    label = " ".join(ACRONYMS.get(word, word) for word in category.split("-"))
+    return label[:1].upper() + label[1:]
+
+
+def status_badge(value: str, label: str):
+    return format_html('<span class="pb-badge pb-badge--{}">{}</span>', value, label)
 
 
 def staff_actor(request) -> str:

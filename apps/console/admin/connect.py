@@ -33,7 +33,7 @@ class OAuthAttemptAdmin(ReadOnlyAdmin):
     list_display = ["id", "connection", "provider", "expires_at", "used_at", "created_at"]
     list_filter = ["provider", ("used_at", admin.EmptyFieldListFilter)]
     search_fields = ["id", "connection__id"]
-    list_select_related = ["connection", "provider"]
+    list_select_related = ["connection__provider", "connection__customer", "provider"]
     code_verifier_status = vault_display("code_verifier", "PKCE verifier")
     fields = [
         "id",

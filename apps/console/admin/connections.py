@@ -1,13 +1,32 @@
+"""Connections as support people see them: who, which provider, is it working, and the repair actions."""
+
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils.html import format_html
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
+from apps.catalog.models import Provider
 from apps.connect.links import authorization_url
 from apps.connections.exceptions import ConnectError, SettingsInvalid
 from apps.connections.models import Connection, ConnectionModel, SyncRun
-from apps.console.admin.common import ReadOnlyAdmin, ServiceDeleteAdmin, staff_actor, vault_display
+from apps.connections.services import (
+    connection_create,
+    connection_delete,
+    connection_disconnect,
+    connection_update,
+)
+from apps.console.admin.common import ReadOnlyAdmin, ServiceDeleteAdmin, category_label, staff_actor, status_badge
+from apps.console.selectors import FAILING_STATUSES, RECENT, connection_timeline
+from apps.console.services import (
+    connection_check_health_by_staff,
+    connection_reconnect_link_by_staff,
+    connection_refresh_by_staff,
+)
 
 
 class _ServiceForm(forms.ModelForm):
@@ -44,8 +63,6 @@ class ConnectionAddForm(_ServiceForm):
             raise ValidationError({"customer": "This customer belongs to another application."})
         if self.errors:
             return data
-        from apps.connections.services import connection_create
-
         self._call_service(
             lambda: connection_create(
                 application=application,
@@ -69,8 +86,6 @@ class ConnectionChangeForm(_ServiceForm):
         data = super().clean()
         if self.errors or not self.has_changed():
             return data
-        from apps.connections.services import connection_update
-
         original = Connection.objects.get(pk=self.instance.pk)
         metadata = data.get("metadata") or {}
         # connection_update shallow-merges metadata; a key removed in the form is deleted with None.
@@ -90,46 +105,153 @@ class ConnectionChangeForm(_ServiceForm):
 
 class ConnectionModelInline(admin.TabularInline):
     model = ConnectionModel
-    fields = ["name", "display_name", "is_read_enabled", "is_write_enabled", "next_sync_at", "last_sync"]
-    readonly_fields = ["last_sync"]
+    verbose_name = "synced model"
+    verbose_name_plural = "synced models"
+    fields = ["display_name", "name", "is_read_enabled", "is_write_enabled", "next_sync_at", "last_sync"]
+    readonly_fields = ["display_name", "name", "last_sync"]
     extra = 0
+    can_delete = False
     show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("last_sync")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class FailingFilter(admin.SimpleListFilter):
+    title = "needs attention"
+    parameter_name = "failing"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Failing (error or disconnected)")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(status__in=FAILING_STATUSES) if self.value() == "1" else queryset
+
+
+class RefreshFailingFilter(admin.SimpleListFilter):
+    title = "token refresh"
+    parameter_name = "refresh_failing"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Failing in the last 24 h")]
+
+    def queryset(self, request, queryset):
+        if self.value() != "1":
+            return queryset
+        return queryset.filter(refresh_failure_count__gt=0, modified_at__gte=timezone.now() - RECENT)
+
+
+class CategoryFilter(admin.SimpleListFilter):
+    title = "category"
+    parameter_name = "category"
+
+    def lookups(self, request, model_admin):
+        rows = Provider.objects.filter(connections__isnull=False).values_list("categories", flat=True).distinct()
+        return sorted({(c, category_label(c)) for categories in rows for c in categories}, key=lambda pair: pair[1])
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(provider__category_index__contains=f",{value},") if value else queryset
+
+
+class PendingFilter(admin.SimpleListFilter):
+    title = "customer action"
+    parameter_name = "is_authentication_pending__exact"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Waiting for the customer to connect"), ("0", "Authenticated")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(is_authentication_pending=value == "1") if value in ("0", "1") else queryset
+
+
+def provider_cell(provider: Provider):
+    return format_html(
+        '<span class="pb-provider"><img class="pb-logo" src="{}" alt="" loading="lazy">{}</span>',
+        provider.logo_url,
+        provider.display_name,
+    )
+
+
+def customer_cell(customer):
+    return format_html('{} <span class="pb-muted">({})</span>', customer.name or "—", customer.external_id)
+
+
+def connection_title(connection: Connection) -> str:
+    customer = connection.customer
+    who = f"{customer.name} ({customer.external_id})" if customer.name else customer.external_id
+    return f"{connection.provider.display_name} · {who} · {connection.get_status_display()}"
+
+
+def credentials_summary(connection: Connection) -> str:
+    """ "set · expires at · scopes", read from columns only: the vault is never decrypted for the page."""
+    if not connection.has_credentials:
+        return "— not set"
+    parts = ["set"]
+    if connection.credentials_expires_at:
+        parts.append(f"expires {timezone.localtime(connection.credentials_expires_at):%Y-%m-%d %H:%M %Z}")
+    else:
+        parts.append("does not expire")
+    parts.append(f"scopes: {', '.join(connection.scopes_granted)}" if connection.scopes_granted else "no scopes")
+    return " · ".join(parts)
+
+
+CONNECTION_ACTIONS = {
+    "check_health": "Check health now",
+    "force_refresh": "Refresh the token now",
+    "copy_reconnect_link": "Copy reconnect link",
+    "enable_sync": "Enable sync",
+    "disable_sync": "Disable sync",
+    "disconnect": "Disconnect (revoke at provider, wipe credentials)",
+}
 
 
 @admin.register(Connection)
 class ConnectionAdmin(ServiceDeleteAdmin):
+    change_form_template = "admin/connections/connection/change_form.html"
     list_display = [
-        "id",
-        "provider",
-        "customer",
+        "provider_display",
+        "customer_display",
         "application",
-        "status",
-        "is_authentication_pending",
-        "credentials_status",
-        "created_at",
+        "status_display",
+        "health_display",
+        "last_refreshed_at",
+        "credentials_expires_at",
+        "missing_settings_display",
     ]
-    list_filter = ["status", "is_authentication_pending", "health_authentication_required", "provider", "application"]
-    search_fields = ["id", "display_name", "customer__external_id", "customer__name", "provider__name"]
+    list_display_links = ["provider_display", "customer_display"]
+    list_filter = [
+        FailingFilter,
+        "status",
+        PendingFilter,
+        RefreshFailingFilter,
+        ("application", admin.RelatedOnlyFieldListFilter),
+        ("provider", admin.RelatedOnlyFieldListFilter),
+        CategoryFilter,
+    ]
+    search_fields = ["=id", "customer__external_id", "display_name", "customer__name"]
+    search_help_text = "Connection id (exact), customer external id, customer name or display name."
     list_select_related = ["provider", "customer", "application"]
+    list_per_page = 50
     inlines = [ConnectionModelInline]
-    actions = ["disconnect", "refresh_credentials"]
-    credentials_status = vault_display("credentials", "Credentials")
+    actions = list(CONNECTION_ACTIONS)
     readonly_fields = [
         "id",
         "application",
-        "customer",
-        "provider",
+        "customer_link",
+        "provider_display",
         "connector_config",
-        "status",
+        "status_display",
         "status_message",
         "is_authentication_pending",
-        "is_running_setup",
         "is_configured_display",
         "missing_settings_display",
-        "authorization_link",
-        "credentials_status",
-        "credentials_expires_at",
-        "scopes_granted",
+        "reconnect_link",
+        "credentials_display",
         "last_refreshed_at",
         "refresh_failure_count",
         "health_status_code",
@@ -138,41 +260,38 @@ class ConnectionAdmin(ServiceDeleteAdmin):
         "health_authentication_required",
         "health_checked_at",
         "next_sync_at",
-        "disabled",
+        "sync_runs",
+        "timeline",
         "created_at",
         "modified_at",
     ]
     fieldsets = [
-        (None, {"fields": ["id", "application", "customer", "provider", "connector_config", "display_name"]}),
+        (
+            None,
+            {"fields": ["id", "application", "customer_link", "provider_display", "connector_config", "display_name"]},
+        ),
         (
             "State",
             {
                 "fields": [
-                    "status",
+                    "status_display",
                     "status_message",
                     "is_authentication_pending",
-                    "is_running_setup",
                     "is_configured_display",
                     "missing_settings_display",
-                    "authorization_link",
+                    "reconnect_link",
                     "is_sync_disabled",
-                    "disabled",
                 ]
             },
         ),
-        ("Settings and metadata", {"fields": ["settings", "metadata"]}),
         (
-            "Credentials",
+            "Settings and metadata",
             {
-                "fields": [
-                    "credentials_status",
-                    "credentials_expires_at",
-                    "scopes_granted",
-                    "last_refreshed_at",
-                    "refresh_failure_count",
-                ]
+                "fields": ["settings", "metadata"],
+                "description": "Settings are checked against the provider's catalog spec when you save.",
             },
         ),
+        ("Credentials", {"fields": ["credentials_display", "last_refreshed_at", "refresh_failure_count"]}),
         (
             "Health",
             {
@@ -186,8 +305,31 @@ class ConnectionAdmin(ServiceDeleteAdmin):
                 ]
             },
         ),
+        ("Timeline", {"fields": ["timeline"], "classes": ["pb-timeline-set"]}),
+        ("Sync runs", {"fields": ["sync_runs"]}),
         ("Timestamps", {"fields": ["created_at", "modified_at"]}),
     ]
+
+    @admin.display(description="Provider", ordering="provider__display_name")
+    def provider_display(self, obj):
+        return provider_cell(obj.provider)
+
+    @admin.display(description="Customer", ordering="customer__external_id")
+    def customer_display(self, obj):
+        return customer_cell(obj.customer)
+
+    @admin.display(description="Customer")
+    def customer_link(self, obj):
+        url = reverse("admin:tenants_customer_change", args=[obj.customer_id])
+        return format_html('<a href="{}">{}</a>', url, customer_cell(obj.customer))
+
+    @admin.display(description="Status", ordering="status")
+    def status_display(self, obj):
+        return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Health")
+    def health_display(self, obj):
+        return obj.health_message or obj.status_message or "—"
 
     @admin.display(description="Configured", boolean=True)
     def is_configured_display(self, obj):
@@ -197,10 +339,75 @@ class ConnectionAdmin(ServiceDeleteAdmin):
     def missing_settings_display(self, obj):
         return ", ".join(obj.missing_settings) or "—"
 
-    @admin.display(description="Authorization URL")
-    def authorization_link(self, obj):
+    @admin.display(description="Credentials")
+    def credentials_display(self, obj):
+        return credentials_summary(obj)
+
+    @admin.display(description="Reconnect link")
+    def reconnect_link(self, obj):
         url = authorization_url(obj)
-        return format_html('<a href="{0}" rel="noreferrer">{0}</a>', url) if url else "— (authenticated)"
+        if url is None:
+            return "— (authenticated; disconnect first to issue one)"
+        return format_html(
+            '<span class="pb-copy"><input type="text" readonly value="{}" aria-label="Reconnect link" '
+            'onfocus="this.select()"><span class="pb-muted">Select and copy; send it to the customer.</span></span>',
+            url,
+        )
+
+    @admin.display(description="Recent sync runs")
+    def sync_runs(self, obj):
+        runs = SyncRun.objects.filter(model__connection=obj).select_related("model").order_by("-created_at")[:10]
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (run.model.display_name, status_badge(run.status, run.get_status_display()), run.attempt,
+                 run.started_at or "—", run.completed_at or "—")
+                for run in runs
+            ),
+        )  # fmt: skip
+        if not rows:
+            return "— none yet"
+        return format_html(
+            '<table class="pb-table"><thead><tr><th>Model</th><th>Status</th><th>Attempt</th><th>Started</th>'
+            "<th>Completed</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    @admin.display(description="Timeline")
+    def timeline(self, obj):
+        entries = connection_timeline(connection=obj)
+        if not entries:
+            return "— nothing yet"
+        items = format_html_join(
+            "",
+            '<li class="pb-tone-{}"><time datetime="{}">{}</time><span class="pb-kind">{}</span>'
+            '<span><strong>{}</strong> {} <span class="pb-muted">{}</span></span></li>',
+            (
+                (
+                    entry.tone,
+                    entry.at.isoformat(),
+                    f"{timezone.localtime(entry.at):%Y-%m-%d %H:%M:%S}",
+                    entry.kind,
+                    entry.title,
+                    entry.detail,
+                    " · ".join(filter(None, [entry.actor, entry.extra.get("ip", "")])),
+                )
+                for entry in entries
+            ),
+        )
+        return format_html('<ul class="pb-timeline">{}</ul>', items)
+
+    def get_object(self, request, object_id, from_field=None):
+        queryset = self.get_queryset(request).select_related(
+            "provider", "customer", "application", "connector_config__provider", "connector_config__application"
+        )
+        model = queryset.model
+        field = model._meta.pk if from_field is None else model._meta.get_field(from_field)
+        try:
+            return queryset.get(**{field.name: field.to_python(object_id)})
+        except (model.DoesNotExist, ValidationError, ValueError):
+            return None
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -219,9 +426,16 @@ class ConnectionAdmin(ServiceDeleteAdmin):
         form.request = request
         return form
 
-    def delete_service(self, request, obj):
-        from apps.connections.services import connection_delete
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        connection = self.get_object(request, unquote(object_id))
+        context = {**(extra_context or {})}
+        if connection is not None:
+            context["title"] = connection_title(connection)
+            context["subtitle"] = None
+            context["connection_actions"] = CONNECTION_ACTIONS if self.has_operate_permission(request) else {}
+        return super().change_view(request, object_id, form_url, context)
 
+    def delete_service(self, request, obj):
         connection_delete(connection=obj, actor=staff_actor(request))
 
     def save_model(self, request, obj, form, change):
@@ -230,31 +444,77 @@ class ConnectionAdmin(ServiceDeleteAdmin):
             obj.pk = form.result.pk
             obj._state.adding = False
 
-    @admin.action(description="Disconnect (revoke at provider, wipe credentials)")
+    # --- actions: each calls a service and leaves an audit row (who, what, when, IP) ------------------------
+
+    def has_operate_permission(self, request) -> bool:
+        return request.user.has_perm("connections.change_connection")
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/run/<slug:action>/",
+                self.admin_site.admin_view(self.run_action_view),
+                name="connections_connection_run",
+            ),
+            *super().get_urls(),
+        ]
+
+    def run_action_view(self, request, object_id, action):
+        """One action on one connection, from the buttons on its page (POST only)."""
+        if request.method != "POST" or action not in CONNECTION_ACTIONS:
+            raise PermissionDenied
+        if not self.has_operate_permission(request):
+            raise PermissionDenied
+        queryset = self.get_queryset(request).filter(pk=unquote(object_id))
+        getattr(self, action)(request, queryset)
+        return HttpResponseRedirect(reverse("admin:connections_connection_change", args=[object_id]))
+
+    def _each(self, request, queryset, service, done_message: str):
+        done = 0
+        for connection in queryset.select_related("provider", "customer", "application", "connector_config"):
+            try:
+                service(connection=connection, actor=staff_actor(request))
+                done += 1
+            except ConnectError as exc:
+                self.message_user(request, f"{connection_title(connection)}: {exc.user_message}", messages.ERROR)
+        if done:
+            self.message_user(request, done_message.format(done=done), messages.SUCCESS)
+
+    @admin.action(description=CONNECTION_ACTIONS["check_health"], permissions=["operate"])
+    def check_health(self, request, queryset):
+        self._each(request, queryset, connection_check_health_by_staff, "Checked the health of {done} connection(s).")
+
+    @admin.action(description=CONNECTION_ACTIONS["force_refresh"], permissions=["operate"])
+    def force_refresh(self, request, queryset):
+        self._each(request, queryset, connection_refresh_by_staff, "Refreshed {done} connection(s).")
+
+    @admin.action(description=CONNECTION_ACTIONS["disconnect"], permissions=["operate"])
     def disconnect(self, request, queryset):
-        from apps.connections.services import connection_disconnect
+        self._each(request, queryset, connection_disconnect, "Disconnected {done} connection(s).")
 
-        done = 0
-        for connection in queryset.select_related("provider", "connector_config", "application"):
+    @admin.action(description=CONNECTION_ACTIONS["enable_sync"], permissions=["operate"])
+    def enable_sync(self, request, queryset):
+        def enable(*, connection, actor):
+            return connection_update(connection=connection, is_sync_disabled=False, actor=actor)
+
+        self._each(request, queryset, enable, "Enabled sync on {done} connection(s).")
+
+    @admin.action(description=CONNECTION_ACTIONS["disable_sync"], permissions=["operate"])
+    def disable_sync(self, request, queryset):
+        def disable(*, connection, actor):
+            return connection_update(connection=connection, is_sync_disabled=True, actor=actor)
+
+        self._each(request, queryset, disable, "Disabled sync on {done} connection(s).")
+
+    @admin.action(description=CONNECTION_ACTIONS["copy_reconnect_link"], permissions=["operate"])
+    def copy_reconnect_link(self, request, queryset):
+        for connection in queryset.select_related("provider", "customer"):
             try:
-                connection_disconnect(connection=connection, actor=staff_actor(request))
-                done += 1
+                url = connection_reconnect_link_by_staff(connection=connection, actor=staff_actor(request))
             except ConnectError as exc:
-                self.message_user(request, f"{connection.pk}: {exc.user_message}", messages.ERROR)
-        self.message_user(request, f"Disconnected {done} connection(s).", messages.SUCCESS)
-
-    @admin.action(description="Refresh credentials now")
-    def refresh_credentials(self, request, queryset):
-        from apps.connections.services import connection_refresh_credentials
-
-        done = 0
-        for connection_id in queryset.values_list("pk", flat=True):
-            try:
-                connection_refresh_credentials(connection_id=connection_id, force=True)
-                done += 1
-            except ConnectError as exc:
-                self.message_user(request, f"{connection_id}: {exc.user_message}", messages.ERROR)
-        self.message_user(request, f"Refreshed {done} connection(s).", messages.SUCCESS)
+                self.message_user(request, f"{connection_title(connection)}: {exc.user_message}", messages.ERROR)
+                continue
+            self.message_user(request, f"Reconnect link for {connection_title(connection)}: {url}", messages.INFO)
 
 
 @admin.register(ConnectionModel)
@@ -262,12 +522,15 @@ class ConnectionModelAdmin(admin.ModelAdmin):
     list_display = ["display_name", "name", "connection", "is_read_enabled", "is_write_enabled", "next_sync_at"]
     list_filter = ["is_read_enabled", "is_write_enabled", "is_custom_object"]
     search_fields = ["id", "name", "display_name", "connection__id"]
-    list_select_related = ["connection", "connection__provider"]
+    list_select_related = ["connection__provider", "connection__customer"]
     readonly_fields = ["id", "connection", "last_sync", "created_at", "modified_at"]
     raw_id_fields = ["connection"]
 
     def get_readonly_fields(self, request, obj=None):
         return ["id", "last_sync", "created_at", "modified_at"] if obj is None else self.readonly_fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("connection__provider", "connection__customer", "last_sync")
 
 
 @admin.register(SyncRun)
@@ -275,4 +538,4 @@ class SyncRunAdmin(ReadOnlyAdmin):
     list_display = ["id", "model", "status", "attempt", "is_initial_sync", "started_at", "completed_at"]
     list_filter = ["status", "is_initial_sync", "is_one_off"]
     search_fields = ["id", "model__name", "model__connection__id", "entity_id"]
-    list_select_related = ["model", "model__connection"]
+    list_select_related = ["model"]

@@ -152,7 +152,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             "and will never show it again.",
         )
 
-    @admin.action(description="Revoke selected API keys")
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke_keys(self, request, queryset):
         revoked = 0
         for api_key in queryset.filter(revoked_at__isnull=True):

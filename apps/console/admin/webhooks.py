@@ -1,21 +1,67 @@
 from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.html import format_html
 
-from apps.console.admin.common import ReadOnlyAdmin
+from apps.console.admin.common import ReadOnlyAdmin, staff_actor, status_badge
+from apps.console.selectors import RECENT
 from apps.webhooks.models import WebhookDelivery
-from apps.webhooks.services import webhook_deliveries_queue
+from apps.webhooks.services import webhook_deliveries_queue, webhook_delivery_resend
+
+
+class FailingDeliveryFilter(admin.SimpleListFilter):
+    title = "needs attention"
+    parameter_name = "failing"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Failing in the last 24 h")]
+
+    def queryset(self, request, queryset):
+        if self.value() != "1":
+            return queryset
+        return (
+            queryset.filter(modified_at__gte=timezone.now() - RECENT)
+            .exclude(last_error="")
+            .exclude(status=WebhookDelivery.Status.DELIVERED)
+        )
 
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "event_type", "application", "status", "attempts", "last_response_status",
-                    "next_attempt_at", "delivered_at", "created_at"]  # fmt: skip
-    list_filter = ["status", "event_type", "application"]
-    search_fields = ["id", "event_type", "url", "application__name"]
+    """What was sent where and what came back. Written by the sender only; staff can resend."""
+
+    list_display = ["created_at", "event_type", "application", "status_display", "last_response_status",
+                    "last_latency_ms", "attempts", "next_attempt_at", "excerpt"]  # fmt: skip
+    list_filter = [FailingDeliveryFilter, "status", "event_type", "application"]
+    search_fields = ["=id", "event_type", "url", "application__name"]
     list_select_related = ["application"]
     date_hierarchy = "created_at"
-    actions = ["deliver_now"]
+    actions = ["resend"]
+    fields = ["id", "application", "event_type", "url", "status_display", "attempts", "next_attempt_at",
+              "last_response_status", "last_latency_ms", "last_error", "last_response_excerpt", "delivered_at",
+              "resent_from", "payload", "created_at", "modified_at"]  # fmt: skip
+    readonly_fields = fields
 
-    @admin.action(description="Try pending deliveries now", permissions=["view"])
+    @admin.display(description="Status", ordering="status")
+    def status_display(self, obj):
+        return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Response")
+    def excerpt(self, obj):
+        text = obj.last_response_excerpt or obj.last_error
+        return format_html('<span class="pb-excerpt">{}</span>', text[:120]) if text else "—"
+
+    def has_operate_permission(self, request) -> bool:
+        return request.user.has_perm("webhooks.change_webhookdelivery")
+
+    @admin.action(description="Resend (same event, to the application's current webhook URL)", permissions=["operate"])
+    def resend(self, request, queryset):
+        resent = [
+            webhook_delivery_resend(delivery=delivery, actor=staff_actor(request))
+            for delivery in queryset.select_related("application")
+        ]
+        self.message_user(request, f"Resent {len(resent)} delivery(ies).", messages.SUCCESS)
+
+    @admin.action(description="Try pending deliveries now", permissions=["operate"])
     def deliver_now(self, request, queryset):
         queued = webhook_deliveries_queue(delivery_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Queued {queued} pending delivery attempt(s).", messages.SUCCESS)

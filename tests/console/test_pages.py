@@ -1,0 +1,225 @@
+"""Every console page renders for a superuser and for Support with a fixed number of queries, and no
+secret created in the test (tokens, client secret, webhook secret, API key, TOTP seed) reaches any page."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib import admin
+from django.db import connection as db_connection
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.catalog.models import ConnectorConfig
+from apps.connect.models import ConnectSession, OAuthAttempt
+from apps.connections.models import Connection, ConnectionModel, SyncRun
+from apps.core.models import AuditEvent
+from apps.tenants.models import ApiKey
+from apps.tenants.services import api_key_create
+from tests.console.conftest import SECRETS
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+SUPPORT_HIDDEN = {"auth", "mfa", "account"}  # staff accounts and their MFA devices: superusers only
+
+
+@pytest.fixture
+def world(application, connect, superuser, oauth_provider):
+    """One of everything, built through the services where one exists."""
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    connection = connect()
+    model = ConnectionModel.objects.create(connection=connection, name="contacts", display_name="Contacts")
+    SyncRun.objects.create(model=model)
+    OAuthAttempt.objects.create(
+        connection=connection,
+        provider=oauth_provider,
+        state_hash="a" * 64,
+        code_verifier={"verifier": SECRETS[0]},
+        redirect_uri="http://127.0.0.1:8000/connect/callback/fake-crm",
+        expires_at=timezone.now() + timedelta(minutes=10),
+    )
+    ConnectSession.objects.create(
+        application=application, customer=connection.customer, token_hash="b" * 64, expires_at=timezone.now()
+    )
+    api_key, raw_key = api_key_create(application=application, name="seed")
+    TOTP.activate(superuser, TOTP_SECRET)
+    return {"connection": connection, "raw_key": raw_key, "key_hash": api_key.key_hash}
+
+
+def object_for(model):
+    return model._default_manager.order_by().first()
+
+
+def console_pages(user=None):
+    """Index, app pages, and per model: list, search, change, history, and add where the user may add."""
+    pages = [reverse("admin:index")]
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    for model, model_admin in admin.site._registry.items():
+        info = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        pages += [reverse(f"{info}_changelist"), reverse(f"{info}_changelist") + "?q=acme"]
+        obj = object_for(model)
+        if obj is not None:
+            pages.append(reverse(f"{info}_change", args=[obj.pk]))
+            pages.append(reverse(f"{info}_history", args=[obj.pk]))
+        if user is None or model_admin.has_add_permission(request):
+            pages.append(reverse(f"{info}_add"))
+        pages.append(reverse("admin:app_list", args=[model._meta.app_label]))
+    return list(dict.fromkeys(pages))
+
+
+def forbidden_strings(world) -> list[str]:
+    return [*SECRETS, world["raw_key"], world["key_hash"], TOTP_SECRET, "pbv1:"]
+
+
+def render(client, url):
+    with CaptureQueriesContext(db_connection) as queries:
+        response = client.get(url)
+    return response, len(queries)
+
+
+@pytest.mark.parametrize("who", ["superuser", "support"])
+def test_every_page_renders_without_secrets(who, world, superuser, support_user, client):
+    user = superuser if who == "superuser" else support_user
+    client.force_login(user)
+    user_client = client
+    rendered = 0
+    pages = console_pages(superuser)
+    for url in pages:
+        response, _ = render(user_client, url)
+        app_label = url.split("/")[2] if url.count("/") > 2 else ""
+        if who == "support" and (app_label in SUPPORT_HIDDEN or url.endswith("/add/")):
+            assert response.status_code in (403, 404), url
+            continue
+        assert response.status_code == 200, (url, response.status_code)
+        html = response.content.decode()
+        for secret in forbidden_strings(world):
+            assert secret not in html, f"{secret!r} rendered on {url}"
+        rendered += 1
+    assert rendered > 40
+
+
+def test_page_query_counts_do_not_grow_with_rows(world, superuser, superuser_client, connect, application):
+    """Every page is measured, then the world grows (more connections, deliveries, audit rows, runs) and
+    every page must cost the same number of queries."""
+    pages = console_pages(superuser)
+    before = {url: render(superuser_client, url)[1] for url in pages}
+    for n in range(6):
+        grown = connect(external_id=f"more-{n}")
+        model = ConnectionModel.objects.create(connection=grown, name="deals", display_name="Deals")
+        SyncRun.objects.create(model=model)
+        SyncRun.objects.create(model=ConnectionModel.objects.get(connection=world["connection"]))
+    superuser_client.post(reverse("admin:connections_connection_run", args=[world["connection"].pk, "check_health"]))
+    after = {url: render(superuser_client, url)[1] for url in pages}
+    grew = {url: (before[url], after[url]) for url in pages if after[url] != before[url]}
+    assert not grew, grew
+
+
+def test_connection_list_costs_the_same_at_10_and_1000_rows(superuser_client, application, oauth_provider):
+    customers = CustomerFactory.create_batch(10, application=application)
+
+    def add(count):
+        Connection.objects.bulk_create(
+            Connection(application=application, customer=customers[n % 10], provider=oauth_provider, status=status)
+            for n in range(count)
+            for status in ["healthy"]
+        )
+
+    url = reverse("admin:connections_connection_changelist")
+    add(10)
+    small = [render(superuser_client, url + query)[1] for query in ("", "?failing=1", "?q=customer", "?category=crm")]
+    add(990)
+    assert Connection.objects.count() == 1000
+    large = [render(superuser_client, url + query)[1] for query in ("", "?failing=1", "?q=customer", "?category=crm")]
+    assert small == large
+    assert max(large) <= 12
+    dashboard_small = render(superuser_client, reverse("admin:index"))[1]
+    add(5)
+    assert render(superuser_client, reverse("admin:index"))[1] == dashboard_small
+
+
+def test_support_cannot_change_connector_configs_keys_or_applications(support_client, world, connector_config):
+    application = world["connection"].application
+    api_key = ApiKey.objects.get(application=application)
+    for name, obj in (
+        ("catalog_connectorconfig", connector_config),
+        ("tenants_apikey", api_key),
+        ("tenants_application", application),
+    ):
+        change = reverse(f"admin:{name}_change", args=[obj.pk])
+        page = support_client.get(change)
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert 'name="new_client_secret"' not in html and 'type="submit"' not in html.split('id="content-main"')[1]
+        assert support_client.post(change, {"client_id": "hijacked", "name": "hijacked"}).status_code == 403
+        assert support_client.get(reverse(f"admin:{name}_add")).status_code == 403
+    response = support_client.post(
+        reverse("admin:tenants_apikey_changelist"), {"action": "revoke_keys", "_selected_action": [api_key.pk]}
+    )
+    assert response.status_code in (200, 302)
+    assert ApiKey.objects.get(pk=api_key.pk).revoked_at is None
+    assert ConnectorConfig.objects.get(pk=connector_config.pk).client_id != "hijacked"
+
+
+def test_support_edits_connection_settings_through_the_service(support_client, world):
+    connection = world["connection"]
+    url = reverse("admin:connections_connection_change", args=[connection.pk])
+    response = support_client.post(
+        url,
+        {"display_name": "Renamed by support", "settings": "{}", "metadata": '{"ticket": "T-1"}',
+         "models-TOTAL_FORMS": "0", "models-INITIAL_FORMS": "0"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    connection.refresh_from_db()
+    assert (connection.display_name, connection.metadata) == ("Renamed by support", {"ticket": "T-1"})
+    event = AuditEvent.objects.get(action="connection.updated", target_id=connection.pk)
+    assert (event.actor, event.ip_address) == ("staff:helpdesk", "127.0.0.1")
+
+
+def test_audit_log_is_read_only_for_everyone(superuser_client, world):
+    event = AuditEvent.objects.first()
+    change = reverse("admin:core_auditevent_change", args=[event.pk])
+    html = superuser_client.get(change).content.decode()
+    assert "deletelink" not in html and 'name="action"' not in html
+    assert (
+        superuser_client.post(reverse("admin:core_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code
+        == 403
+    )
+    assert superuser_client.get(reverse("admin:core_auditevent_add")).status_code == 403
+    response = superuser_client.post(
+        reverse("admin:core_auditevent_changelist"), {"action": "delete_selected", "_selected_action": [event.pk]}
+    )
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+    assert response.status_code in (200, 302)
+
+
+def test_connection_page_reads_as_a_product(superuser_client, world):
+    connection = world["connection"]
+    html = superuser_client.get(reverse("admin:connections_connection_change", args=[connection.pk])).content.decode()
+    assert "<h1>Fake CRM · Acme Corp (acme-42) · Healthy</h1>" in html
+    assert re.search(r"set · expires \d{4}-\d\d-\d\d \d\d:\d\d", html)
+    assert 'class="pb-timeline"' in html and "connection.authenticated" in html and "webhook connection.created" in html
+    assert "Contacts" in html  # synced models inline
+
+
+def test_labels_read_as_words(superuser_client, world):
+    index = superuser_client.get(reverse("admin:index")).content.decode()
+    for section in (
+        "Customers &amp; connections",
+        "Catalog",
+        "Webhooks",
+        "Audit",
+        "Sandbox",
+        "Applications &amp; API keys",
+    ):
+        assert section in index, section
+    for raw in ("O auth attempts", "Webhook deliverys", "Api keys", "Oauth2"):
+        assert raw not in index, raw
+    providers = superuser_client.get(reverse("admin:catalog_provider_changelist")).content.decode()
+    assert "OAuth 2.0" in providers and '["' not in providers
+    assert ">Ga<" not in providers
