@@ -78,7 +78,10 @@ def test_force_refresh_rejected_by_the_provider_shows_why_and_is_audited(superus
     errors = [m for m in messages_of(response) if "Fake CRM · Acme Corp (acme-42)" in m]
     assert errors and "Reconnect" in errors[0]
     assert audit_of("connection.refresh_forced", connection).data["outcome"] == "invalid_grant"
-    assert Connection.objects.get(pk=connection.pk).credentials["access_token"] == ACCESS_TOKEN
+    connection = Connection.objects.get(pk=connection.pk)  # invalid_grant is terminal: wiped, reconnect offered
+    assert connection.status == Connection.Status.DISCONNECTED and connection.credentials is None
+    page = superuser_client.get(reverse("admin:connections_connection_change", args=[connection.pk])).content.decode()
+    assert f'value="{authorization_url(connection)}"' in page and ACCESS_TOKEN not in page
 
 
 def test_disconnect_revokes_wipes_audits_and_announces(

@@ -35,7 +35,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     search_fields = ["=id", "event_type", "url", "application__name"]
     list_select_related = ["application"]
     date_hierarchy = "created_at"
-    actions = ["resend"]
+    actions = ["resend", "deliver_now"]
     fields = ["id", "application", "event_type", "url", "status_display", "attempts", "next_attempt_at",
               "last_response_status", "last_latency_ms", "last_error", "last_response_excerpt", "delivered_at",
               "resent_from", "payload", "created_at", "modified_at"]  # fmt: skip
