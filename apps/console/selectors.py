@@ -51,7 +51,7 @@ def dashboard_summary(*, now: datetime) -> Dashboard:
         failing=failing,
         failing_total=sum(counts.get(s, 0) for s in FAILING_STATUSES),
         pending_total=Connection.objects.filter(is_authentication_pending=True).count(),
-        refresh_failures=Connection.objects.filter(refresh_failure_count__gt=0, modified_at__gte=since).count(),
+        refresh_failures=Connection.objects.filter(refresh_failed_at__gte=since).count(),
         webhook_failures=WebhookDelivery.objects.filter(modified_at__gte=since)
         .exclude(last_error="")
         .exclude(status=WebhookDelivery.Status.DELIVERED)
@@ -106,6 +106,16 @@ def connection_timeline(*, connection: Connection, limit: int = 50) -> list[Time
         entries.append(
             TimelineEntry(at=connection.last_refreshed_at, kind="refresh", title="token refreshed", tone="good")
         )
+    if connection.refresh_failed_at:
+        entries.append(
+            TimelineEntry(
+                at=connection.refresh_failed_at,
+                kind="refresh",
+                title="token refresh failed",
+                detail=f"{connection.refresh_failure_count} failure(s) in a row",
+                tone="bad",
+            )
+        )
     if connection.health_checked_at:
         entries.append(
             TimelineEntry(
@@ -113,14 +123,16 @@ def connection_timeline(*, connection: Connection, limit: int = 50) -> list[Time
                 kind="health",
                 title=f"health: {connection.health_status_code}",
                 detail=connection.health_message,
-                tone="good"
-                if connection.status == Connection.Status.HEALTHY
-                else "bad"
-                if connection.status in FAILING_STATUSES
-                else "neutral",
+                tone=_status_tone(connection.status),
             )
         )
     return sorted(entries, key=lambda entry: entry.at, reverse=True)[:limit]
+
+
+def _status_tone(status: str) -> str:
+    if status == Connection.Status.HEALTHY:
+        return "good"
+    return "bad" if status in FAILING_STATUSES else "neutral"
 
 
 def _delivery_detail(delivery: WebhookDelivery) -> str:

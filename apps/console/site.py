@@ -32,6 +32,8 @@ class ConsoleAdminSite(admin.AdminSite):
     site_title = "Patchbay console"
     index_title = "Overview"
     index_template = "admin/console_index.html"
+    # The overview lists every section; lists need the width more than a second copy of that menu.
+    enable_nav_sidebar = False
 
     def get_app_list(self, request, app_label=None):
         """Sections in product order (models in the order listed); an app's own page keeps Django's list."""

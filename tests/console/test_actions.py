@@ -2,6 +2,7 @@
 each leaves an audit row saying who did it, what, when and from which IP."""
 
 import json
+import re
 
 import pytest
 from django.contrib.messages import get_messages
@@ -181,3 +182,22 @@ def test_unknown_action_and_get_are_refused(superuser_client, connect):
     url = reverse("admin:connections_connection_run", args=[connection.pk, "disconnect"])
     assert superuser_client.get(url).status_code == 403
     assert Connection.objects.get(pk=connection.pk).credentials is not None
+
+
+def test_failing_refresh_shows_on_the_overview_the_filtered_list_and_the_timeline(
+    superuser_client, connect, provider_server
+):
+    connection = connect()
+    healthy = connect(external_id="still-fine")
+    provider_server.on("POST", "/token", status=503, body={"error": "temporarily_unavailable"})
+    response = run_on_page(superuser_client, "force_refresh", connection)
+    assert any("Fake CRM · Acme Corp (acme-42)" in m for m in messages_of(response))
+    assert audit_of("connection.refresh_forced", connection).data["outcome"] != "refreshed"
+
+    overview = superuser_client.get(reverse("admin:index")).content.decode()
+    card = re.search(r'refresh_failing=1">\s*<span class="pb-card__value">(\d+)</span>', overview)
+    assert card and card.group(1) == "1"
+    listed = superuser_client.get(reverse(CHANGELIST) + "?refresh_failing=1").content.decode()
+    assert connection.pk in listed and healthy.pk not in listed
+    page = superuser_client.get(reverse("admin:connections_connection_change", args=[connection.pk])).content.decode()
+    assert "token refresh failed" in page

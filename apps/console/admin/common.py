@@ -31,8 +31,8 @@ ACRONYMS = {"crm": "CRM", "hris": "HRIS", "ats": "ATS", "erp": "ERP", "ai": "AI"
 
 
 def category_label(category: str) -> str:
-    """Catalog category slugs as words: "crm" → "CRM", "e-commerce" → "E commerce"."""
-    label = " ".join(ACRONYMS.get(word, word) for word in category.split("-"))
+    """Catalog category slugs as words: "crm" → "CRM", "developer_tools" → "Developer tools"."""
+    label = " ".join(ACRONYMS.get(word, word) for word in category.replace("-", "_").split("_"))
     return label[:1].upper() + label[1:]
 
 

@@ -141,7 +141,8 @@ class RefreshFailingFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() != "1":
             return queryset
-        return queryset.filter(refresh_failure_count__gt=0, modified_at__gte=timezone.now() - RECENT)
+        # refresh_failed_at is cleared by the next successful refresh, so these are still failing.
+        return queryset.filter(refresh_failed_at__gte=timezone.now() - RECENT)
 
 
 class CategoryFilter(admin.SimpleListFilter):
@@ -179,6 +180,10 @@ def provider_cell(provider: Provider):
 
 def customer_cell(customer):
     return format_html('{} <span class="pb-muted">({})</span>', customer.name or "—", customer.external_id)
+
+
+def short_time(value) -> str:
+    return f"{timezone.localtime(value):%Y-%m-%d %H:%M}" if value else "—"
 
 
 def connection_title(connection: Connection) -> str:
@@ -219,8 +224,8 @@ class ConnectionAdmin(ServiceDeleteAdmin):
         "application",
         "status_display",
         "health_display",
-        "last_refreshed_at",
-        "credentials_expires_at",
+        "last_refresh_display",
+        "token_expiry_display",
         "missing_settings_display",
     ]
     list_display_links = ["provider_display", "customer_display"]
@@ -253,6 +258,7 @@ class ConnectionAdmin(ServiceDeleteAdmin):
         "reconnect_link",
         "credentials_display",
         "last_refreshed_at",
+        "refresh_failed_at",
         "refresh_failure_count",
         "health_status_code",
         "health_message",
@@ -291,7 +297,10 @@ class ConnectionAdmin(ServiceDeleteAdmin):
                 "description": "Settings are checked against the provider's catalog spec when you save.",
             },
         ),
-        ("Credentials", {"fields": ["credentials_display", "last_refreshed_at", "refresh_failure_count"]}),
+        (
+            "Credentials",
+            {"fields": ["credentials_display", "last_refreshed_at", "refresh_failed_at", "refresh_failure_count"]},
+        ),
         (
             "Health",
             {
@@ -330,6 +339,14 @@ class ConnectionAdmin(ServiceDeleteAdmin):
     @admin.display(description="Health")
     def health_display(self, obj):
         return obj.health_message or obj.status_message or "—"
+
+    @admin.display(description="Last refresh", ordering="last_refreshed_at")
+    def last_refresh_display(self, obj):
+        return short_time(obj.last_refreshed_at)
+
+    @admin.display(description="Token expires", ordering="credentials_expires_at")
+    def token_expiry_display(self, obj):
+        return short_time(obj.credentials_expires_at)
 
     @admin.display(description="Configured", boolean=True)
     def is_configured_display(self, obj):
