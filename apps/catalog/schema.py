@@ -137,7 +137,7 @@ def _settings(ctx: _Ctx, data: Any) -> list[dict]:
             path,
             item,
             {"name", "type", "label"},
-            {"help", "pattern", "enum", "required", "default", "example", "ask_before_authorize", "source"},
+            {"help", "pattern", "enum", "required", "default", "example", "ask_before_authorize", "source", "options"},
         )
         name = _str(ctx, f"{path}.name", item["name"])
         if not SETTING_NAME_PATTERN.match(name):
@@ -157,7 +157,12 @@ def _settings(ctx: _Ctx, data: Any) -> list[dict]:
             "enum": None,
             "default": item.get("default"),
             "example": item.get("example"),
+            "options": None,
         }
+        if "options" in item:
+            if setting["type"] == "boolean" or setting["source"] != "user":
+                ctx.fail(f"{path}.options", "only a non-boolean setting the user fills in can list options")
+            setting["options"] = _setting_options(ctx, f"{path}.options", item["options"], earlier=seen - {name})
         if "pattern" in item:
             pattern = _str(ctx, f"{path}.pattern", item["pattern"])
             try:
@@ -169,6 +174,31 @@ def _settings(ctx: _Ctx, data: Any) -> list[dict]:
             setting["enum"] = _str_list(ctx, f"{path}.enum", item["enum"])
         result.append(setting)
     return result
+
+
+def _setting_options(ctx: _Ctx, path: str, data: Any, *, earlier: set[str]) -> dict:
+    """A request listing a setting's valid values, run with the connection's token when the form shows.
+
+    `items` is the dotted path to the list in the JSON answer ("" for a top-level list); `value` and
+    `label` name fields of each item. A URL that uses another setting names it in `depends_on`, which
+    must be declared earlier: the form asks for it first and reloads these options when it changes.
+    """
+    _check_keys(ctx, path, data, {"url", "value"}, {"items", "label", "depends_on"})
+    depends_on = data.get("depends_on")
+    if depends_on is not None and depends_on not in earlier:
+        ctx.fail(f"{path}.depends_on", f"must name a setting declared before this one (got {depends_on!r})")
+    url = _url_or_base(ctx, f"{path}.url", data["url"], earlier)
+    for kind, name in TEMPLATE_PATTERN.findall(url):
+        if kind != "settings" or name != depends_on:
+            ctx.fail(f"{path}.url", f"uses {{{kind}.{name}}}; only the depends_on setting may be templated")
+    value = _str(ctx, f"{path}.value", data["value"])
+    return {
+        "url": url,
+        "items": _str(ctx, f"{path}.items", data.get("items", ""), allow_empty=True),
+        "value": value,
+        "label": _str(ctx, f"{path}.label", data.get("label", value)),
+        "depends_on": depends_on,
+    }
 
 
 def _scopes(ctx: _Ctx, data: Any, setting_names: set[str] = frozenset()) -> list[dict]:

@@ -93,3 +93,9 @@ class ConnectionNotFound(ConnectError):
     code = "connection_not_found"
     user_message = "This connection was not found here. Go back to the integrations page and pick it from the list."
     http_status = 404
+
+
+class SettingNotFound(ConnectError):
+    code = "setting_not_found"
+    user_message = "This setting does not offer a list of choices. Go back to the settings form and try again."
+    http_status = 404

@@ -8,6 +8,7 @@ a response and do nothing else; a failure a person can cause comes back as `Erro
     start / start_submit      the start link (GET shows the next step, POST saves a form)
     callback                  the provider's redirect back with `code` and `state`
     setup / setup_submit      the settings still missing after authentication
+    setting_choices           one setting's provider-listed choices again (htmx, for dependent settings)
     result                    where a connection stands (done, settings, or back to the start link)
     portal_add, reconnect, credentials_form, credentials_submit, disconnect   the customer portal
 
@@ -25,6 +26,7 @@ from apps.connect.exceptions import (
     ConnectionNotFound,
     PortalSessionMissing,
     ProviderNotAllowed,
+    SettingNotFound,
     UnsupportedConnectMethod,
 )
 from apps.connect.links import start_link_resolve
@@ -32,6 +34,7 @@ from apps.connect.portal import Visitor
 from apps.connections import services as connection_services
 from apps.connections.exceptions import ConnectError, InvalidCredentials, ProviderUnavailable, SettingsInvalid
 from apps.connections.models import Connection
+from apps.connections.provider_client import SettingOptions
 from apps.connections.settings_spec import settings_needed_before_authorize
 from apps.tenants.models import Application, Customer
 
@@ -58,10 +61,21 @@ class SettingsForm:
     values: dict
     before_authorize: bool
     errors: dict = field(default_factory=dict)
+    options: dict[str, SettingOptions] | None = None  # provider lists by setting name; None before sign-in
 
     @property
     def status(self) -> int:
         return 422 if self.errors else 200
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettingChoice:
+    """One setting's field again, with the choices the provider lists for the values picked so far."""
+
+    connection: Connection
+    spec: dict
+    value: str
+    options: SettingOptions | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,6 +137,7 @@ class Error:
 Outcome = (
     RedirectToProvider
     | SettingsForm
+    | SettingChoice
     | CredentialsForm
     | ResumeAtStart
     | NeedsSettings
@@ -231,12 +246,36 @@ def _user_settings(connection: Connection) -> list[dict]:
     return [spec for spec in connection.provider.settings_spec if spec.get("source", "user") == "user"]
 
 
+def _settings_form(connection: Connection, *, specs: list[dict], values: dict, errors: dict | None = None):
+    """The settings form after sign-in: settings with an options request list what the provider offers."""
+    options = connection_services.connection_setting_options(connection=connection, specs=specs, values=values)
+    return SettingsForm(
+        connection=connection,
+        specs=specs,
+        values=values,
+        errors=errors or {},
+        before_authorize=False,
+        options=options,
+    )
+
+
 @_failures_as_outcome
 def setup(*, connection_id: str, visitor: Visitor) -> Outcome:
     connection = _granted_connection(visitor, connection_id)
-    return SettingsForm(
-        connection=connection, specs=_user_settings(connection), values=connection.settings, before_authorize=False
-    )
+    return _settings_form(connection, specs=_user_settings(connection), values=connection.settings)
+
+
+@_failures_as_outcome
+def setting_choices(*, connection_id: str, visitor: Visitor, name: str, data) -> Outcome:
+    """The htmx reload of one setting when a setting it depends on changes (`data` holds the values so far)."""
+    connection = _granted_connection(visitor, connection_id)
+    spec = next((s for s in _user_settings(connection) if s["name"] == name and s.get("options")), None)
+    if spec is None:
+        raise SettingNotFound()
+    names = {name, spec["options"]["depends_on"]} - {None}
+    values = {**connection.settings, **{key: data[key] for key in names if key in data}}
+    listed = connection_services.connection_setting_options(connection=connection, specs=[spec], values=values)
+    return SettingChoice(connection=connection, spec=spec, value=values.get(name) or "", options=listed.get(name))
 
 
 @_failures_as_outcome
@@ -252,7 +291,7 @@ def setup_submit(*, connection_id: str, visitor: Visitor, data) -> Outcome:
         except SettingsInvalid as exc:
             errors = exc.errors
     if errors:
-        return SettingsForm(connection=connection, specs=specs, values=cleaned, errors=errors, before_authorize=False)
+        return _settings_form(connection, specs=specs, values=cleaned, errors=errors)
     return _authenticated(connection)
 
 

@@ -1,17 +1,32 @@
 """Server-rendered forms built from the catalog: provider settings specs and credential fields."""
 
 from apps.connections.exceptions import SettingsInvalid
+from apps.connections.provider_client import SettingOptions
 from apps.connections.settings_spec import clean_settings
 
 INPUT_TYPES = {"string": "text", "url": "url", "uuid": "text", "integer": "number"}
 
 
-def setting_field(spec: dict, *, value=None, error: str = "") -> dict:
-    """What the template needs to draw one setting: widget kind, value as text, error."""
+def setting_field(
+    spec: dict, *, value=None, error: str = "", options: SettingOptions | None = None, listing: bool = False
+) -> dict:
+    """What the template needs to draw one setting: widget kind, choices, value as text, error.
+
+    With `listing` (signed in, so the provider can be asked), a setting with an options request is a
+    choice among what the provider listed (`options`); without `options` yet it waits for the setting it
+    depends on. When the list could not be loaded it is typed, with the provider's answer shown.
+    """
+    request = spec.get("options")
+    depends_on = request["depends_on"] if request else None
+    choices = [(option, option) for option in spec.get("enum") or []]
+    if options is not None and not options.error:
+        choices = options.choices
     if spec["type"] == "boolean":
         widget = "checkbox"
-    elif spec.get("enum"):
+    elif choices:
         widget = "select"
+    elif listing and request and options is None:
+        widget = "waiting"
     else:
         widget = "input"
     if value is None:
@@ -25,16 +40,31 @@ def setting_field(spec: dict, *, value=None, error: str = "") -> dict:
         "input_type": INPUT_TYPES.get(spec["type"], "text"),
         "pattern": spec.get("pattern") or "",
         "example": spec.get("example") or "",
-        "enum": spec.get("enum") or [],
+        "choices": choices,
+        "has_options": bool(request),
+        "depends_on": depends_on if listing and depends_on else "",
+        "options_error": options.error if options is not None else "",
         "checked": value is True or str(value).lower() in {"true", "on", "1"},
         "value": "" if value is None or isinstance(value, bool) else str(value),
         "error": error,
     }
 
 
-def settings_fields(specs: list[dict], *, values: dict, errors: dict | None = None) -> list[dict]:
+def settings_fields(
+    specs: list[dict], *, values: dict, errors: dict | None = None, options: dict | None = None
+) -> list[dict]:
+    """Fields for a settings form; `options` (None before sign-in) maps setting names to provider lists."""
     errors = errors or {}
-    return [setting_field(spec, value=values.get(spec["name"]), error=errors.get(spec["name"], "")) for spec in specs]
+    return [
+        setting_field(
+            spec,
+            value=values.get(spec["name"]),
+            error=errors.get(spec["name"], ""),
+            options=(options or {}).get(spec["name"]),
+            listing=options is not None,
+        )
+        for spec in specs
+    ]
 
 
 def settings_from_post(specs: list[dict], data) -> dict:

@@ -7,6 +7,7 @@ urlpatterns = [
     path("start/<str:token>", views.connect_start, name="start"),
     path("callback/<slug:provider>", views.oauth_callback, name="callback"),
     path("setup/<str:connection_id>/", views.connection_setup, name="setup"),
+    path("setup/<str:connection_id>/choices/<slug:name>", views.setting_choices, name="setting_choices"),
     path("done/<str:connection_id>/", views.connection_done, name="done"),
     path("validate/<slug:provider>/<slug:name>", views.setting_validate, name="validate_setting"),
     path("session/<str:token>", views.connect_session_open, name="session"),

@@ -118,12 +118,18 @@ def _render_outcome(request, outcome: flows.Outcome, *, action: str = ""):
                 "connection": connection,
                 "provider": connection.provider,
                 "application": connection.application,
-                "fields": forms.settings_fields(outcome.specs, values=outcome.values, errors=outcome.errors),
+                "fields": forms.settings_fields(
+                    outcome.specs, values=outcome.values, errors=outcome.errors, options=outcome.options
+                ),
                 "action": action,
                 "before_authorize": outcome.before_authorize,
                 "return_url": visitor.return_url_for(connection),
             }
             return form_page(render(request, "connect/settings.html", context, status=outcome.status))
+        case flows.SettingChoice(connection=connection):
+            field = forms.setting_field(outcome.spec, value=outcome.value, options=outcome.options, listing=True)
+            context = {"field": field, "provider": connection.provider, "connection": connection}
+            return render(request, "connect/settings.html#field", context)
         case flows.CredentialsForm(connection=connection):
             context = {
                 "connection": connection,
@@ -179,6 +185,16 @@ def connection_setup(request, connection_id: str):
     else:
         outcome = flows.setup(connection_id=connection_id, visitor=visitor)
     return _render_outcome(request, outcome, action=reverse("connect:setup", args=[connection_id]))
+
+
+@connect_page
+@require_GET
+def setting_choices(request, connection_id: str, name: str):
+    """htmx: one setting's choices again, for the values picked so far (a dependent list)."""
+    outcome = flows.setting_choices(
+        connection_id=connection_id, visitor=portal.visitor_get(request), name=name, data=request.GET
+    )
+    return _render_outcome(request, outcome)
 
 
 @connect_page

@@ -381,3 +381,51 @@ def verify(*, provider: Provider, settings: dict, credentials: dict) -> Verifica
         message=_provider_message(response),
         authentication_failed=response.status_code in (401, 403),
     )
+
+
+@dataclass(frozen=True)
+class SettingOptions:
+    """The values a setting can take, as the provider listed them; `error` says why there is no list."""
+
+    choices: list[tuple[str, str]]  # (value, label)
+    error: str = ""
+
+
+MAX_SETTING_OPTIONS = 500
+
+
+def setting_options(*, provider: Provider, request: dict, settings: dict, credentials: dict) -> SettingOptions:
+    """Run a setting's options request (catalog `settings[].options`) with the connection's credentials."""
+    try:
+        url = resolve_url(request["url"], settings=settings, credentials=credentials)
+        auth_headers, params, auth = _auth_for(provider, credentials, settings)
+    except (SettingsInvalid, InsecureProviderUrl) as exc:
+        return SettingOptions(choices=[], error=exc.user_message)
+    try:
+        response = _http(operation="setting options request").get(
+            url, headers={"Accept": "application/json", **auth_headers}, params=params, auth=auth, timeout=_timeout()
+        )
+    except requests.Timeout:
+        return SettingOptions(choices=[], error=f"{provider.display_name} did not answer in time.")
+    except requests.RequestException as exc:
+        return SettingOptions(choices=[], error=f"{provider.display_name} could not be reached ({type(exc).__name__}).")
+    if not response.ok:
+        message = _provider_message(response)
+        return SettingOptions(choices=[], error=f"{provider.display_name} answered {response.status_code}: {message}")
+    try:
+        body = response.json()
+    except ValueError:
+        return SettingOptions(choices=[], error=f"{provider.display_name} sent a list Patchbay could not read.")
+    items = _dig(body, request["items"]) if request["items"] else body
+    if not isinstance(items, list):
+        return SettingOptions(choices=[], error=f"{provider.display_name} sent a list Patchbay could not read.")
+    choices = []
+    for item in items[:MAX_SETTING_OPTIONS]:
+        if not isinstance(item, dict):
+            continue
+        value = _dig(item, request["value"])
+        if value in (None, ""):
+            continue
+        label = _dig(item, request["label"])
+        choices.append((str(value), str(label) if label not in (None, "") else str(value)))
+    return SettingOptions(choices=choices)

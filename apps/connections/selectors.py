@@ -7,6 +7,7 @@ from django.db.models import F, Prefetch, Q, QuerySet
 
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.catalog.selectors import connector_config_get
+from apps.connections.exceptions import ConnectorNotConfigured
 from apps.connections.models import Connection, ConnectionModel, SyncRun
 
 
@@ -65,6 +66,22 @@ def connector_config_for(*, connection: Connection) -> ConnectorConfig | None:
             config.provider = connection.provider  # already loaded; spares a query for the scopes
         return config
     return connector_config_get(application=connection.application, provider=connection.provider)
+
+
+OAUTH_AUTH_TYPES = frozenset({Provider.AuthType.OAUTH2, Provider.AuthType.OAUTH2_CLIENT_CREDENTIALS})
+
+
+def connector_config_for_new_connection(*, application, provider: Provider) -> ConnectorConfig | None:
+    """The config a new connection to `provider` starts with; ConnectorNotConfigured when an OAuth
+    provider has no enabled OAuth client in this application (its connect link could never work)."""
+    config = connector_config_get(application=application, provider=provider)
+    if provider.auth_type in OAUTH_AUTH_TYPES and (config is None or not config.is_enabled):
+        raise ConnectorNotConfigured(
+            f"This application has no enabled OAuth client for {provider.display_name}, so the connection could "
+            f"never be signed in. Configure one first with POST /api/v1/connector-configs "
+            f'(provider "{provider.name}", client_id, client_secret), then create the connection.'
+        )
+    return config
 
 
 def connection_get(*, application, connection_id: str, customer=None) -> Connection | None:

@@ -13,7 +13,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.catalog.models import ConnectorConfig, Provider
-from apps.catalog.selectors import connector_config_get
 from apps.connections import provider_client
 from apps.connections.exceptions import (
     ConnectError,
@@ -26,7 +25,7 @@ from apps.connections.exceptions import (
     SettingsInvalid,
 )
 from apps.connections.models import Connection, ConnectionModel, new_connect_nonce
-from apps.connections.selectors import connector_config_for
+from apps.connections.selectors import connector_config_for, connector_config_for_new_connection
 from apps.connections.settings_spec import clean_settings
 from apps.connections.tokens import normalize_token
 from apps.core.services import audit_record
@@ -134,13 +133,16 @@ def connection_create(
     settings: dict | None = None,
     metadata: dict | None = None,
     credentials: dict | None = None,
+    connector_config: ConnectorConfig | None = None,
     actor: str = "system",
 ) -> Connection:
     """Create a connection. Pasted credentials are verified (and a client-credentials token fetched)
-    before anything is written, so a refused key leaves no row behind."""
+    before anything is written, so a refused key leaves no row behind. An OAuth provider needs an enabled
+    OAuth client in the application (`connector_config`, when the caller resolved it already with
+    `connector_config_for_new_connection`); without one, ConnectorNotConfigured and nothing is written."""
     if customer.application_id != application.pk:
         raise ValueError("customer belongs to another application")
-    config = connector_config_get(application=application, provider=provider)
+    config = connector_config or connector_config_for_new_connection(application=application, provider=provider)
     merged_settings = {**(config.default_settings if config else {}), **(settings or {})}
     connection = Connection(
         application=application,
@@ -767,3 +769,31 @@ def connection_check_health(*, connection_id: str) -> Connection:
         if previous != locked.status:
             event_emit(type=f"connection.{locked.status}", connection=locked)
     return locked
+
+
+def connection_setting_options(
+    *, connection: Connection, specs: list[dict], values: dict
+) -> dict[str, provider_client.SettingOptions]:
+    """Choices for each of `specs` that declares an options request, listed by the provider with a fresh token.
+
+    `values` are the settings chosen so far (a dependent list is only requested once the setting it
+    depends on has a value). Runs outside any transaction: these are provider requests.
+    """
+    wanted = [
+        spec
+        for spec in specs
+        if spec.get("options") and (not spec["options"]["depends_on"] or values.get(spec["options"]["depends_on"]))
+    ]
+    if not wanted or connection.is_authentication_pending:
+        return {}
+    connection = connection_with_fresh_credentials(connection=connection, policy="auto")
+    settings = {**connection.settings, **values}
+    return {
+        spec["name"]: provider_client.setting_options(
+            provider=connection.provider,
+            request=spec["options"],
+            settings=settings,
+            credentials=connection.credentials or {},
+        )
+        for spec in wanted
+    }

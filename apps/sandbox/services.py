@@ -103,7 +103,17 @@ def sandbox_user_get_or_create(*, display_name: str):
 
 
 def sandbox_workspace_hint(*, user) -> str:
-    return (slugify(user.sandbox_identity.display_name) or "workspace")[:30] + "-demo"
+    return sandbox_workspaces(user=user)[0]["slug"]
+
+
+SANDBOX_WORKSPACE_KINDS = ("demo", "sales", "support")
+
+
+def sandbox_workspaces(*, user) -> list[dict]:
+    """The workspaces a sandbox account has: one per kind, named after the person (the first is the hint)."""
+    base = (slugify(user.sandbox_identity.display_name) or "workspace")[:30]
+    owner = user.sandbox_identity.display_name
+    return [{"slug": f"{base}-{kind}", "name": f"{owner} — {kind.capitalize()}"} for kind in SANDBOX_WORKSPACE_KINDS]
 
 
 def sandbox_api_key_is_valid(raw_key: str) -> bool:

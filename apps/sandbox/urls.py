@@ -12,5 +12,6 @@ urlpatterns = [
     path("o/token/", dot_views.TokenView.as_view(), name="token"),
     path("o/revoke_token/", dot_views.RevokeTokenView.as_view(), name="revoke-token"),
     path("api/me", views.SandboxMeView.as_view(), name="api-me"),
+    path("api/workspaces", views.SandboxWorkspacesView.as_view(), name="api-workspaces"),
     path("api/key-check", views.sandbox_key_check, name="api-key-check"),
 ]

@@ -102,6 +102,16 @@ class SandboxMeView(ProtectedResourceView):
         )
 
 
+class SandboxWorkspacesView(ProtectedResourceView):
+    """`GET /sandbox/api/workspaces`: the workspaces the token's account can read (the settings form's choices)."""
+
+    def get(self, request, *args, **kwargs):
+        user = request.resource_owner
+        if getattr(user, "sandbox_identity", None) is None:
+            return JsonResponse({"error": "invalid_token", "message": "Not a sandbox account."}, status=403)
+        return JsonResponse({"workspaces": services.sandbox_workspaces(user=user)})
+
+
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def sandbox_key_check(request):

@@ -11,6 +11,7 @@ from apps.tenants.models import ApiKey
 from apps.tenants.services import api_key_revoke
 from config.logging import ScrubbingFormatter
 from tests.api.conftest import ApiClient
+from tests.factories import ConnectorConfigFactory, provider_for
 
 pytestmark = pytest.mark.django_db
 
@@ -137,6 +138,7 @@ def test_invalid_body_is_422_json(api):
 
 
 def test_invalid_settings_are_422_with_details(api, customer):
+    ConnectorConfigFactory(application=customer.application, provider=provider_for("ms-dynamics-bc"))
     response = api.post(
         "/api/v1/connections",
         {"customer_id": customer.external_id, "provider": "ms-dynamics-bc", "settings": {"environment": "no spaces!"}},

@@ -191,6 +191,31 @@ def test_create_oauth_connection_returns_authorization_url(api, application):
     assert body["customer_id"] == "new-customer"
 
 
+@pytest.mark.parametrize("config", ["none", "disabled"])
+def test_oauth_connection_without_an_oauth_client_is_refused_naming_the_endpoint(api, application, config):
+    if config == "disabled":
+        ConnectorConfigFactory(application=application, provider=provider_for("hubspot"), is_enabled=False)
+    response = api.post("/api/v1/connections", {"customer_id": "new-customer", "provider": "hubspot"})
+    assert response.status_code == 409, response.content
+    error = response.json()["error"]
+    assert error["code"] == "connector_not_configured"
+    assert "POST /api/v1/connector-configs" in error["message"] and '"hubspot"' in error["message"]
+    assert not Connection.objects.filter(application=application).exists()
+    assert not application.customers.filter(external_id="new-customer").exists()
+
+
+def test_oauth_connection_can_be_created_once_its_oauth_client_is_configured(api, application):
+    refused = api.post("/api/v1/connections", {"customer_id": "c-1", "provider": "hubspot"})
+    assert refused.status_code == 409
+    configured = api.post(
+        "/api/v1/connector-configs", {"provider": "hubspot", "client_id": "hub-id", "client_secret": "hub-secret"}
+    )
+    assert configured.status_code == 201, configured.content
+    created = api.post("/api/v1/connections", {"customer_id": "c-1", "provider": "hubspot"})
+    assert created.status_code == 201
+    assert "/connect/start/" in created.json()["authorization_url"]
+
+
 def test_create_api_key_connection_with_credentials(api, application):
     response = api.post(
         "/api/v1/connections",

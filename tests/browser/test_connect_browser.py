@@ -29,18 +29,19 @@ def test_person_connects_the_sandbox_from_the_portal(live, sandbox_customer, pag
     page.get_by_role("button", name="Approve").click()
 
     expect(page.get_by_role("heading", name="Finish setting up")).to_be_visible()
-    page.get_by_label("Workspace").fill("Bad Name")
-    page.get_by_label("Workspace").blur()
-    expect(page.locator("#field-workspace .error")).to_contain_text("expected format")
-    screenshot("04-settings-invalid")
-    page.get_by_label("Workspace").fill("acme-demo")
+    # The sandbox lists the signed-in account's workspaces: a choice, not a typed value.
+    expect(page.get_by_label("Workspace").locator("option")).to_have_text(
+        ["Choose…", "Ada Lovelace — Demo", "Ada Lovelace — Sales", "Ada Lovelace — Support"]
+    )
+    screenshot("04-settings-choices")
+    page.get_by_label("Workspace").select_option("ada-lovelace-sales")
     page.get_by_role("button", name="Save settings").click()
 
     expect(page.get_by_role("heading", name="Connected")).to_be_visible()
     screenshot("05-connected")
     connection = Connection.objects.get(customer=sandbox_customer)
     assert connection.is_configured
-    assert connection.settings["workspace"] == "acme-demo"
+    assert connection.settings["workspace"] == "ada-lovelace-sales"
 
     page.get_by_role("link", name="Back to your integrations").click()
     expect(page.locator('[data-badge="healthy"]')).to_be_visible()

@@ -68,7 +68,7 @@ def test_framed_portal_connects_in_a_popup_and_notifies_only_the_allowed_origin(
     popup.get_by_label("Your name").fill("Katherine Johnson")
     popup.get_by_role("button", name="Sign in").click()
     popup.get_by_role("button", name="Approve").click()
-    popup.get_by_label("Workspace").fill("acme-demo")
+    popup.get_by_label("Workspace").select_option("katherine-johnson-demo")
     popup.get_by_role("button", name="Save settings").click()
     expect(popup.get_by_role("heading", name="Connected")).to_be_visible()
 

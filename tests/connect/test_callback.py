@@ -187,9 +187,11 @@ def test_other_provider_error_is_shown_without_markup(client, acme_connection):
     assert "<b>maintenance</b>" not in response.content.decode()
 
 
-def test_connect_link_without_connector_config_shows_clear_page(client, application, customer):
+def test_connect_link_whose_connector_config_was_removed_shows_clear_page(client, application, customer):
     provider = provider_for("patchbay-sandbox")
+    config = ConnectorConfigFactory(application=application, provider=provider)
     connection = connection_create(application=application, customer=customer, provider=provider)
+    config.delete()
     response = client.get(start_path(connection))
     assert response.status_code == 409
     assert "not set up yet" in response.content.decode()
@@ -225,8 +227,10 @@ def test_oauth_attempt_stores_only_hashes_and_encrypted_verifier(acme_connection
 
 
 def test_disabled_connector_config_shows_not_configured(client, application, customer, acme_provider):
-    ConnectorConfigFactory(application=application, provider=acme_provider, is_enabled=False)
+    config = ConnectorConfigFactory(application=application, provider=acme_provider)
     connection = connection_create(
         application=application, customer=customer, provider=acme_provider, settings={"tenant": "acme"}
     )
+    config.is_enabled = False
+    config.save()
     assert client.get(start_path(connection)).status_code == 409

@@ -16,7 +16,13 @@ from apps.connect.services import (
 from apps.connections.models import Connection
 from apps.connections.services import connection_create
 from apps.tenants.services import hash_secret
-from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory, provider_for
+from tests.factories import (
+    ApplicationFactory,
+    ConnectionFactory,
+    ConnectorConfigFactory,
+    CustomerFactory,
+    provider_for,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -169,6 +175,19 @@ def test_provider_picker_searches_with_a_constant_query_count(client, applicatio
     # OAuth providers the application has no connector config for are not offered.
     assert 'data-provider="patchbay-sandbox"' not in all_providers
     assert 'data-provider="patchbay-sandbox-keys"' in all_providers
+
+
+def test_picker_offers_an_oauth_provider_only_with_an_enabled_oauth_client(client, application, customer):
+    open_portal(client, application, customer)
+    config = ConnectorConfigFactory(application=application, provider=provider_for("hubspot"), is_enabled=False)
+    assert 'data-provider="hubspot"' not in client.get("/connect/portal/providers/").content.decode()
+    assert client.post("/connect/portal/add/hubspot").status_code == 404
+    config.is_enabled = True
+    config.save()
+    assert 'data-provider="hubspot"' in client.get("/connect/portal/providers/").content.decode()
+    added = client.post("/connect/portal/add/hubspot")
+    assert added.status_code == 302
+    assert added["Location"] == start_path(Connection.objects.get(customer=customer, provider__name="hubspot"))
 
 
 def test_allowed_providers_limit_the_picker_and_adding(client, application, customer):

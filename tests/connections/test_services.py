@@ -9,6 +9,7 @@ from django.utils import timezone
 from apps.connect.links import authorization_url, start_token
 from apps.connections import services, tasks
 from apps.connections.exceptions import (
+    ConnectorNotConfigured,
     InvalidCredentials,
     InvalidGrant,
     MalformedTokenResponse,
@@ -50,12 +51,26 @@ def authenticated(application, customer, oauth_provider, connector_config, fake_
     return services.connection_store_oauth_token(connection=connection, token_response=token)
 
 
-def test_new_oauth_connection_is_pending_with_a_patchbay_authorization_url(application, customer, oauth_provider):
+def test_new_oauth_connection_is_pending_with_a_patchbay_authorization_url(
+    application, customer, oauth_provider, connector_config
+):
     connection = services.connection_create(application=application, customer=customer, provider=oauth_provider)
     assert connection.is_authentication_pending
     assert authorization_url(connection).startswith("http://127.0.0.1:8000/connect/start/")
     assert connection.credentials is None
     assert connection.requires_setup and not connection.is_configured
+
+
+def test_oauth_connection_without_an_enabled_oauth_client_is_refused_and_nothing_is_written(
+    application, customer, oauth_provider
+):
+    with pytest.raises(ConnectorNotConfigured, match="POST /api/v1/connector-configs"):
+        services.connection_create(application=application, customer=customer, provider=oauth_provider)
+    ConnectorConfigFactory(application=application, provider=oauth_provider, is_enabled=False)
+    with pytest.raises(ConnectorNotConfigured):
+        services.connection_create(application=application, customer=customer, provider=oauth_provider)
+    assert not Connection.objects.filter(application=application).exists()
+    assert not AuditEvent.objects.filter(action="connection.created").exists()
 
 
 def test_storing_a_token_encrypts_it_clears_pending_and_verifies(authenticated, fake_provider):
@@ -349,6 +364,7 @@ def test_settings_are_validated_against_the_provider_spec(application, customer,
             {"name": "is_on_premise", "type": "boolean", "label": "On premise", "required": False},
         ],
     )
+    ConnectorConfigFactory(application=application, provider=provider)
     connection = services.connection_create(application=application, customer=customer, provider=provider)
     with pytest.raises(SettingsInvalid) as excinfo:
         services.connection_update_settings(connection=connection, settings={"environment": "Prod", "nope": 1})

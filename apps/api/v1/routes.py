@@ -56,7 +56,11 @@ from apps.catalog.selectors import (
 )
 from apps.catalog.services import connector_config_upsert
 from apps.connect.services import connect_session_create, connect_session_url
-from apps.connections.selectors import connection_page_load, connection_page_shape
+from apps.connections.selectors import (
+    connection_page_load,
+    connection_page_shape,
+    connector_config_for_new_connection,
+)
 from apps.connections.services import connection_create, connection_delete, connection_update
 from apps.tenants.selectors import customer_get, customer_list
 from apps.tenants.services import customer_create, customer_get_or_create
@@ -333,11 +337,14 @@ def create_connection(request, payload: ConnectionCreateIn):
     provider = provider_get(name=payload.provider)
     if provider is None:
         raise unknown("provider", payload.provider)
+    # Before the customer is created: a refused connection leaves no customer behind either.
+    config = connector_config_for_new_connection(application=application, provider=provider)
     customer = customer_get_or_create(application=application, external_id=payload.customer_id)
     connection = connection_create(
         application=application,
         customer=customer,
         provider=provider,
+        connector_config=config,
         display_name=payload.display_name,
         settings=payload.settings,
         metadata=payload.metadata,
