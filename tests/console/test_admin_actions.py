@@ -268,3 +268,24 @@ def test_rotate_webhook_secret_action_shows_the_new_secret_once(staff_client):
     assert AuditEvent.objects.filter(action="application.webhook_secret_rotated", target_id=application.pk).exists()
     page = staff_client.get(reverse("admin:tenants_application_change", args=[application.pk])).content.decode()
     assert shown not in page and old not in page
+
+
+def test_connection_settings_are_validated_against_the_provider_spec(staff_client):
+    application = ApplicationFactory()
+    connection = Connection.objects.create(
+        application=application,
+        customer=CustomerFactory(application=application),
+        provider=provider_for("salesforce"),
+        settings={"login_host": "login.salesforce.com"},
+    )
+    url = reverse("admin:connections_connection_change", args=[connection.pk])
+    form = {"display_name": "", "settings": '{"login_host": "evil.example.com"}', "metadata": "{}",
+            "models-TOTAL_FORMS": "0", "models-INITIAL_FORMS": "0"}  # fmt: skip
+    response = staff_client.post(url, form)
+    assert response.status_code == 200
+    errors = re.search(r'<ul class="errorlist nonfield">(.*?)</ul>', response.content.decode(), re.S)
+    assert errors and "login_host: " in errors.group(1)
+    assert Connection.objects.get(pk=connection.pk).settings == {"login_host": "login.salesforce.com"}
+    response = staff_client.post(url, {**form, "settings": '{"login_host": "test.salesforce.com"}'})
+    assert response.status_code == 302
+    assert Connection.objects.get(pk=connection.pk).settings["login_host"] == "test.salesforce.com"

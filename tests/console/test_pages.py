@@ -18,7 +18,7 @@ from apps.connections.models import Connection, ConnectionModel, SyncRun
 from apps.core.models import AuditEvent
 from apps.tenants.models import ApiKey
 from apps.tenants.services import api_key_create
-from tests.console.conftest import SECRETS
+from tests.console.conftest import SECRETS, WEBHOOK_SECRET
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -223,3 +223,18 @@ def test_labels_read_as_words(superuser_client, world):
     providers = superuser_client.get(reverse("admin:catalog_provider_changelist")).content.decode()
     assert "OAuth 2.0" in providers and '["' not in providers
     assert ">Ga<" not in providers
+
+
+def test_support_may_send_a_test_webhook_but_not_rotate_the_secret(support_client, world, receiver):
+    application = world["connection"].application
+    changelist = reverse("admin:tenants_application_changelist")
+    page = support_client.get(changelist).content.decode()
+    assert 'value="send_test_webhook"' in page and 'value="rotate_webhook_secret"' not in page
+    support_client.post(changelist, {"action": "rotate_webhook_secret", "_selected_action": [application.pk]})
+    application.refresh_from_db()
+    assert application.webhook_secret["secret"] == WEBHOOK_SECRET
+    response = support_client.post(
+        changelist, {"action": "send_test_webhook", "_selected_action": [application.pk]}, follow=True
+    )
+    assert "test event" in response.content.decode()
+    assert AuditEvent.objects.filter(action="webhook.test_sent", actor="staff:helpdesk").exists()

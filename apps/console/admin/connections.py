@@ -81,6 +81,8 @@ class ConnectionChangeForm(_ServiceForm):
     class Meta:
         model = Connection
         fields = ["display_name", "is_sync_disabled", "settings", "metadata"]
+        labels = {"is_sync_disabled": "Sync disabled"}
+        help_texts = {"settings": "JSON object; keys and values are checked against the provider's settings."}
 
     def clean(self):
         data = super().clean()
@@ -182,6 +184,20 @@ def customer_cell(customer):
     return format_html('{} <span class="pb-muted">({})</span>', customer.name or "—", customer.external_id)
 
 
+def field_as(field: str, label: str, *, boolean: bool = False):
+    """A read-only field under a label a support person reads ("Waiting for the customer", not
+    "Is authentication pending"); times are shown short."""
+
+    @admin.display(description=label, boolean=boolean or None)
+    def display(self, obj):
+        value = getattr(obj, field)
+        if boolean:
+            return value
+        return short_time(value) if hasattr(value, "tzinfo") else (value if value not in (None, "") else "—")
+
+    return display
+
+
 def short_time(value) -> str:
     return f"{timezone.localtime(value):%Y-%m-%d %H:%M}" if value else "—"
 
@@ -252,20 +268,20 @@ class ConnectionAdmin(ServiceDeleteAdmin):
         "connector_config",
         "status_display",
         "status_message",
-        "is_authentication_pending",
+        "waiting_display",
         "is_configured_display",
         "missing_settings_display",
         "reconnect_link",
         "credentials_display",
-        "last_refreshed_at",
-        "refresh_failed_at",
-        "refresh_failure_count",
-        "health_status_code",
+        "last_refresh_display",
+        "refresh_failed_display",
+        "refresh_failures_display",
+        "health_code_display",
         "health_message",
-        "health_suggested_resolution",
-        "health_authentication_required",
-        "health_checked_at",
-        "next_sync_at",
+        "resolution_display",
+        "must_reconnect_display",
+        "health_checked_display",
+        "next_sync_display",
         "sync_runs",
         "timeline",
         "created_at",
@@ -282,7 +298,7 @@ class ConnectionAdmin(ServiceDeleteAdmin):
                 "fields": [
                     "status_display",
                     "status_message",
-                    "is_authentication_pending",
+                    "waiting_display",
                     "is_configured_display",
                     "missing_settings_display",
                     "reconnect_link",
@@ -299,18 +315,25 @@ class ConnectionAdmin(ServiceDeleteAdmin):
         ),
         (
             "Credentials",
-            {"fields": ["credentials_display", "last_refreshed_at", "refresh_failed_at", "refresh_failure_count"]},
+            {
+                "fields": [
+                    "credentials_display",
+                    "last_refresh_display",
+                    "refresh_failed_display",
+                    "refresh_failures_display",
+                ]
+            },
         ),
         (
             "Health",
             {
                 "fields": [
-                    "health_status_code",
+                    "health_code_display",
                     "health_message",
-                    "health_suggested_resolution",
-                    "health_authentication_required",
-                    "health_checked_at",
-                    "next_sync_at",
+                    "resolution_display",
+                    "must_reconnect_display",
+                    "health_checked_display",
+                    "next_sync_display",
                 ]
             },
         ),
@@ -343,6 +366,15 @@ class ConnectionAdmin(ServiceDeleteAdmin):
     @admin.display(description="Last refresh", ordering="last_refreshed_at")
     def last_refresh_display(self, obj):
         return short_time(obj.last_refreshed_at)
+
+    waiting_display = field_as("is_authentication_pending", "Waiting for the customer", boolean=True)
+    must_reconnect_display = field_as("health_authentication_required", "Customer must reconnect", boolean=True)
+    health_code_display = field_as("health_status_code", "Health code")
+    resolution_display = field_as("health_suggested_resolution", "Suggested resolution")
+    health_checked_display = field_as("health_checked_at", "Last health check")
+    next_sync_display = field_as("next_sync_at", "Next sync")
+    refresh_failed_display = field_as("refresh_failed_at", "Last refresh failure")
+    refresh_failures_display = field_as("refresh_failure_count", "Refresh failures in a row")
 
     @admin.display(description="Token expires", ordering="credentials_expires_at")
     def token_expiry_display(self, obj):

@@ -69,7 +69,10 @@ class ApplicationAdmin(ServiceDeleteAdmin):
     inlines = [ApiKeyInline]
     actions = ["send_test_webhook", "rotate_webhook_secret"]
 
-    @admin.action(description="Send a test webhook event")
+    def has_operate_permission(self, request) -> bool:
+        return request.user.has_perm("webhooks.change_webhookdelivery")
+
+    @admin.action(description="Send a test webhook event", permissions=["operate"])
     def send_test_webhook(self, request, queryset):
         for application in queryset:
             try:
@@ -80,7 +83,10 @@ class ApplicationAdmin(ServiceDeleteAdmin):
             queued = f"{application}: test event {delivery.payload['id']} queued to {delivery.url}."
             self.message_user(request, queued, messages.SUCCESS)
 
-    @admin.action(description="Rotate webhook signing secret (the old one stays valid 24 hours)")
+    # Shows the new secret once, so only those who manage applications (not Support) may run it.
+    @admin.action(
+        description="Rotate webhook signing secret (the old one stays valid 24 hours)", permissions=["change"]
+    )
     def rotate_webhook_secret(self, request, queryset):
         for application in queryset:
             secret = application_webhook_secret_rotate(application=application, actor=staff_actor(request))
