@@ -15,3 +15,7 @@ def format_timestamp(value: datetime) -> str:
         raise ValueError("format_timestamp needs an aware datetime; naive values have no defined instant")
     utc = value.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def format_optional_timestamp(value: datetime | None) -> str | None:
+    return None if value is None else format_timestamp(value)

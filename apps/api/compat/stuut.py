@@ -7,7 +7,6 @@ the string keys and false for the boolean ones. `object` values are ours (the do
 "integration_connection", "integration_connection_model" and "integration_sync".
 """
 
-from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -17,11 +16,12 @@ from apps.api.auth import CUSTOMER_SCOPED
 from apps.api.pagination import offset_page
 from apps.api.row_fields import customer_external_id_of, models_of
 from apps.api.v1.common import READ_ERRORS, connections_visible, render
-from apps.api.v1.schemas import Out, absolute
+from apps.api.v1.schemas import Out, Timestamp, absolute
 from apps.catalog.models import Provider
 from apps.connect.links import authorization_url
 from apps.connections.models import Connection, ConnectionModel, SyncRun
 from apps.connections.selectors import connection_page_load, connection_page_shape
+from apps.core.timestamps import format_optional_timestamp
 
 router = Router(tags=["compat: stuut"])
 
@@ -36,17 +36,17 @@ class StuutHealth(Out):
     healthy: bool
     status_code: str
     suggested_resolution: str | None
-    timestamp: datetime | None
+    timestamp: Timestamp | None
 
 
 class StuutSyncRun(Out):
-    created_at: datetime
-    modified_at: datetime | None
+    created_at: Timestamp
+    modified_at: Timestamp | None
     id: str
     status: Literal["scheduled", "running", "succeeded", "failed"]
     attempt: int
     batch_id: str
-    completed_at: datetime | None
+    completed_at: Timestamp | None
     entity_id: str | None
     error: str | None
     file_id: str | None
@@ -54,15 +54,15 @@ class StuutSyncRun(Out):
     is_one_off: bool
     model_id: str
     pagination_state: dict[str, Any]
-    started_at: datetime | None
-    timerange_end: datetime | None
-    timerange_start: datetime | None
+    started_at: Timestamp | None
+    timerange_end: Timestamp | None
+    timerange_start: Timestamp | None
     object: str
 
 
 class StuutModel(Out):
-    created_at: datetime
-    modified_at: datetime | None
+    created_at: Timestamp
+    modified_at: Timestamp | None
     id: str
     name: str
     is_read_enabled: bool
@@ -70,7 +70,7 @@ class StuutModel(Out):
     is_custom_object: bool
     is_file_upload_enabled: bool
     is_webhooks_setup: bool
-    next_sync_at: datetime | None
+    next_sync_at: Timestamp | None
     connection_id: str
     last_sync: StuutSyncRun | None
     object: str
@@ -102,15 +102,15 @@ class StuutProvider(Out):
 
 
 class StuutConnection(Out):
-    created_at: datetime
-    modified_at: datetime | None
+    created_at: Timestamp
+    modified_at: Timestamp | None
     id: str
     is_authentication_pending: bool
     is_running_setup: bool
     is_sync_disabled: bool
     health: StuutHealth
     models: list[StuutModel]
-    next_sync_at: datetime | None
+    next_sync_at: Timestamp | None
     name: str | None
     owner_id: str | None
     requires_setup: bool
@@ -136,13 +136,13 @@ def _sync_run(run: SyncRun | None, model: ConnectionModel) -> dict | None:
     if run is None:
         return None
     return {
-        "created_at": run.created_at,
-        "modified_at": run.modified_at,
+        "created_at": format_optional_timestamp(run.created_at),
+        "modified_at": format_optional_timestamp(run.modified_at),
         "id": run.pk,
         "status": run.status,
         "attempt": run.attempt,
         "batch_id": str(run.batch_id),
-        "completed_at": run.completed_at,
+        "completed_at": format_optional_timestamp(run.completed_at),
         "entity_id": run.entity_id,
         "error": run.error,
         "file_id": run.file_id,
@@ -150,17 +150,17 @@ def _sync_run(run: SyncRun | None, model: ConnectionModel) -> dict | None:
         "is_one_off": run.is_one_off,
         "model_id": model.pk,
         "pagination_state": run.pagination_state or {},
-        "started_at": run.started_at,
-        "timerange_end": run.timerange_end,
-        "timerange_start": run.timerange_start,
+        "started_at": format_optional_timestamp(run.started_at),
+        "timerange_end": format_optional_timestamp(run.timerange_end),
+        "timerange_start": format_optional_timestamp(run.timerange_start),
         "object": "integration_sync",
     }
 
 
 def _model(model: ConnectionModel) -> dict:
     return {
-        "created_at": model.created_at,
-        "modified_at": model.modified_at,
+        "created_at": format_optional_timestamp(model.created_at),
+        "modified_at": format_optional_timestamp(model.modified_at),
         "id": model.pk,
         "name": model.name,
         "is_read_enabled": model.is_read_enabled,
@@ -168,7 +168,7 @@ def _model(model: ConnectionModel) -> dict:
         "is_custom_object": model.is_custom_object,
         "is_file_upload_enabled": model.is_file_upload_enabled,
         "is_webhooks_setup": model.is_webhooks_setup,
-        "next_sync_at": model.next_sync_at,
+        "next_sync_at": format_optional_timestamp(model.next_sync_at),
         "connection_id": model.connection_id,
         "last_sync": _sync_run(model.last_sync, model),
         "object": "integration_connection_model",
@@ -218,8 +218,8 @@ def present_stuut_connection(connection: Connection) -> dict:
     settings = connection.settings or {}
     lifecycle = connection.lifecycle
     data = {
-        "created_at": connection.created_at,
-        "modified_at": connection.modified_at,
+        "created_at": format_optional_timestamp(connection.created_at),
+        "modified_at": format_optional_timestamp(connection.modified_at),
         "id": connection.pk,
         "is_authentication_pending": connection.is_authentication_pending,
         "is_running_setup": connection.is_running_setup,
@@ -230,10 +230,10 @@ def present_stuut_connection(connection: Connection) -> dict:
             "healthy": lifecycle.is_healthy,
             "status_code": connection.health_status_code,
             "suggested_resolution": connection.health_suggested_resolution or None,
-            "timestamp": connection.health_checked_at,
+            "timestamp": format_optional_timestamp(connection.health_checked_at),
         },
         "models": [_model(m) for m in models_of(connection)],
-        "next_sync_at": connection.next_sync_at,
+        "next_sync_at": format_optional_timestamp(connection.next_sync_at),
         "name": connection.display_name or None,
         "owner_id": customer_external_id_of(connection),
         "requires_setup": lifecycle.requires_setup,

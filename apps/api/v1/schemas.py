@@ -16,7 +16,7 @@ from apps.api.row_fields import customer_external_id_of, has_credentials_of, mod
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.connect.links import authorization_url
 from apps.connections.models import Connection, ConnectionModel, SyncRun
-from apps.core.timestamps import format_timestamp
+from apps.core.timestamps import format_optional_timestamp, format_timestamp
 from apps.tenants.models import Customer
 
 
@@ -67,8 +67,8 @@ class CustomerOut(Out):
     name: str
     email: str
     metadata: dict[str, Any]
-    created_at: datetime
-    modified_at: datetime
+    created_at: Timestamp
+    modified_at: Timestamp
 
 
 class CustomerPage(Out):
@@ -83,8 +83,8 @@ def present_customer(customer: Customer) -> dict:
         "name": customer.name,
         "email": customer.email,
         "metadata": customer.metadata or {},
-        "created_at": customer.created_at,
-        "modified_at": customer.modified_at,
+        "created_at": format_optional_timestamp(customer.created_at),
+        "modified_at": format_optional_timestamp(customer.modified_at),
     }
 
 
@@ -117,7 +117,7 @@ class ConnectSessionOut(Out):
     url: str
     customer_id: str
     allowed_providers: list[str]
-    expires_at: datetime
+    expires_at: Timestamp
 
 
 # --- providers ---------------------------------------------------------------------------------------
@@ -232,8 +232,8 @@ class ConnectorConfigOut(Out):
     has_client_secret: bool
     scopes: list[str]
     default_settings: dict[str, Any]
-    created_at: datetime
-    modified_at: datetime
+    created_at: Timestamp
+    modified_at: Timestamp
 
 
 def present_connector_config(config: ConnectorConfig, *, provider: Provider | None = None) -> dict:
@@ -246,8 +246,8 @@ def present_connector_config(config: ConnectorConfig, *, provider: Provider | No
         "has_client_secret": config.has_client_secret,
         "scopes": list(config.scopes or []),
         "default_settings": config.default_settings or {},
-        "created_at": config.created_at,
-        "modified_at": config.modified_at,
+        "created_at": format_optional_timestamp(config.created_at),
+        "modified_at": format_optional_timestamp(config.modified_at),
     }
 
 
@@ -260,15 +260,15 @@ class HealthOut(Out):
     message: str | None
     suggested_resolution: str | None
     authentication_required: bool
-    checked_at: datetime | None
+    checked_at: Timestamp | None
 
 
 class SyncRunOut(Out):
     id: str
     status: Literal["scheduled", "running", "succeeded", "failed"]
     attempt: int
-    started_at: datetime | None
-    completed_at: datetime | None
+    started_at: Timestamp | None
+    completed_at: Timestamp | None
     error: str | None
 
 
@@ -278,7 +278,7 @@ class ConnectionModelOut(Out):
     display_name: str
     is_read_enabled: bool
     is_write_enabled: bool
-    next_sync_at: datetime | None
+    next_sync_at: Timestamp | None
     last_sync: SyncRunOut | None
 
 
@@ -303,13 +303,13 @@ class ConnectionOut(Out):
     metadata: dict[str, Any]
     scopes_granted: list[str]
     has_credentials: bool
-    credentials_expires_at: datetime | None
-    last_refreshed_at: datetime | None
+    credentials_expires_at: Timestamp | None
+    last_refreshed_at: Timestamp | None
     health: HealthOut
     models: list[ConnectionModelOut]
-    next_sync_at: datetime | None
-    created_at: datetime
-    modified_at: datetime
+    next_sync_at: Timestamp | None
+    created_at: Timestamp
+    modified_at: Timestamp
     provider: ProviderOut | None = Field(None, description="Only with expand=provider.")
     connector_config: ConnectorConfigOut | None = Field(None, description="Only with expand=connector.")
     credentials: dict[str, Any] | None = Field(
@@ -347,8 +347,8 @@ def _present_sync_run(run: SyncRun | None) -> dict | None:
         "id": run.pk,
         "status": run.status,
         "attempt": run.attempt,
-        "started_at": run.started_at,
-        "completed_at": run.completed_at,
+        "started_at": format_optional_timestamp(run.started_at),
+        "completed_at": format_optional_timestamp(run.completed_at),
         "error": run.error,
     }
 
@@ -360,7 +360,7 @@ def _present_model(model: ConnectionModel) -> dict:
         "display_name": model.display_name,
         "is_read_enabled": model.is_read_enabled,
         "is_write_enabled": model.is_write_enabled,
-        "next_sync_at": model.next_sync_at,
+        "next_sync_at": format_optional_timestamp(model.next_sync_at),
         "last_sync": _present_sync_run(model.last_sync),
     }
 
@@ -391,20 +391,20 @@ def present_connection(
         "metadata": connection.metadata or {},
         "scopes_granted": list(connection.scopes_granted or []),
         "has_credentials": has_credentials_of(connection),
-        "credentials_expires_at": connection.credentials_expires_at,
-        "last_refreshed_at": connection.last_refreshed_at,
+        "credentials_expires_at": format_optional_timestamp(connection.credentials_expires_at),
+        "last_refreshed_at": format_optional_timestamp(connection.last_refreshed_at),
         "health": {
             "healthy": lifecycle.is_healthy,
             "status_code": connection.health_status_code,
             "message": connection.health_message or None,
             "suggested_resolution": connection.health_suggested_resolution or None,
             "authentication_required": connection.health_authentication_required,
-            "checked_at": connection.health_checked_at,
+            "checked_at": format_optional_timestamp(connection.health_checked_at),
         },
         "models": [_present_model(m) for m in models_of(connection)],
-        "next_sync_at": connection.next_sync_at,
-        "created_at": connection.created_at,
-        "modified_at": connection.modified_at,
+        "next_sync_at": format_optional_timestamp(connection.next_sync_at),
+        "created_at": format_optional_timestamp(connection.created_at),
+        "modified_at": format_optional_timestamp(connection.modified_at),
     }
     if Expand.PROVIDER in expand:
         data["provider"] = present_provider(connection.provider)
