@@ -150,3 +150,8 @@ def test_every_registered_admin_changelist_renders(staff_client, seeded):
         url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
         assert staff_client.get(url).status_code == 200, url
     assert staff_client.get(reverse("admin:index")).status_code == 200
+
+
+def test_every_admin_page_links_the_api_docs(staff_client):
+    html = staff_client.get(reverse("admin:index")).content.decode()
+    assert 'href="/api/docs"' in html
