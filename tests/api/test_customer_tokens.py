@@ -1,5 +1,6 @@
 """Customer tokens: minted by the application's backend, handed to its frontend, scoped to one customer."""
 
+import logging
 import re
 from datetime import timedelta
 
@@ -9,7 +10,7 @@ from django.utils import timezone
 from apps.api.api import api as ninja_api
 from apps.api.models import CustomerToken
 from apps.core.models import AuditEvent
-from apps.tenants.services import api_key_create
+from apps.tenants.services import api_key_create, hash_secret
 from tests.api.conftest import ApiClient
 from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory, provider_for
 
@@ -157,3 +158,19 @@ def test_x_api_key_is_refused_everywhere_else(api_key, world):
         "/api/compat/openint/connection",
     ]:
         assert ApiClient(None).client.get(url, headers={"x-api-key": api_key[1]}).status_code == 401
+
+
+def test_keys_and_tokens_are_never_logged(api_key, world, caplog):
+    caplog.set_level(logging.DEBUG)
+    raw_key, token = api_key[1], world["minted"]["token"]
+    forged = raw_key[:-4] + "zzzz"
+    anonymous = ApiClient(None).client
+    anonymous.get("/api/compat/supaglue/customers/alice/connections", headers={"x-api-key": raw_key})
+    anonymous.get("/api/compat/supaglue/customers/alice/connections", headers={"x-api-key": forged})
+    anonymous.get("/api/v1/connections", headers={"x-api-key": raw_key})
+    ApiClient(forged).get("/api/v1/connections")
+    world["client"].get("/api/v1/customers")
+    world["client"].get("/api/compat/supaglue/customers/bob/connections")
+    logged = caplog.text + str([r.__dict__ for r in caplog.records])
+    for secret in (raw_key, forged, token):
+        assert secret not in logged and hash_secret(secret) not in logged and secret[-12:] not in logged
