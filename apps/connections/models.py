@@ -1,6 +1,7 @@
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
 from apps.connections.lifecycle import Lifecycle, lifecycle_of
 from apps.core.ids import new_id
@@ -67,6 +68,9 @@ class Connection(TimeStampedModel):
     health_suggested_resolution = models.CharField(max_length=500, blank=True)
     health_authentication_required = models.BooleanField(default=False)
     health_checked_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(
+        default=timezone.now, help_text="When the status last changed: how long it has been failing."
+    )
 
     next_sync_at = models.DateTimeField(null=True, blank=True)
     connect_nonce = models.CharField(

@@ -42,6 +42,7 @@ HEALTH_FIELDS = [
     "health_suggested_resolution",
     "health_authentication_required",
     "health_checked_at",
+    "status_changed_at",
 ]
 
 
@@ -56,6 +57,8 @@ def _record_health(
     status_message: str | None = None,
 ) -> None:
     """Set the connection's status and health object together; the caller saves (HEALTH_FIELDS)."""
+    if connection.status != status:
+        connection.status_changed_at = timezone.now()
     connection.status = status
     connection.status_message = (message if status_message is None else status_message)[:500]
     connection.health_status_code = code

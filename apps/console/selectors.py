@@ -37,7 +37,7 @@ def dashboard_summary(*, now: datetime) -> Dashboard:
     failing = list(
         Connection.objects.filter(status__in=FAILING_STATUSES)
         .select_related("provider", "customer", "application")
-        .order_by("-health_checked_at", "-modified_at")[:FAILING_SHOWN]
+        .order_by("-status_changed_at", "-id")[:FAILING_SHOWN]
     )
     return Dashboard(
         total=sum(counts.values()),

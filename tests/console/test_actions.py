@@ -201,3 +201,18 @@ def test_failing_refresh_shows_on_the_overview_the_filtered_list_and_the_timelin
     assert connection.pk in listed and healthy.pk not in listed
     page = superuser_client.get(reverse("admin:connections_connection_change", args=[connection.pk])).content.decode()
     assert "token refresh failed" in page
+
+
+def test_failing_since_is_when_the_status_changed_not_the_last_check(superuser_client, connect, provider_server):
+    connection = connect()
+    healthy_since = Connection.objects.get(pk=connection.pk).status_changed_at
+    provider_server.on("GET", "/me", status=401, body={"message": "token revoked by admin"})
+    run_on_page(superuser_client, "check_health", connection)
+    failing_since = Connection.objects.get(pk=connection.pk).status_changed_at
+    assert failing_since > healthy_since
+    run_on_page(superuser_client, "check_health", connection)
+    again = Connection.objects.get(pk=connection.pk)
+    assert again.status == Connection.Status.ERROR and again.status_changed_at == failing_since
+    assert again.health_checked_at > failing_since
+    overview = superuser_client.get(reverse("admin:index")).content.decode()
+    assert f'<time datetime="{failing_since.isoformat()}' in overview

@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpResponseRedirect
@@ -239,6 +240,7 @@ class ConnectionAdmin(ServiceDeleteAdmin):
         "customer_display",
         "application",
         "status_display",
+        "status_since_display",
         "health_display",
         "last_refresh_display",
         "token_expiry_display",
@@ -267,6 +269,7 @@ class ConnectionAdmin(ServiceDeleteAdmin):
         "provider_display",
         "connector_config",
         "status_display",
+        "status_since_display",
         "status_message",
         "waiting_display",
         "is_configured_display",
@@ -297,6 +300,7 @@ class ConnectionAdmin(ServiceDeleteAdmin):
             {
                 "fields": [
                     "status_display",
+                    "status_since_display",
                     "status_message",
                     "waiting_display",
                     "is_configured_display",
@@ -358,6 +362,10 @@ class ConnectionAdmin(ServiceDeleteAdmin):
     @admin.display(description="Status", ordering="status")
     def status_display(self, obj):
         return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Since", ordering="status_changed_at")
+    def status_since_display(self, obj):
+        return naturaltime(obj.status_changed_at)
 
     @admin.display(description="Health")
     def health_display(self, obj):
