@@ -1,30 +1,49 @@
-"""10,000 expiring connections: how long the refresh sweep takes versus the token endpoint alone.
+"""10,000 expiring connections refreshed through the real path: Celery beat → Redis → Celery worker →
+token endpoint → database, against what the token endpoint itself allows.
 
-Run: .venv/bin/python bench/refresh_sweep.py [--connections 10000] [--workers 16] [--latency-ms 5]
+    REDIS_URL=redis://127.0.0.1:6379/8 python bench/refresh_sweep.py [--connections 10000] [--latency-ms 5]
 
-A local token endpoint answers every request after a fixed latency. The baseline is that endpoint hit
-directly by the same number of concurrent workers, with nothing else; "ours" is Patchbay's refresh
-service (row lock, decrypt, token call, encrypt, save) for every expiring connection, each one enqueued
-TWICE (two overlapping sweeps), so double refreshes would show up as extra token requests.
+Runs on its own throwaway PostgreSQL database (or DATABASE_URL). Starts the worker and beat with the
+argv `make run` uses (manage.py runall's), Redis as broker; the beat schedule's refresh sweep finds the
+due connections (it first fires one interval after beat starts, so the clock starts at the first token
+request, not at beat start). A local token endpoint answers every refresh after a fixed latency and
+rotates refresh tokens; it counts requests per presented refresh token, so a double refresh shows up.
+Prints:
+- the endpoint's own limit: requests / concurrency * latency (concurrency = the worker's);
+- a client measured in its own process: the same number of requests from that many threads over
+  keep-alive sessions, nothing else;
+- the sweep: wall time from first to last token request, connections/s, worker CPU per connection,
+  double refreshes and connections left unrefreshed.
+Not part of pytest.
 """
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
+ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import bench_tenant, django_on_bench_database
+from _setup import bench_tenant, django_on_bench_database  # noqa: E402
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class TokenEndpoint:
+    """Answers each refresh after `latency` with a new access and refresh token; counts presented tokens."""
+
     def __init__(self, latency: float):
-        self.count = 0
+        self.presented: Counter = Counter()
+        self.first_at = self.last_at = None
         self.lock = threading.Lock()
         endpoint = self
 
@@ -36,13 +55,21 @@ class TokenEndpoint:
                 pass
 
             def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
+                presented = form.get("refresh_token", [""])[0]
                 with endpoint.lock:
-                    endpoint.count += 1
-                    n = endpoint.count
+                    endpoint.presented[presented] += 1
+                    now = time.perf_counter()
+                    endpoint.first_at = endpoint.first_at or now
+                    endpoint.last_at = now
                 time.sleep(latency)
                 body = json.dumps(
-                    {"access_token": f"at-{n}", "refresh_token": f"rt-{n}", "token_type": "bearer", "expires_in": 3600}
+                    {
+                        "access_token": f"at-{presented}",
+                        "refresh_token": f"next-{presented}",
+                        "token_type": "bearer",
+                        "expires_in": 3600,
+                    }
                 ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -57,27 +84,77 @@ class TokenEndpoint:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--connections", type=int, default=10_000)
-    parser.add_argument("--workers", type=int, default=16)
-    parser.add_argument("--latency-ms", type=float, default=5.0)
-    args = parser.parse_args()
-    django_on_bench_database("patchbay_bench_refresh")
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its reaped children (the prefork pool's are live: add them)."""
+    total = 0.0
+    pids = [pid] + [
+        int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    ]
+    for each in pids:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+    return total
 
+
+def rss_mb(pid: int) -> float:
+    pids = [pid] + [
+        int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    ]
+    total = 0
+    for each in pids:
+        for line in Path(f"/proc/{each}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def client_alone(url: str, *, requests_count: int, concurrency: int) -> float:
+    """Seconds for `requests_count` token requests from `concurrency` threads, nothing else."""
     import requests
+
+    local = threading.local()
+
+    def call(n: int) -> None:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        local.session.post(f"{url}/token", data={"grant_type": "refresh_token", "refresh_token": f"c-{n}"}, timeout=30)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(call, range(requests_count)))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=10_000)
+    parser.add_argument("--latency-ms", type=float, default=5.0)
+    parser.add_argument("--worker-concurrency", type=int, default=2, help="as make run starts the worker")
+    parser.add_argument("--timeout", type=int, default=1800, help="give up after this many seconds")
+    args = parser.parse_args()
+    if not os.environ.get("REDIS_URL"):
+        sys.exit("Set REDIS_URL (redis://…/<db>): the worker's broker.")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
+    os.environ["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]
+    os.environ["DEBUG"] = "false"
+    django_on_bench_database("patchbay_bench_sweep")
+
+    from django.conf import settings
     from django.utils import timezone
 
     from apps.connections.models import Connection
-    from apps.connections.selectors import connection_ids_needing_refresh
-    from apps.connections.services import connection_refresh_credentials
+    from apps.core.management.commands.runall import build_children
 
-    endpoint = TokenEndpoint(args.latency_ms / 1000)
+    latency = args.latency_ms / 1000
+    endpoint = TokenEndpoint(latency)
     provider, application, config, customer = bench_tenant(provider_name="bench-oauth", base_url=endpoint.url)
-    expired = timezone.now() - timedelta(minutes=1)
-    print(f"Creating {args.connections} expiring connections…", flush=True)
+    now = timezone.now()
+    print(f"creating {args.connections:,} connections whose refresh is due…", flush=True)
     rows = []
-    for i in range(args.connections):
+    for n in range(args.connections):
         row = Connection(
             application=application,
             customer=customer,
@@ -85,47 +162,76 @@ def main() -> None:
             connector_config=config,
             is_authentication_pending=False,
             status="healthy",
-            credentials_expires_at=expired,
+            credentials_expires_at=now + timedelta(minutes=2),
+            refresh_due_at=now - timedelta(seconds=1),
         )
-        row.credentials = {"access_token": f"old-{i}", "refresh_token": f"old-rt-{i}"}
+        row.credentials = {"access_token": f"old-{n}", "refresh_token": f"rt-{n}"}
         rows.append(row)
     Connection.objects.bulk_create(rows, batch_size=1000)
 
-    local = threading.local()
+    limit = args.connections / args.worker_concurrency * latency
+    alone = client_alone(endpoint.url, requests_count=args.connections, concurrency=args.worker_concurrency)
+    endpoint.presented.clear()
+    endpoint.first_at = endpoint.last_at = None
 
-    def direct_call(_):
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-        local.session.post(
-            f"{endpoint.url}/token", data={"grant_type": "refresh_token", "refresh_token": "x"}, timeout=30
-        )
+    children = {
+        child.name: child
+        for child in build_children(host="127.0.0.1", port=0, web_workers=1, worker_concurrency=args.worker_concurrency)
+    }
+    worker_argv = children["worker"].argv
+    worker_argv[worker_argv.index("-l") + 1] = "warning"
+    beat_argv = children["beat"].argv
+    beat_argv[beat_argv.index("-l") + 1] = "warning"
+    beat_argv[beat_argv.index("-s") + 1] = str(settings.VAR_DIR / f"bench-beat-{os.getpid()}")
+    env = {**os.environ}
+    subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "config", "purge", "-f"], cwd=ROOT, env=env, capture_output=True
+    )
+    worker = subprocess.Popen(worker_argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(3)
+    cpu_before = cpu_seconds(worker.pid)
+    beat = subprocess.Popen(beat_argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started_at = time.monotonic()
+    try:
+        print("waiting for beat's sweep and the worker…", flush=True)
+        refreshed = 0
+        while time.monotonic() - started_at < args.timeout:
+            time.sleep(2)
+            refreshed = Connection.objects.filter(last_refreshed_at__isnull=False).count()
+            if refreshed >= args.connections:
+                break
+        time.sleep(5)  # let duplicates still queued show up at the endpoint
+        cpu = cpu_seconds(worker.pid) - cpu_before
+        worker_rss = rss_mb(worker.pid)
+    finally:
+        for process in (beat, worker):
+            process.terminate()
+        for process in (beat, worker):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        (settings.VAR_DIR / f"bench-beat-{os.getpid()}").unlink(missing_ok=True)
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(args.workers) as pool:
-        list(pool.map(direct_call, range(args.connections)))
-    baseline = time.perf_counter() - started
-    endpoint.count = 0
-
-    ids = list(connection_ids_needing_refresh(horizon=timezone.now() + timedelta(minutes=10)))
-    work = ids + ids  # two overlapping sweeps enqueue every connection twice
-
-    def refresh(connection_id):
-        connection_refresh_credentials(connection_id=connection_id)
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(args.workers) as pool:
-        list(pool.map(refresh, work))
-    ours = time.perf_counter() - started
-    remaining = Connection.objects.filter(credentials_expires_at__lte=timezone.now()).count()
-
-    print(f"connections expiring         {len(ids)}")
-    print(f"refresh jobs run (2 sweeps)  {len(work)}")
-    print(f"token requests made          {endpoint.count}  (double refreshes: {endpoint.count - len(ids)})")
-    print(f"still expired afterwards     {remaining}")
-    rate = args.connections / baseline
-    print(f"token endpoint alone         {baseline:8.2f} s  ({rate:7.0f} req/s, {args.workers} workers)")
-    print(f"Patchbay refresh sweep       {ours:8.2f} s  ({len(ids) / ours:7.0f} conn/s, {args.workers} workers)")
-    print(f"ratio sweep / endpoint       {ours / baseline:8.2f}x")
+    sweep = (endpoint.last_at - endpoint.first_at + latency) if endpoint.first_at else float("nan")
+    requests_made = sum(endpoint.presented.values())
+    doubles = sum(count - 1 for count in endpoint.presented.values() if count > 1)
+    lost = args.connections - Connection.objects.filter(last_refreshed_at__isnull=False).count()
+    print(
+        f"\n{args.connections:,} connections, token endpoint latency {args.latency_ms:g} ms, "
+        f"worker --concurrency {args.worker_concurrency}, 2 cores shared, load {os.getloadavg()[0]:.1f}"
+    )
+    print(f"endpoint limit (requests / concurrency * latency) {limit:8.2f} s")
+    print(f"client alone, own process, {args.worker_concurrency} threads      {alone:8.2f} s")
+    print(
+        f"sweep through beat → Redis → worker               {sweep:8.2f} s  "
+        f"({args.connections / sweep:.0f} connections/s)"
+    )
+    print(f"ratio sweep / endpoint limit                      {sweep / limit:8.2f}x (target ≤ 1.5)")
+    print(f"ratio sweep / client alone                        {sweep / alone:8.2f}x")
+    print(f"worker CPU per connection                         {cpu / args.connections * 1000:8.2f} ms")
+    print(f"worker RSS after the sweep (incl. pool)           {worker_rss:8.0f} MB")
+    print(f"token requests {requests_made:,}, double refreshes {doubles}, not refreshed {lost}")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@ import copy
 import logging
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings as django_settings
+from django.db import connections as db_connections
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -407,6 +409,9 @@ REFRESH_MARGIN_MAX = timedelta(minutes=5)
 REFRESH_RETRY_BASE = timedelta(seconds=30)
 REFRESH_RETRY_MAX = timedelta(hours=1)
 LEASE_POLL_SECONDS = 0.05
+# The sweep hands out due connections in batches; each batch keeps this many token requests in flight.
+REFRESH_BATCH_SIZE = 100
+REFRESH_BATCH_CONCURRENCY = 8
 
 
 def refresh_margin(lifetime: timedelta) -> timedelta:
@@ -465,6 +470,47 @@ def _claim_refresh_lease(*, connection_id: str, force_since) -> bool:
     lease_free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lte=now)
     claimable = Connection.objects.filter(lease_free, _wanted(now=now, force_since=force_since), pk=connection_id)
     return claimable.update(refresh_lease_until=now + _refresh_lease()) == 1
+
+
+def _claim_refresh_leases(*, connection_ids: list[str]) -> list[str]:
+    """_claim_refresh_lease for many rows in one statement (UPDATE … RETURNING): the ids this caller won.
+
+    The lease conditions sit in the UPDATE's own WHERE, so a row a concurrent caller claimed first is
+    re-checked against its new version and skipped, as with the single claim.
+    """
+    now = timezone.now()
+    lease_free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lte=now)
+    claimable = Connection.objects.filter(lease_free, _wanted(now=now, force_since=None), pk__in=connection_ids)
+    query = claimable.query
+    compiler = query.get_compiler(using=claimable.db)
+    where, params = compiler.compile(query.where)
+    quote = compiler.quote_name
+    table, lease, pk = Connection._meta.db_table, "refresh_lease_until", Connection._meta.pk.column
+    sql = f"UPDATE {quote(table)} SET {quote(lease)} = %s WHERE {where} RETURNING {quote(pk)}"  # noqa: S608
+    with db_connections[claimable.db].cursor() as cursor:
+        cursor.execute(sql, [now + _refresh_lease(), *params])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def connection_refresh_batch(*, connection_ids: list[str]) -> int:
+    """Refresh the due connections among `connection_ids`, as the sweep does: every lease claimed in one
+    statement, then up to REFRESH_BATCH_CONCURRENCY token requests at a time, each recorded exactly as a
+    single refresh records it. Rows another caller holds (a read refreshing one, an overlapping batch)
+    are skipped, so a duplicate batch costs one UPDATE. Returns how many rows this batch refreshed."""
+    claimed = _claim_refresh_leases(connection_ids=connection_ids)
+    if claimed:
+        with ThreadPoolExecutor(max_workers=min(REFRESH_BATCH_CONCURRENCY, len(claimed))) as pool:
+            list(pool.map(_refresh_claimed_in_thread, claimed))
+    return len(claimed)
+
+
+def _refresh_claimed_in_thread(connection_id: str) -> None:
+    try:
+        _refresh_claimed(connection_id)
+    except ConnectError:
+        pass  # recorded on the row (error, backoff, or disconnected) by _refresh_claimed; the sweep retries
+    finally:
+        db_connections.close_all()  # this thread's own database connections
 
 
 def _seconds_until_lease_ends(connection: Connection) -> int:

@@ -28,10 +28,16 @@ def refresh_connection_credentials(self, connection_id: str) -> None:
 
 @shared_task(ignore_result=True)
 def refresh_expiring_credentials() -> int:
+    """Hand the due connections out in batches; a failed refresh comes back once its backoff is due."""
     ids = list(connection_ids_needing_refresh(now=timezone.now()))
-    for connection_id in ids:
-        refresh_connection_credentials.delay(connection_id)
+    for start in range(0, len(ids), services.REFRESH_BATCH_SIZE):
+        refresh_connections_batch.delay(ids[start : start + services.REFRESH_BATCH_SIZE])
     return len(ids)
+
+
+@shared_task(ignore_result=True)
+def refresh_connections_batch(connection_ids: list[str]) -> int:
+    return services.connection_refresh_batch(connection_ids=connection_ids)
 
 
 @shared_task(ignore_result=True)
