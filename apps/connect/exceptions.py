@@ -99,3 +99,24 @@ class SettingNotFound(ConnectError):
     code = "setting_not_found"
     user_message = "This setting does not offer a list of choices. Go back to the settings form and try again."
     http_status = 404
+
+
+class WidgetOriginNotAllowed(ConnectError):
+    code = "widget_origin_not_allowed"
+    user_message = (
+        "This page is not allowed to embed the connect widget. The application must add the page's origin to its "
+        "allowed origins (PATCH /api/v1/application) and create a connect session for that origin."
+    )
+    http_status = 403
+
+
+class WidgetSessionEnded(ConnectError):
+    code = "widget_session_ended"
+    user_message = "This connect window has expired. Close it and open it again from the application."
+    http_status = 401
+
+
+class WidgetPopupLinkInvalid(ConnectError):
+    code = "widget_popup_link_invalid"
+    user_message = "This sign-in window link has expired. Close this window and start again from the application."
+    http_status = 410

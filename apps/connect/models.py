@@ -17,6 +17,11 @@ class ConnectSession(TimeStampedModel):
     return_url = models.URLField(max_length=1000, blank=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    widget_origin = models.CharField(
+        max_length=300, blank=True, help_text="The embedding page's origin, fixed when the widget redeemed the token."
+    )
+    widget_credential_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    widget_credential_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -41,6 +46,9 @@ class OAuthAttempt(TimeStampedModel):
     return_url = models.URLField(max_length=1000, blank=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    failure_code = models.CharField(
+        max_length=60, blank=True, help_text="Why the callback failed after claiming this attempt (consent_denied, …)."
+    )
 
     class Meta:
         verbose_name = "OAuth attempt"

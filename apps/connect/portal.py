@@ -2,7 +2,8 @@
 
 A *portal binding* ties the browser to one application's customer (from a connect session or a signed
 portal link). A *grant* lets the browser that finished a connect link or callback see that one
-connection's setup and result pages.
+connection's setup and result pages. A *popup mark* says the window is the embedded widget's sign-in
+window, so its result page closes itself instead of offering a way back into a portal.
 """
 
 from dataclasses import asdict, dataclass
@@ -12,7 +13,9 @@ from django.utils import timezone
 
 BINDING_KEY = "patchbay_portal"
 GRANTS_KEY = "patchbay_connect_grants"
+POPUP_KEY = "patchbay_widget_popup"
 MAX_GRANTS = 20
+POPUP_TTL = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ def binding_store(
         expires_at=expires.isoformat(),
     )
     request.session[BINDING_KEY] = asdict(binding)
+    request.session.pop(POPUP_KEY, None)
     return binding
 
 
@@ -79,6 +83,7 @@ class Visitor:
 
     binding: PortalBinding | None
     grants: dict[str, dict]
+    in_popup: bool = False  # the embedded widget's sign-in window
 
     @property
     def actor(self) -> str:
@@ -93,4 +98,16 @@ class Visitor:
 
 
 def visitor_get(request) -> Visitor:
-    return Visitor(binding=binding_get(request), grants=request.session.get(GRANTS_KEY, {}))
+    return Visitor(
+        binding=binding_get(request), grants=request.session.get(GRANTS_KEY, {}), in_popup=popup_active(request)
+    )
+
+
+def popup_mark(request) -> None:
+    """This browser window is the widget's sign-in window: its last page closes itself, with no portal links."""
+    request.session[POPUP_KEY] = (timezone.now() + POPUP_TTL).isoformat()
+
+
+def popup_active(request) -> bool:
+    until = request.session.get(POPUP_KEY)
+    return bool(until) and datetime.fromisoformat(until) > timezone.now()

@@ -1,9 +1,12 @@
 """Reads for the hosted connect pages, always scoped by application (and customer for the portal)."""
 
+from datetime import datetime
+
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.catalog.selectors import provider_list
+from apps.connect.models import ConnectSession, OAuthAttempt
 from apps.connections.models import Connection
 from apps.tenants.models import Application, Customer
 
@@ -41,3 +44,40 @@ def portal_categories(*, providers) -> list[tuple[str, str]]:
     """(value, label) for each category among these providers; computed in Python, no query."""
     names = sorted({category for provider in providers for category in provider.categories})
     return [(name, name.replace("_", " ").capitalize()) for name in names]
+
+
+# --- the embedded widget -------------------------------------------------------------------------------
+
+
+def origin_is_allowed_anywhere(*, origin: str) -> bool:
+    """Whether any application lists this exact origin (a text match narrows, the exact check decides)."""
+    candidates = Application.objects.filter(allowed_origins__icontains=f'"{origin}"').only("allowed_origins")
+    return any(application.is_origin_allowed(origin) for application in candidates)
+
+
+def widget_session_get(*, credential_hash: str) -> ConnectSession | None:
+    sessions = ConnectSession.objects.select_related("application", "customer")
+    return sessions.filter(widget_credential_hash=credential_hash).first()
+
+
+def widget_connections_completed(*, customer: Customer, since: datetime) -> QuerySet[Connection]:
+    """This customer's connections that finished connecting at or after `since`."""
+    return (
+        Connection.objects.filter(application_id=customer.application_id, customer=customer, connected_at__gte=since)
+        .select_related("provider")
+        .order_by("connected_at")
+    )
+
+
+def widget_attempts_failed(*, customer: Customer, since: datetime) -> QuerySet[OAuthAttempt]:
+    """Sign-ins for this customer's connections that came back failed at or after `since`."""
+    return (
+        OAuthAttempt.objects.filter(
+            connection__application_id=customer.application_id,
+            connection__customer=customer,
+            used_at__gte=since,
+        )
+        .exclude(failure_code="")
+        .select_related("provider")
+        .order_by("used_at")
+    )

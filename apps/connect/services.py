@@ -33,6 +33,7 @@ from apps.connect.models import ConnectSession, OAuthAttempt
 from apps.connections import provider_client
 from apps.connections import services as connection_services
 from apps.connections.exceptions import (
+    ConnectError,
     ConnectorNotConfigured,
     ProviderDeniedConsent,
 )
@@ -129,12 +130,22 @@ def oauth_callback_complete(*, provider_name: str, params: dict, actor: str = "s
     """Finish a provider redirect: claim the state, then exchange the code and store the token.
 
     The attempt is marked used (and committed) before the token request, so a replay of the same callback
-    cannot exchange twice. Any failure leaves the connection's stored credentials untouched.
+    cannot exchange twice. Any failure leaves the connection's stored credentials untouched and is recorded
+    on the attempt (`failure_code`), which is how an embedded widget learns that its sign-in window failed.
     """
     attempt = oauth_attempt_claim(provider_name=provider_name, state=params.get("state", ""))
     connection = Connection.objects.select_related("provider", "application", "connector_config").get(
         pk=attempt.connection_id
     )
+    try:
+        connection = _oauth_callback_exchange(attempt=attempt, connection=connection, params=params, actor=actor)
+    except ConnectError as exc:
+        oauth_attempt_record_failure(attempt=attempt, code=exc.code)
+        raise
+    return CallbackResult(connection=connection, return_url=attempt.return_url)
+
+
+def _oauth_callback_exchange(*, attempt: OAuthAttempt, connection: Connection, params: dict, actor: str) -> Connection:
     error = params.get("error")
     if error:
         audit_record(action="connect.oauth_failed", target=connection, actor=actor, data={"error": error[:100]})
@@ -158,14 +169,17 @@ def oauth_callback_complete(*, provider_name: str, params: dict, actor: str = "s
         redirect_uri=attempt.redirect_uri,
         code_verifier=verifier,
     )
-    connection = connection_services.connection_store_oauth_token(
+    return connection_services.connection_store_oauth_token(
         connection=connection,
         token_response=token_response,
         config=config,
         callback_params=dict(params),
         actor=actor,
     )
-    return CallbackResult(connection=connection, return_url=attempt.return_url)
+
+
+def oauth_attempt_record_failure(*, attempt: OAuthAttempt, code: str) -> None:
+    OAuthAttempt.objects.filter(pk=attempt.pk).update(failure_code=code[:60], modified_at=timezone.now())
 
 
 # --- Origins and return URLs ----------------------------------------------------------------------------
@@ -256,9 +270,8 @@ def connect_session_url(token: str) -> str:
     return settings.PATCHBAY_BASE_URL + reverse("connect:session", args=[token])
 
 
-@transaction.atomic
-def connect_session_redeem(*, token: str) -> ConnectSession:
-    """Exchange a raw connect-session token once; unknown, expired and used tokens raise."""
+def connect_session_lock_unused(*, token: str) -> ConnectSession:
+    """Lock the session a raw token names; unknown, used and expired tokens raise. Call inside a transaction."""
     digest = _sha256(token or "")
     session = (
         ConnectSession.objects.select_for_update()
@@ -272,6 +285,13 @@ def connect_session_redeem(*, token: str) -> ConnectSession:
         raise ConnectSessionUsed()
     if session.is_expired:
         raise ConnectSessionExpired()
+    return session
+
+
+@transaction.atomic
+def connect_session_redeem(*, token: str) -> ConnectSession:
+    """Exchange a raw connect-session token once; unknown, expired and used tokens raise."""
+    session = connect_session_lock_unused(token=token)
     session.used_at = timezone.now()
     session.save(update_fields=["used_at", "modified_at"])
     audit_record(action="connect_session.used", target=session, application=session.application)

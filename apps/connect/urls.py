@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.connect import views
+from apps.connect import views, widget_views
 
 app_name = "connect"
 urlpatterns = [
@@ -19,4 +19,22 @@ urlpatterns = [
     path("portal/c/<str:connection_id>/reconnect", views.portal_reconnect, name="portal_reconnect"),
     path("portal/c/<str:connection_id>/credentials", views.portal_credentials, name="portal_credentials"),
     path("portal/c/<str:connection_id>/disconnect", views.portal_disconnect, name="portal_disconnect"),
+    path("credentials/<str:connection_id>/", views.connection_credentials, name="credentials"),
+    path("widget/", widget_views.widget_page, name="widget"),
+    path("widget/session", widget_views.widget_session, name="widget_session"),
+    path("widget/connections", widget_views.widget_connections, name="widget_connections"),
+    path("widget/providers", widget_views.widget_providers, name="widget_providers"),
+    path("widget/events", widget_views.widget_events, name="widget_events"),
+    path("widget/add/<slug:provider>", widget_views.widget_add, name="widget_add"),
+    path(
+        "widget/c/<str:connection_id>/connect", widget_views.widget_open, {"action": "connect"}, name="widget_connect"
+    ),
+    path(
+        "widget/c/<str:connection_id>/reconnect",
+        widget_views.widget_open,
+        {"action": "reconnect"},
+        name="widget_reconnect",
+    ),
+    path("widget/c/<str:connection_id>/disconnect", widget_views.widget_disconnect, name="widget_disconnect"),
+    path("widget/popup/<str:signed>", widget_views.widget_popup, name="widget_popup"),
 ]

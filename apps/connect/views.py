@@ -2,7 +2,6 @@
 outcome into a response (`_render_outcome`). Every ConnectError becomes templates/connect/error.html in
 `error_page`, the one place failures turn into pages."""
 
-import json
 from functools import wraps
 
 from django.http import Http404
@@ -52,9 +51,14 @@ def form_page(response):
 
 
 def _apply_headers(request, response):
-    """No referrer, no caching on every connect page; framable only by the bound application's origins."""
+    """No referrer, no caching on every connect page; framable only by the bound application's origins.
+
+    These pages run in the widget's sign-in window: with COOP `unsafe-none` the widget that opened the window
+    keeps its handle and sees the window close (`same-origin` would sever it at the first page, so a closed
+    window and a working one would look alike). The outcome itself never travels through that handle."""
     response["Referrer-Policy"] = getattr(response, "referrer_policy", "no-referrer")
     response["Cache-Control"] = "no-store"
+    response["Cross-Origin-Opener-Policy"] = "unsafe-none"
     binding = portal.binding_get(request)
     if binding is not None:
         response.xframe_options_exempt = True
@@ -66,6 +70,8 @@ def _apply_headers(request, response):
 
 
 def error_page(request, exc: ConnectError):
+    if portal.popup_active(request):
+        return _popup_finish_page(request, exc=exc)
     binding = portal.binding_get(request)
     subject = (
         selectors.portal_subject_get(application_id=binding.application_id, customer_id=binding.customer_id)
@@ -81,6 +87,20 @@ def error_page(request, exc: ConnectError):
         "return_url": binding.return_url if binding else "",
     }
     return render(request, "connect/error.html", context, status=exc.http_status)
+
+
+def _popup_finish_page(request, *, connection=None, exc: ConnectError | None = None):
+    """The last page of the widget's sign-in window: the outcome in one line, then the window closes itself.
+    The widget shows the outcome too (it learns it from the server), so nothing here leads anywhere."""
+    context = {
+        "connection": connection,
+        "provider": connection.provider if connection else None,
+        "application": connection.application if connection else None,
+        "title": ERROR_TITLES.get(exc.code, "The connection could not be completed") if exc else "Connected",
+        "message": exc.user_message if exc else "",
+        "code": exc.code if exc else "connected",
+    }
+    return render(request, "connect/popup_finished.html", context, status=exc.http_status if exc else 200)
 
 
 def connect_page(view):
@@ -205,12 +225,9 @@ def connection_done(request, connection_id: str):
     if not isinstance(outcome, flows.Done):
         return _render_outcome(request, outcome)
     connection = outcome.connection
+    if visitor.in_popup:
+        return _popup_finish_page(request, connection=connection)
     binding = visitor.binding
-    notify = {
-        "type": "patchbay:connection.connected",
-        "connection_id": connection.pk,
-        "provider": connection.provider.name,
-    }
     context = {
         "connection": connection,
         "provider": connection.provider,
@@ -218,8 +235,6 @@ def connection_done(request, connection_id: str):
         "badge": connection_badge(connection),
         "return_url": visitor.return_url_for(connection),
         "portal_url": reverse("connect:portal") if binding else "",
-        "notify_origin": binding.origin if binding else "",
-        "notify_payload": json.dumps(notify),
     }
     return render(request, "connect/done.html", context)
 
@@ -286,7 +301,6 @@ def _portal_context(visitor, application, customer, *, search="", category=""):
         "search": search,
         "category": category,
         "return_url": visitor.binding.return_url,
-        "notify_origin": visitor.binding.origin,
     }
 
 

@@ -73,6 +73,9 @@ class Connection(TimeStampedModel):
     )
 
     next_sync_at = models.DateTimeField(null=True, blank=True)
+    connected_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer last finished connecting it (authenticated and configured)."
+    )
     connect_nonce = models.CharField(
         max_length=40, default=new_connect_nonce, editable=False, help_text="Rotating it voids old connect links."
     )

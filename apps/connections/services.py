@@ -108,6 +108,16 @@ def _set_health(connection: Connection, verification: provider_client.Verificati
         )
 
 
+def _mark_connected_if_complete(connection: Connection) -> bool:
+    """Stamp the moment a customer finishes connecting (new credentials, or the last missing setting).
+
+    The widget reports one `connected` event per stamp, so only a completed connect step may call this."""
+    if not connection.is_configured:
+        return False
+    connection.connected_at = timezone.now()
+    return True
+
+
 def _sync_models(connection: Connection) -> None:
     """Create the provider's catalog models on the connection (idempotent)."""
     existing = set(connection.models.values_list("name", flat=True))
@@ -233,6 +243,7 @@ def connection_store_oauth_token(
         _reset_refresh_state(locked, now=locked.last_refreshed_at)
         locked.connect_nonce = new_connect_nonce()
         _set_health(locked, verification)
+        _mark_connected_if_complete(locked)
         locked.save()
         audit_record(
             action="connection.authenticated" if was_pending else "connection.reconnected",
@@ -291,6 +302,7 @@ def _store_api_credentials(
         locked.disabled = False
         locked.connect_nonce = new_connect_nonce()
         _set_health(locked, verification)
+        _mark_connected_if_complete(locked)
         locked.save()
         audit_record(
             action="connection.authenticated" if was_pending else "connection.reconnected", target=locked, actor=actor
@@ -323,6 +335,8 @@ def connection_update_settings(*, connection: Connection, settings: dict, actor:
         if verification is not None:
             _set_health(locked, verification)
             update_fields += HEALTH_FIELDS
+        if not was_configured and _mark_connected_if_complete(locked):
+            update_fields.append("connected_at")
         locked.save(update_fields=update_fields)
         audit_record(action="connection.settings_updated", target=locked, actor=actor, data={"fields": sorted(cleaned)})
         if locked.is_configured and not was_configured:

@@ -1,10 +1,13 @@
 """The sandbox provider's pages: a name-only sign-in, DOT's consent page and a tiny protected API."""
 
+from functools import wraps
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
@@ -13,6 +16,19 @@ from oauth2_provider.views import AuthorizationView, ProtectedResourceView
 from apps.sandbox import services
 
 SESSION_KEY = "sandbox_user_id"
+
+
+def keeps_opener(view):
+    """Sign-in pages a popup shows send COOP `unsafe-none`, as most providers do, so the embedded widget that
+    opened the window can tell when the person closes it (apps/connect/views.py explains why)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response["Cross-Origin-Opener-Policy"] = "unsafe-none"
+        return response
+
+    return wrapper
 
 
 def _sandbox_user(request):
@@ -34,6 +50,7 @@ def _safe_next(request, value: str) -> str:
     return reverse("sandbox:home")
 
 
+@keeps_opener
 @require_http_methods(["GET", "POST"])
 def sandbox_login(request):
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next", ""))
@@ -76,6 +93,7 @@ class SandboxAuthorizationView(AuthorizationView):
     template_name = "oauth2_provider/authorize.html"
     login_url = reverse_lazy("sandbox:login")
 
+    @method_decorator(keeps_opener)
     def dispatch(self, request, *args, **kwargs):
         request.user = _sandbox_user(request) or AnonymousUser()
         return super().dispatch(request, *args, **kwargs)
