@@ -197,8 +197,8 @@ def allowed_origin_check(*, application, origin: str) -> str:
     normalised = normalize_origin(origin)
     if not application.is_origin_allowed(normalised):
         raise ValidationError(
-            f"{normalised} is not one of this application's allowed origins. Add it to the application's "
-            "allowed origins first."
+            f"{normalised} is not one of this application's allowed origins. Add it first with "
+            "PATCH /api/v1/application (allowed_origins), or in the admin under Applications."
         )
     return normalised
 
@@ -213,7 +213,8 @@ def return_url_check(*, application, url: str) -> str:
         raise ValidationError("return_url must be an absolute https URL on one of the allowed origins.") from None
     if not application.is_origin_allowed(origin) or urlsplit(url).username:
         raise ValidationError(
-            f"return_url must be on one of this application's allowed origins; {origin} is not allowed."
+            f"return_url must be on one of this application's allowed origins; {origin} is not allowed. "
+            "Add it with PATCH /api/v1/application (allowed_origins)."
         )
     return url
 

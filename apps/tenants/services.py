@@ -81,6 +81,30 @@ def application_webhook_secret_rotate(
 
 
 @transaction.atomic
+def application_update(
+    *,
+    application: Application,
+    allowed_origins: list[str] | None = None,
+    webhook_url: str | None = None,
+    actor: str = "system",
+) -> Application:
+    """Change the origins that may embed the widget and the webhook URL; None leaves a field as it is."""
+    changed = []
+    if allowed_origins is not None:
+        application.allowed_origins = list(dict.fromkeys(normalize_origin(o) for o in allowed_origins))
+        changed.append("allowed_origins")
+    if webhook_url is not None:
+        application.webhook_url = webhook_url.strip()
+        changed.append("webhook_url")
+    if not changed:
+        return application
+    application.full_clean(exclude=["webhook_secret"])
+    application.save(update_fields=[*changed, "modified_at"])
+    audit_record(action="application.updated", target=application, actor=actor, data={"fields": changed})
+    return application
+
+
+@transaction.atomic
 def api_key_create(*, application: Application, name: str = "Default", actor: str = "system") -> tuple[ApiKey, str]:
     """Create a key and return it with its plaintext, which is never stored and never shown again."""
     raw = API_KEY_PREFIX + secrets.token_urlsafe(32)

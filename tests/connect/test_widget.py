@@ -198,7 +198,7 @@ def test_oauth_in_the_popup_reports_exactly_one_connected_after_the_settings(wid
         ("connected", started["connectionId"], "patchbay-sandbox")
     ]
     assert widget_client.get("/connect/widget/events").json()["events"] == reported  # same key: reported once
-    assert Connection.objects.get(pk=started["connectionId"]).is_healthy
+    assert Connection.objects.get(pk=started["connectionId"]).lifecycle.is_healthy
 
 
 def test_denied_consent_reports_an_error_and_the_popup_closes_itself(widget_client, person):

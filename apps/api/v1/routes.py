@@ -23,6 +23,8 @@ from apps.api.v1.common import (
     unknown,
 )
 from apps.api.v1.schemas import (
+    ApplicationOut,
+    ApplicationPatchIn,
     AuthType,
     ConnectionCreateIn,
     ConnectionOut,
@@ -42,6 +44,7 @@ from apps.api.v1.schemas import (
     Expand,
     ProviderOut,
     RefreshPolicy,
+    present_application,
     present_connection,
     present_connector_config,
     present_customer,
@@ -63,7 +66,7 @@ from apps.connections.selectors import (
 )
 from apps.connections.services import connection_create, connection_delete, connection_update
 from apps.tenants.selectors import customer_get, customer_list
-from apps.tenants.services import customer_create, customer_get_or_create
+from apps.tenants.services import application_update, customer_create, customer_get_or_create
 
 router = Router()
 
@@ -142,6 +145,28 @@ def revoke_customer_token(request, token_id: str):
         raise NotFound("Customer token")
     customer_token_revoke(token=token, actor=actor_for(request))
     return Status(204, None)
+
+
+# --- the application ----------------------------------------------------------------------------------
+
+
+@router.get("/application", response={200: ApplicationOut, **READ_ERRORS}, tags=["application"])
+def get_application(request):
+    """The application this API key belongs to: its widget origins and webhook URL."""
+    return present_application(request.auth.application)
+
+
+@router.patch("/application", response={200: ApplicationOut, **ERRORS}, tags=["application"])
+def update_application(request, payload: ApplicationPatchIn):
+    """Set the origins allowed to embed the connect widget (the list is replaced) and the webhook URL."""
+    changes = payload.model_dump(exclude_unset=True)
+    application = application_update(
+        application=request.auth.application,
+        allowed_origins=changes.get("allowed_origins"),
+        webhook_url=changes.get("webhook_url"),
+        actor=actor_for(request),
+    )
+    return present_application(application)
 
 
 # --- connect sessions ----------------------------------------------------------------------------------

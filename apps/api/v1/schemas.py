@@ -99,6 +99,36 @@ class CustomerTokenOut(Out):
     expires_at: Timestamp
 
 
+# --- the application ----------------------------------------------------------------------------------
+
+
+class ApplicationOut(Out):
+    id: str
+    name: str
+    slug: str
+    allowed_origins: list[str] = Field(
+        ..., description="Exact origins (scheme://host[:port]) that may embed the connect widget."
+    )
+    webhook_url: str
+
+
+class ApplicationPatchIn(Schema):
+    allowed_origins: list[str] | None = Field(
+        None, max_length=50, description="Replaces the list. Exact origins like https://app.example.com."
+    )
+    webhook_url: str | None = Field(None, max_length=500, description="Empty string turns webhooks off.")
+
+
+def present_application(application) -> dict:
+    return {
+        "id": application.pk,
+        "name": application.name,
+        "slug": application.slug,
+        "allowed_origins": list(application.allowed_origins or []),
+        "webhook_url": application.webhook_url,
+    }
+
+
 # --- connect sessions ----------------------------------------------------------------------------------
 
 

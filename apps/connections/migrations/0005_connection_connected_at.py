@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connections', '0002_connection_refresh_lease'),
+        ('connections', '0004_connection_refresh_due'),
     ]
 
     operations = [
