@@ -1,5 +1,6 @@
 """Browser tests drive Debian's /usr/bin/chromium through Playwright (Playwright's own download cannot work here)."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -43,15 +44,42 @@ def chromium_executable() -> str:
 
 
 @pytest.fixture(scope="session")
-def browser(chromium_executable):
+def playwright_driver(chromium_executable):
     from playwright.sync_api import expect, sync_playwright
 
     # A loaded CI machine can take a few seconds per page; don't fail on Playwright's 5 s default.
     expect.set_options(timeout=20000)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver, chromium_executable):
+    browser = playwright_driver.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+# Chromium 156 ignores --test-third-party-cookie-phaseout; these profile preferences are what block them.
+BLOCK_THIRD_PARTY_COOKIES = {"profile": {"cookie_controls_mode": 1, "block_third_party_cookies": True}}
+
+
+@pytest.fixture
+def cookie_blocking_context(playwright_driver, chromium_executable, tmp_path):
+    """A fresh Chromium profile that blocks third-party cookies by its preferences, at a 360 px phone width."""
+    profile = tmp_path / "chromium-profile"
+    (profile / "Default").mkdir(parents=True)
+    (profile / "Default" / "Preferences").write_text(json.dumps(BLOCK_THIRD_PARTY_COOKIES))
+    context = playwright_driver.chromium.launch_persistent_context(
+        str(profile),
+        executable_path=chromium_executable,
+        args=CHROMIUM_ARGS,
+        headless=True,
+        viewport={"width": 360, "height": 740},
+    )
+    context.set_default_timeout(20000)
+    yield context
+    context.close()
 
 
 @pytest.fixture
@@ -63,15 +91,20 @@ def page(browser):
     context.close()
 
 
+def screenshot_directory(tmp_path) -> Path:
+    directory = Path(os.environ.get("PATCHBAY_SCREENSHOT_DIR") or tmp_path)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
 @pytest.fixture
 def screenshot(page, tmp_path):
     """Save a full-page PNG (to $PATCHBAY_SCREENSHOT_DIR when set, else the test's tmp dir)."""
-    directory = Path(os.environ.get("PATCHBAY_SCREENSHOT_DIR") or tmp_path)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = screenshot_directory(tmp_path)
 
-    def take(name: str) -> Path:
+    def take(name: str, of=None) -> Path:
         path = directory / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        (of or page).screenshot(path=str(path), full_page=True)
         return path
 
     return take
