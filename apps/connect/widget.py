@@ -142,12 +142,9 @@ def widget_authenticate(*, credential: str) -> WidgetContext:
 # --- what the widget shows and does --------------------------------------------------------------------
 
 
-def widget_providers(*, context: WidgetContext, search: str = "", category: str = ""):
+def widget_providers(*, context: WidgetContext, search: str = ""):
     return selectors.portal_provider_list(
-        application=context.application,
-        allowed_providers=context.session.allowed_providers,
-        search=search,
-        category=category,
+        application=context.application, allowed_providers=context.session.allowed_providers, search=search
     )
 
 

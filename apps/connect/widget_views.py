@@ -70,6 +70,15 @@ def widget_request(view):
     return wrapper
 
 
+# A phone-sized list: the first providers, and search for the rest.
+PROVIDERS_SHOWN = 30
+
+
+def _providers_context(context: widget.WidgetContext, *, search: str = "") -> dict:
+    providers = widget.widget_providers(context=context, search=search)
+    return {"providers": providers[:PROVIDERS_SHOWN], "providers_total": providers.count()}
+
+
 def _connections_context(context: widget.WidgetContext) -> dict:
     rows, _polling = portal_rows(connection_selectors.connection_list_for_customer(customer=context.customer))
     return {"rows": rows}
@@ -107,7 +116,7 @@ def widget_session(request):
         "customer": context.customer,
         "credential": credential,
         "credential_header": widget.CREDENTIAL_HEADER,
-        "providers": list(widget.widget_providers(context=context)),
+        **_providers_context(context),
         **_connections_context(context),
     }
     response = render(request, "connect/widget.html#app", page)
@@ -126,10 +135,8 @@ def widget_connections(request, context):
 @widget_request
 @require_GET
 def widget_providers(request, context):
-    providers = widget.widget_providers(
-        context=context, search=request.GET.get("q", "")[:100], category=request.GET.get("category", "")[:50]
-    )
-    return render(request, "connect/widget.html#providers", {"providers": providers})
+    page = _providers_context(context, search=request.GET.get("q", "")[:100])
+    return render(request, "connect/widget.html#providers", page)
 
 
 @widget_request

@@ -190,6 +190,7 @@
     }
     flow = { connectionId: null, provider: null, popup: popup, trigger: trigger, watcher: null };
     flowPanel("Opening the sign-in window…");
+    window.scrollTo(0, 0); // the status line and the connection list are at the top
     fetch(url, { method: "POST", headers: headers(), credentials: "omit", cache: "no-store" })
       .then(function (response) {
         if (!response.ok) return failed(response).then(function (error) { throw error; });
