@@ -11,6 +11,7 @@ a response and do nothing else; a failure a person can cause comes back as `Erro
     setting_choices           one setting's provider-listed choices again (htmx, for dependent settings)
     result                    where a connection stands (done, settings, or back to the start link)
     portal_add, reconnect, credentials_form, credentials_submit, disconnect   the customer portal
+    widget_popup              the first page of the embedded widget's sign-in window
 
 Every step resolves the connection's OAuth client once (in `services.oauth_attempt_start` and
 `services.oauth_callback_complete`).
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import wraps
 
 from apps.catalog.models import Provider
-from apps.connect import forms, selectors, services
+from apps.connect import forms, selectors, services, widget
 from apps.connect.exceptions import (
     ConnectionNotFound,
     PortalSessionMissing,
@@ -366,23 +367,24 @@ def portal_add(*, provider_name: str, visitor: Visitor) -> Outcome:
 @_failures_as_outcome
 def reconnect(*, connection_id: str, visitor: Visitor) -> Outcome:
     """Reconnect from the portal: a fresh OAuth attempt (or the credential form) even when not pending."""
-    connection = _portal_connection(visitor, connection_id)
+    return _reconnect(_portal_connection(visitor, connection_id), visitor) or BackToPortal()
+
+
+def _reconnect(connection: Connection, visitor: Visitor) -> Outcome | None:
+    """What reconnecting asks of the person; None when nothing is (client credentials refresh server-side)."""
     if connection.is_authentication_pending:
         return ResumeAtStart(connection=connection)
     auth_type = connection.provider.auth_type
     if auth_type in CREDENTIAL_AUTH_TYPES:
         return CredentialsReentry(connection=connection)
     if auth_type == Provider.AuthType.OAUTH2:
-        url = services.oauth_attempt_start(
-            connection=connection, return_url=visitor.binding.return_url, actor=visitor.actor
-        )
-        return RedirectToProvider(connection=connection, url=url)
+        return _redirect_to_provider(connection, visitor)
     connection_services.connection_refresh_credentials(connection_id=connection.pk, force=True)
-    return BackToPortal()
+    return None
 
 
 def _credential_connection(visitor: Visitor, connection_id: str) -> Connection:
-    connection = _portal_connection(visitor, connection_id)
+    connection = _granted_connection(visitor, connection_id)
     if connection.provider.auth_type not in CREDENTIAL_AUTH_TYPES:
         raise UnsupportedConnectMethod()
     return connection
@@ -403,3 +405,18 @@ def disconnect(*, connection_id: str, visitor: Visitor) -> Outcome:
     connection = _portal_connection(visitor, connection_id)
     connection_services.connection_disconnect(connection=connection, actor=visitor.actor)
     return BackToPortal()
+
+
+# --- the embedded widget's sign-in window -----------------------------------------------------------------
+
+
+@_failures_as_outcome
+def widget_popup(*, signed: str, visitor: Visitor) -> Outcome:
+    """The first page of the widget's sign-in window (a link the widget made for one connection and action):
+    finish a pending or incomplete connection, or reconnect a working one."""
+    connection, action = widget.widget_popup_resolve(signed=signed)
+    if connection.is_authentication_pending:
+        return ResumeAtStart(connection=connection)
+    if action == widget.PopupAction.RECONNECT:
+        return _reconnect(connection, visitor) or _authenticated(connection)
+    return _authenticated(connection)

@@ -19,7 +19,6 @@ urlpatterns = [
     path("portal/c/<str:connection_id>/reconnect", views.portal_reconnect, name="portal_reconnect"),
     path("portal/c/<str:connection_id>/credentials", views.portal_credentials, name="portal_credentials"),
     path("portal/c/<str:connection_id>/disconnect", views.portal_disconnect, name="portal_disconnect"),
-    path("credentials/<str:connection_id>/", views.connection_credentials, name="credentials"),
     path("widget/", widget_views.widget_page, name="widget"),
     path("widget/session", widget_views.widget_session, name="widget_session"),
     path("widget/connections", widget_views.widget_connections, name="widget_connections"),
@@ -36,5 +35,5 @@ urlpatterns = [
         name="widget_reconnect",
     ),
     path("widget/c/<str:connection_id>/disconnect", widget_views.widget_disconnect, name="widget_disconnect"),
-    path("widget/popup/<str:signed>", widget_views.widget_popup, name="widget_popup"),
+    path("widget/popup/<str:signed>", views.widget_popup, name="widget_popup"),
 ]

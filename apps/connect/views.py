@@ -367,3 +367,15 @@ def portal_credentials(request, connection_id: str):
 @require_POST
 def portal_disconnect(request, connection_id: str):
     return _render_outcome(request, flows.disconnect(connection_id=connection_id, visitor=portal.visitor_get(request)))
+
+
+# --- the embedded widget's sign-in window (first-party: cookies work here) -------------------------------
+
+
+@connect_page
+@require_GET
+def widget_popup(request, signed: str):
+    """`/connect/widget/popup/<signed>`: the first page of the sign-in window the widget opened."""
+    portal.popup_mark(request)
+    outcome = flows.widget_popup(signed=signed, visitor=portal.visitor_get(request))
+    return _render_outcome(request, _granting(request, outcome))

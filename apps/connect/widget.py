@@ -19,12 +19,10 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.catalog.models import Provider
 from apps.connect import selectors, services
 from apps.connect.exceptions import (
     ConnectionNotFound,
     ProviderNotAllowed,
-    UnsupportedConnectMethod,
     WidgetOriginNotAllowed,
     WidgetPopupLinkInvalid,
     WidgetSessionEnded,
@@ -41,7 +39,6 @@ CREDENTIAL_PREFIX = "pbw_"
 CREDENTIAL_TTL = timedelta(minutes=30)
 POPUP_LINK_SALT = "patchbay.connect.widget-popup"
 POPUP_LINK_MAX_AGE = 600
-CREDENTIAL_AUTH_TYPES = {Provider.AuthType.API_KEY, Provider.AuthType.BASIC}
 
 
 class PopupAction:
@@ -227,19 +224,3 @@ def widget_popup_resolve(*, signed: str) -> tuple[Connection, str]:
     if connection is None or action not in PopupAction.ALL:
         raise WidgetPopupLinkInvalid()
     return connection, action
-
-
-def widget_popup_destination(*, connection: Connection, action: str) -> str:
-    """Where the sign-in window goes next: the connect link, the settings form, or a fresh provider consent."""
-    if connection.is_authentication_pending:
-        return connection.authorization_path
-    if action == PopupAction.CONNECT:
-        if connection.missing_settings:
-            return reverse("connect:setup", args=[connection.pk])
-        return reverse("connect:done", args=[connection.pk])
-    auth_type = connection.provider.auth_type
-    if auth_type in CREDENTIAL_AUTH_TYPES:
-        return reverse("connect:credentials", args=[connection.pk])
-    if auth_type != Provider.AuthType.OAUTH2:
-        raise UnsupportedConnectMethod()
-    return services.oauth_attempt_start(connection=connection, actor=f"customer:{connection.customer_id}")

@@ -10,13 +10,12 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.connect import portal, widget
+from apps.connect import widget
 from apps.connect.presenters import portal_rows
-from apps.connect.views import connect_page
 from apps.connections import selectors as connection_selectors
 from apps.connections.exceptions import ConnectError
 
@@ -178,16 +177,3 @@ def widget_open(request, context, connection_id: str, action: str):
 def widget_disconnect(request, context, connection_id: str):
     widget.widget_connection_disconnect(context=context, connection_id=connection_id)
     return render(request, "connect/widget.html#connections", _connections_context(context))
-
-
-# --- the sign-in window (first-party: cookies work here) -----------------------------------------------
-
-
-@connect_page
-@require_GET
-def widget_popup(request, signed: str):
-    """The first page of the widget's sign-in window: grant this window the connection, then go on."""
-    connection, action = widget.widget_popup_resolve(signed=signed)
-    portal.grant_add(request, connection=connection)
-    portal.popup_mark(request)
-    return redirect(widget.widget_popup_destination(connection=connection, action=action))

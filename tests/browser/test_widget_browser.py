@@ -175,6 +175,8 @@ def assert_token_never_in_a_url(context, token):
 
 
 def start_sandbox_sign_in(context, frame, provider="patchbay-sandbox"):
+    frame.get_by_placeholder("Search services…").fill("sandbox")
+    expect(frame.locator("#widget-providers .provider-card")).to_have_count(2)  # htmx swapped in the matches
     return popup_from(context, frame.locator(f'#widget-providers [data-provider="{provider}"]'))
 
 
