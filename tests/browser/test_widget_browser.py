@@ -215,7 +215,7 @@ def test_oauth_then_twenty_seconds_on_the_settings_gives_exactly_one_connected_w
 
     time.sleep(20)  # the customer takes their time on the settings form
     assert [e["type"] for e in host_events(page)] == ["ready"]
-    popup.get_by_label("Workspace").fill("acme-demo")
+    popup.get_by_label("Workspace").select_option("katherine-johnson-demo")
     popup.get_by_role("button", name="Save settings").click()
 
     [connected] = wait_for_event(page, "connected")
@@ -224,7 +224,7 @@ def test_oauth_then_twenty_seconds_on_the_settings_gives_exactly_one_connected_w
     assert latency_ms < EVENT_DEADLINE_MS, f"connected arrived {latency_ms:.0f} ms after completion"
     assert connected["connectionId"] == connection.pk
     assert connected["provider"] == "patchbay-sandbox"
-    assert connection.lifecycle.is_healthy and connection.settings["workspace"] == "acme-demo"
+    assert connection.lifecycle.is_healthy and connection.settings["workspace"] == "katherine-johnson-demo"
 
     popup.wait_for_event("close", timeout=10000)  # the finish page closes the window by itself
     expect(frame.locator('[data-badge="healthy"]')).to_be_visible()
@@ -277,7 +277,7 @@ def test_closing_the_popup_mid_consent_gives_closed_fast_and_the_widget_works_ag
     again = popup_from(browsing, frame.get_by_role("button", name="Complete setup"))
     expect(again.get_by_role("heading", name="Allow")).to_be_visible()  # still signed in to the sandbox
     again.get_by_role("button", name="Approve").click()
-    again.get_by_label("Workspace").fill("acme-demo")
+    again.get_by_label("Workspace").select_option("katherine-johnson-demo")
     again.get_by_role("button", name="Save settings").click()
     wait_for_event(page, "connected")
     assert [e["type"] for e in host_events(page)] == ["ready", "closed", "connected"]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connect', '0001_initial'),
+        ('connect', '0002_oauthattempt_label'),
     ]
 
     operations = [
