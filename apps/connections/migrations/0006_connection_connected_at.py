@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connections', '0004_connection_refresh_due'),
+        ('connections', '0005_connection_status_changed_at'),
     ]
 
     operations = [
