@@ -4,6 +4,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -11,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from apps.connect.demo_host import demo_host_origin
 from apps.tenants.models import ApiKey, Application
 from apps.tenants.services import (
     api_key_create,
@@ -28,6 +30,12 @@ DEMO_USERNAME = "admin"
 DEMO_ORIGINS = ["http://127.0.0.1:8000", "http://localhost:8000"]
 PORTAL_LINK_TTL = 7 * 24 * 3600
 ACTOR = "system:bootstrap_demo"
+
+
+def widget_demo_origin() -> str:
+    """Where `make run` serves the widget demo page: the other loopback name, on Patchbay's port + 1."""
+    base_port = urlsplit(settings.PATCHBAY_BASE_URL).port or 8000
+    return demo_host_origin(base_url=settings.PATCHBAY_BASE_URL, port=base_port + 1)
 
 
 def credentials_path() -> Path:
@@ -107,7 +115,7 @@ class Command(BaseCommand):
         )
 
     def _application(self) -> Application:
-        origins = list(DEMO_ORIGINS)
+        origins = [*DEMO_ORIGINS, widget_demo_origin()]
         try:
             base_origin = normalize_origin(settings.PATCHBAY_BASE_URL)
         except Exception:  # noqa: BLE001 - a base URL with a path simply adds no origin
@@ -194,6 +202,9 @@ class Command(BaseCommand):
                 "Make another with `manage.py bootstrap_demo --new-api-key` or in the admin (API keys → Add)."
             )
         out.write(f"  API docs:        {base}/api/docs")
+        out.write(
+            f"  Widget demo:     {widget_demo_origin()}/   (another site embedding the widget; make run serves it)"
+        )
         portal = self._portal_link(customer)
         if portal:
             out.write(f"  Customer portal: {portal}")

@@ -1,4 +1,5 @@
-"""Run web (gunicorn), Celery worker and Celery beat in the foreground as one unit.
+"""Run web (gunicorn), Celery worker and Celery beat in the foreground as one unit (plus, while the sandbox
+is on, `host`: the widget demo page on a second site).
 
 Output of each is prefixed with its name. Ctrl-C (SIGINT) or SIGTERM stops all three cleanly; if one of
 them dies, the others are stopped and the command exits non-zero with a message saying which one.
@@ -16,8 +17,10 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from apps.connect.demo_host import demo_host_origin
+
 STOP_TIMEOUT_SECONDS = 15
-COLOURS = {"web": "\033[36m", "worker": "\033[33m", "beat": "\033[35m", "runall": "\033[1m"}
+COLOURS = {"web": "\033[36m", "worker": "\033[33m", "beat": "\033[35m", "host": "\033[32m", "runall": "\033[1m"}
 RESET = "\033[0m"
 
 
@@ -35,7 +38,9 @@ WEB_THREADS = 8
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 
-def build_children(*, host: str, port: int, web_workers: int, worker_concurrency: int) -> list[Child]:
+def build_children(
+    *, host: str, port: int, web_workers: int, worker_concurrency: int, demo_host_port: int | None = None
+) -> list[Child]:
     python = sys.executable
     var_dir = settings.VAR_DIR
     worker = [python, "-m", "celery", "-A", "config", "worker", "-l", "info", "--concurrency", str(worker_concurrency)]
@@ -52,7 +57,19 @@ def build_children(*, host: str, port: int, web_workers: int, worker_concurrency
     web += ["--graceful-timeout", "10", "--no-control-socket"]
     beat = [python, "-m", "celery", "-A", "config", "beat", "-l", "info"]
     beat += ["-s", str(var_dir / "celerybeat-schedule"), "--pidfile", ""]
-    return [Child("web", web), Child("worker", worker), Child("beat", beat)]
+    children = [Child("web", web), Child("worker", worker), Child("beat", beat)]
+    if demo_host_port:
+        demo = [
+            python,
+            str(settings.BASE_DIR / "manage.py"),
+            "demo_host",
+            "--bind",
+            host,
+            "--port",
+            str(demo_host_port),
+        ]
+        children.append(Child("host", demo))
+    return children
 
 
 class Command(BaseCommand):
@@ -63,8 +80,24 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--web-workers", type=int, default=2)
         parser.add_argument("--worker-concurrency", type=int, default=2)
+        parser.add_argument(
+            "--demo-host-port",
+            type=int,
+            default=None,
+            help="Port of the widget demo page (another site embedding the widget); default: --port + 1 while "
+            "the sandbox is on, 0 turns it off.",
+        )
 
-    def handle(self, *args, host: str, port: int, web_workers: int, worker_concurrency: int, **options):
+    def handle(
+        self,
+        *args,
+        host: str,
+        port: int,
+        web_workers: int,
+        worker_concurrency: int,
+        demo_host_port: int | None,
+        **options,
+    ):
         self.colour = sys.stdout.isatty()
         self.print_lock = threading.Lock()
         self.stopping = threading.Event()
@@ -74,13 +107,24 @@ class Command(BaseCommand):
 
         settings_module = settings.SETTINGS_MODULE or os.environ["DJANGO_SETTINGS_MODULE"]
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module, "PYTHONUNBUFFERED": "1"}
-        children = build_children(host=host, port=port, web_workers=web_workers, worker_concurrency=worker_concurrency)
+        if demo_host_port is None:
+            demo_host_port = port + 1 if settings.PATCHBAY_SANDBOX_ENABLED else 0
+        children = build_children(
+            host=host,
+            port=port,
+            web_workers=web_workers,
+            worker_concurrency=worker_concurrency,
+            demo_host_port=demo_host_port,
+        )
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         exit_code = 0
         try:
             for child in children:
                 self._start(child, env)
             self.say(f"web on http://{host}:{port}/ — press Ctrl-C to stop web, worker and beat.")
+            if demo_host_port:
+                origin = demo_host_origin(base_url=settings.PATCHBAY_BASE_URL, port=demo_host_port)
+                self.say(f"widget demo on {origin}/ — another site that embeds the connect widget.")
             exit_code = self._supervise(children)
         finally:
             self._stop_all(children)
