@@ -27,6 +27,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_port_pair() -> int:
+    """A free port whose next port is free too (make run serves the widget demo page there)."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two free ports in a row")
+
+
 def children_of(pid: int) -> set[int]:
     found = set()
     for entry in Path("/proc").iterdir():
@@ -62,7 +75,7 @@ def clone(tmp_path):
 
 def test_make_setup_then_runall_serves_healthz_and_stops_cleanly(clone, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in STRIPPED_ENV}
-    port = free_port()
+    port = free_port_pair()
     env["PATCHBAY_BASE_URL"] = f"http://127.0.0.1:{port}"
     # Reuse this checkout's virtualenv; a stamp newer than pyproject.toml tells make the install is done.
     venv = Path(os.environ.get("VIRTUAL_ENV") or ROOT / ".venv")
@@ -78,6 +91,7 @@ def test_make_setup_then_runall_serves_healthz_and_stops_cleanly(clone, tmp_path
     assert "Patchbay demo is ready" in setup.stdout
     assert "pb_live_" in setup.stdout
     assert (clone / "var" / "demo-credentials.json").exists()
+    assert f"Widget demo:     http://localhost:{port + 1}/" in setup.stdout
 
     log_path = tmp_path / "runall.log"
     log = log_path.open("w")  # the child shares this file offset: read the log through its path only
@@ -96,13 +110,23 @@ def test_make_setup_then_runall_serves_healthz_and_stops_cleanly(clone, tmp_path
                 time.sleep(0.5)
         assert status == 200, log_path.read_text()[-5000:]
 
-        # Wait until worker and beat have started too, then Ctrl-C.
+        # The widget demo page, on the other loopback name: a second site.
+        deadline, demo_page = time.monotonic() + 60, ""
+        while time.monotonic() < deadline and not demo_page:
+            try:
+                with urllib.request.urlopen(f"http://localhost:{port + 1}/", timeout=5) as response:
+                    demo_page = response.read().decode()
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.5)
+        assert f'src="http://127.0.0.1:{port}/static/patchbay/v1/connect.js"' in demo_page, log_path.read_text()[-3000:]
+
+        # Wait until worker, beat and the demo page have started too, then Ctrl-C.
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(children_of(runall.pid)) < 3:
+        while time.monotonic() < deadline and len(children_of(runall.pid)) < 4:
             time.sleep(0.5)
         children = children_of(runall.pid)
         grandchildren = set().union(*(children_of(pid) for pid in children))
-        assert len(children) == 3, children
+        assert len(children) == 4, children
         time.sleep(2)
         runall.send_signal(signal.SIGINT)
         assert runall.wait(timeout=60) == 0
@@ -117,5 +141,6 @@ def test_make_setup_then_runall_serves_healthz_and_stops_cleanly(clone, tmp_path
     log.close()
     output = log_path.read_text()
     assert "all stopped." in output
-    for name in ("web", "worker", "beat"):
+    assert f"widget demo on http://localhost:{port + 1}/" in output
+    for name in ("web", "worker", "beat", "host"):
         assert re.search(rf"^{name} +\|", output, re.MULTILINE), f"no output from {name}"

@@ -8,6 +8,7 @@ them dies, the others are stopped and the command exits non-zero with a message 
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -72,6 +73,15 @@ def build_children(
     return children
 
 
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 class Command(BaseCommand):
     help = "Start web (gunicorn), Celery worker and beat; Ctrl-C stops them all."
 
@@ -109,6 +119,9 @@ class Command(BaseCommand):
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module, "PYTHONUNBUFFERED": "1"}
         if demo_host_port is None:
             demo_host_port = port + 1 if settings.PATCHBAY_SANDBOX_ENABLED else 0
+        if demo_host_port and not _port_free(host, demo_host_port):
+            self.say(f"widget demo off: port {demo_host_port} is in use (choose one with --demo-host-port).")
+            demo_host_port = 0
         children = build_children(
             host=host,
             port=port,
