@@ -1,10 +1,10 @@
 """Benchmark: the list endpoints through a real server — gunicorn started the way `make run` starts it
 (runall's argv: gthread workers), Redis as cache — against the bare view served by the same server.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/pb_perf REDIS_URL=redis://127.0.0.1:6379/8 \
-        python bench/http_list.py [--requests 300] [--repeat 10]
+    REDIS_URL=redis://127.0.0.1:6379/8 [DATABASE_URL=postgres://…] python bench/http_list.py [--requests 320]
 
-Uses the 1M-row application bench/api_list.py seeds (run that once first; it reuses its rows). The
+Uses the 1M-row application bench/api_list.py seeds in the same database (run that once first; `make
+bench` does, in order). Without REDIS_URL it prints that it skipped. The
 load client is bounded (a fixed number of requests per connection) and runs in this process on
 loopback over keep-alive connections, at concurrency 1 and 16; it shares the machine's cores with the
 server, so requests/s at 16 are a floor. Prints p50/p99 ms and requests/s per endpoint and the ratio to
@@ -106,8 +106,14 @@ def main():
     parser.add_argument("--requests", type=int, default=320, help="requests per endpoint and concurrency")
     parser.add_argument("--repeat", type=int, default=10, help="repetitions for the memory check")
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("REDIS_URL"):
-        sys.exit("Set DATABASE_URL (postgres://…, seeded by bench/api_list.py) and REDIS_URL.")
+    if not os.environ.get("REDIS_URL"):
+        print("skipped: set REDIS_URL (redis://…/<db>) for the server's cache")
+        return
+    from api_list import DEFAULT_DB
+
+    os.environ.setdefault("DATABASE_URL", DEFAULT_DB)
+    if not os.environ["DATABASE_URL"].startswith("postgres"):
+        sys.exit("The targets are defined on PostgreSQL; set DATABASE_URL to a postgres:// URL.")
     os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS
     os.environ["DEBUG"] = "false"
     os.environ["PATCHBAY_API_RATE_LIMIT_PER_MINUTE"] = str(10**9)  # the limiter runs, never trips
@@ -135,8 +141,7 @@ def main():
         for child in build_children(host="127.0.0.1", port=port, web_workers=2, worker_concurrency=2)
         if child.name == "web"
     )
-    argv = [arg if arg != "config.wsgi:application" else "http_wsgi:application" for arg in web.argv]
-    argv = [arg for arg in argv]
+    argv = [arg if arg != "config.wsgi:application" else "_http_wsgi:application" for arg in web.argv]
     argv[argv.index("--access-logfile") + 1] = "/dev/null"
     argv += ["--pythonpath", str(ROOT / "bench")]
     server = subprocess.Popen(argv, cwd=ROOT, env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -9,7 +9,8 @@ due connections (it first fires one interval after beat starts, so the clock sta
 request, not at beat start). A local token endpoint answers every refresh after a fixed latency and
 rotates refresh tokens; it counts requests per presented refresh token, so a double refresh shows up.
 Prints:
-- the endpoint's own limit: requests / concurrency * latency (concurrency = the worker's);
+- the endpoint's own limit: requests / concurrency * latency, where concurrency is the requests the
+  sweep keeps in flight (worker processes x REFRESH_BATCH_CONCURRENCY);
 - a client measured in its own process: the same number of requests from that many threads over
   keep-alive sessions, nothing else;
 - the sweep: wall time from first to last token request, connections/s, worker CPU per connection,
@@ -136,7 +137,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=1800, help="give up after this many seconds")
     args = parser.parse_args()
     if not os.environ.get("REDIS_URL"):
-        sys.exit("Set REDIS_URL (redis://…/<db>): the worker's broker.")
+        print("skipped: set REDIS_URL (redis://…/<db>) for the worker's broker")
+        return
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     os.environ["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]
     os.environ["DEBUG"] = "false"
@@ -146,6 +148,7 @@ def main() -> None:
     from django.utils import timezone
 
     from apps.connections.models import Connection
+    from apps.connections.services import REFRESH_BATCH_CONCURRENCY
     from apps.core.management.commands.runall import build_children
 
     latency = args.latency_ms / 1000
@@ -169,8 +172,9 @@ def main() -> None:
         rows.append(row)
     Connection.objects.bulk_create(rows, batch_size=1000)
 
-    limit = args.connections / args.worker_concurrency * latency
-    alone = client_alone(endpoint.url, requests_count=args.connections, concurrency=args.worker_concurrency)
+    in_flight = args.worker_concurrency * REFRESH_BATCH_CONCURRENCY
+    limit = args.connections / in_flight * latency
+    alone = client_alone(endpoint.url, requests_count=args.connections, concurrency=in_flight)
     endpoint.presented.clear()
     endpoint.first_at = endpoint.last_at = None
 
@@ -219,10 +223,11 @@ def main() -> None:
     lost = args.connections - Connection.objects.filter(last_refreshed_at__isnull=False).count()
     print(
         f"\n{args.connections:,} connections, token endpoint latency {args.latency_ms:g} ms, "
-        f"worker --concurrency {args.worker_concurrency}, 2 cores shared, load {os.getloadavg()[0]:.1f}"
+        f"worker --concurrency {args.worker_concurrency} x {REFRESH_BATCH_CONCURRENCY} requests in flight, "
+        f"2 cores shared, load {os.getloadavg()[0]:.1f}"
     )
     print(f"endpoint limit (requests / concurrency * latency) {limit:8.2f} s")
-    print(f"client alone, own process, {args.worker_concurrency} threads      {alone:8.2f} s")
+    print(f"client alone, own process, {in_flight} threads          {alone:8.2f} s")
     print(
         f"sweep through beat → Redis → worker               {sweep:8.2f} s  "
         f"({args.connections / sweep:.0f} connections/s)"
