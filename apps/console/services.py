@@ -9,7 +9,7 @@ migrated), so a new model's view permission reaches Support without a hand-writt
 """
 
 from django.contrib.auth.models import Group, Permission
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from apps.connect.links import authorization_url
 from apps.connections.exceptions import ConnectError
@@ -30,7 +30,7 @@ class ReconnectLinkUnavailable(ConnectError):
     http_status = 409
 
 
-def support_permissions():
+def support_permissions() -> QuerySet[Permission]:
     operate = Q()
     for app_label, codename in OPERATE_PERMISSIONS:
         operate |= Q(content_type__app_label=app_label, codename=codename)
