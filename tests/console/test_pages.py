@@ -238,3 +238,16 @@ def test_support_may_send_a_test_webhook_but_not_rotate_the_secret(support_clien
     )
     assert "test event" in response.content.decode()
     assert AuditEvent.objects.filter(action="webhook.test_sent", actor="staff:helpdesk").exists()
+
+
+def test_migrate_leaves_a_support_group_with_view_and_operate_rights_only(db):
+    from django.contrib.auth.models import Group
+
+    codenames = set(Group.objects.get(name="Support").permissions.values_list("codename", flat=True))
+    assert {"view_connection", "change_connection", "view_webhookdelivery", "change_webhookdelivery"} <= codenames
+    assert {"view_connectorconfig", "view_apikey", "view_application", "view_auditevent"} <= codenames
+    superuser_only = {
+        "change_connectorconfig", "change_apikey", "add_apikey", "change_application", "delete_connection",
+        "delete_customer", "delete_auditevent", "view_user", "view_authenticator",
+    }  # fmt: skip
+    assert not codenames & superuser_only
