@@ -239,7 +239,16 @@ def test_api_key_provider_gives_one_connected(patchbay, host, acme, customer, br
     _session, token = connect_session_create(application=acme, customer=customer, allowed_origin=host.origin)
     page, frame = open_widget(browsing, serve_host_page(host, patchbay, token))
 
-    popup = start_sandbox_sign_in(browsing, frame, provider="patchbay-sandbox-keys")
+    # By keyboard only: search, Tab to the second match (its focus ring shows), Enter opens the sign-in window.
+    frame.get_by_placeholder("Search services…").fill("sandbox")
+    expect(frame.locator("#widget-providers .provider-card")).to_have_count(2)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(frame.locator('#widget-providers [data-provider="patchbay-sandbox-keys"]')).to_be_focused()
+    shot("04a-keyboard-focus-360", page)
+    with browsing.expect_page() as popup_info:
+        page.keyboard.press("Enter")
+    popup = popup_info.value
     popup.get_by_label("API key").fill("not-a-sandbox-key")
     popup.get_by_role("button", name="Verify and connect").click()
     expect(popup.get_by_role("alert")).to_be_visible()
