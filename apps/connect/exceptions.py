@@ -41,6 +41,14 @@ class StateProviderMismatch(ConnectError):
     )
 
 
+class IssuerMismatch(ConnectError):
+    code = "issuer_mismatch"
+    user_message = (
+        "The sign-in answer did not come from the provider's expected issuer, so it was refused. "
+        "Start the connection again."
+    )
+
+
 class ProviderError(ConnectError):
     code = "provider_error"
     user_message = "The provider reported an error and did not grant access. Start the connection again."

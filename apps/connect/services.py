@@ -23,6 +23,7 @@ from apps.connect.exceptions import (
     ConnectSessionExpired,
     ConnectSessionInvalid,
     ConnectSessionUsed,
+    IssuerMismatch,
     ProviderError,
     StateExpired,
     StateProviderMismatch,
@@ -126,6 +127,18 @@ def oauth_attempt_claim(*, provider_name: str, state: str) -> OAuthAttempt:
     return attempt
 
 
+def _check_issuer(connection: Connection, params: dict) -> None:
+    """RFC 9207: a provider whose catalog entry declares its issuer must send it back as `iss`, unchanged;
+    this stops a mix-up attack replaying another authorization server's answer at this callback."""
+    declared = connection.provider.oauth.get("issuer")
+    if not declared:
+        return
+    expected = provider_client.fill_template(declared, settings=connection.settings, quote_settings=False)
+    if params.get("iss") != expected:
+        audit_record(action="connect.issuer_mismatch", target=connection, data={"iss": str(params.get("iss"))[:200]})
+        raise IssuerMismatch()
+
+
 def oauth_callback_complete(*, provider_name: str, params: dict, actor: str = "system") -> CallbackResult:
     """Finish a provider redirect: claim the state, then exchange the code and store the token.
 
@@ -146,6 +159,7 @@ def oauth_callback_complete(*, provider_name: str, params: dict, actor: str = "s
 
 
 def _oauth_callback_exchange(*, attempt: OAuthAttempt, connection: Connection, params: dict, actor: str) -> Connection:
+    _check_issuer(connection, params)
     error = params.get("error")
     if error:
         audit_record(action="connect.oauth_failed", target=connection, actor=actor, data={"error": error[:100]})

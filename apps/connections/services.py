@@ -118,6 +118,25 @@ def _mark_connected_if_complete(connection: Connection) -> bool:
     return True
 
 
+def _warn_missing_scopes(connection: Connection, *, granted: list[str]) -> None:
+    """A grant without a scope the provider entry marks required (say `offline_access`) works today and
+    fails at the first refresh: say so now, naming the scopes. The caller saves HEALTH_FIELDS."""
+    required = [
+        provider_client.fill_template(scope, settings=connection.settings, quote_settings=False)
+        for scope in connection.provider.scopes_of_kind("required")
+    ]
+    missing = [scope for scope in required if scope not in granted]
+    if missing and connection.status == Connection.Status.HEALTHY:
+        _record_health(
+            connection,
+            status=Connection.Status.ERROR,
+            code="missing_scopes",
+            message=f"The provider did not grant required scopes: {', '.join(missing)}.",
+            resolution="Reconnect and approve every requested permission.",
+            authentication_required=True,
+        )
+
+
 def _sync_models(connection: Connection) -> None:
     """Create the provider's catalog models on the connection (idempotent)."""
     existing = set(connection.models.values_list("name", flat=True))
@@ -244,6 +263,7 @@ def connection_store_oauth_token(
         locked.connect_nonce = new_connect_nonce()
         _set_health(locked, verification)
         _mark_connected_if_complete(locked)
+        _warn_missing_scopes(locked, granted=token.scopes)
         locked.save()
         audit_record(
             action="connection.authenticated" if was_pending else "connection.reconnected",

@@ -21,6 +21,9 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://"
+# Worker processes a test starts (tests/processes.py) consume a queue of their own.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("PATCHBAY_TEST_CELERY_QUEUE", "celery")
+CELERY_WORKER_LOST_WAIT = 1.0  # a killed pool process is noticed in a second, not ten
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -1,7 +1,7 @@
 """The callback against a second, independent OAuth server whose provider exists only as a catalog YAML file."""
 
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
@@ -131,6 +131,21 @@ def test_forged_state_is_rejected(client, acme_connection):
     assert_clean_error_page(
         response, status=400, text="does not match a connection attempt", connection=acme_connection
     )
+
+
+def test_iss_must_be_the_issuer_the_catalog_declares(client, acme_connection, oauth_server):
+    """RFC 9207: a callback carrying another server's `iss`, or none, is refused; the right one completes."""
+    provider = acme_connection.provider
+    provider.definition["oauth"]["issuer"] = oauth_server.url
+    provider.save()
+    evil = follow_provider(start(client, acme_connection)) + "&iss=" + quote("https://evil.example", safe="")
+    assert_clean_error_page(client.get(evil), status=400, text="expected issuer", connection=acme_connection)
+    missing = follow_provider(start(client, acme_connection))
+    assert_clean_error_page(client.get(missing), status=400, text="expected issuer", connection=acme_connection)
+    assert raw_credentials(acme_connection) is None
+    good = follow_provider(start(client, acme_connection)) + "&iss=" + quote(oauth_server.url, safe="")
+    assert client.get(good).status_code == 302
+    assert Connection.objects.get(pk=acme_connection.pk).is_authentication_pending is False
 
 
 def test_missing_state_is_rejected(client, acme_connection):

@@ -133,6 +133,24 @@ def test_delete_revokes_at_the_provider_outside_any_transaction(authenticated, f
     assert AuditEvent.objects.filter(action="connection.deleted", target_id=authenticated.pk).exists()
 
 
+def test_a_grant_missing_a_required_scope_is_a_health_warning_naming_it(application, customer, fake_provider, db):
+    provider = make_provider(
+        "scoped-crm",
+        fake_provider.url,
+        scopes=[{"scope": "read", "kind": "default"}, {"scope": "offline_access", "kind": "required"}],
+    )
+    ConnectorConfigFactory(application=application, provider=provider)
+    fake_provider.on("GET", "/me", body={"id": "u1"})
+    connection = services.connection_create(application=application, customer=customer, provider=provider)
+    stored = services.connection_store_oauth_token(connection=connection, token_response=token_body(scope="read"))
+    assert stored.status == Connection.Status.ERROR and stored.health_status_code == "missing_scopes"
+    assert "offline_access" in stored.health_message and stored.health_authentication_required
+    full = services.connection_store_oauth_token(
+        connection=stored, token_response=token_body(scope="read offline_access")
+    )
+    assert full.status == Connection.Status.HEALTHY
+
+
 def test_failed_verification_records_health_but_keeps_the_token(
     application, customer, oauth_provider, connector_config, fake_provider
 ):

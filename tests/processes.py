@@ -1,0 +1,112 @@
+"""Real processes against the test database: a Celery worker, and plain Django processes.
+
+Tests about crashes and cross-process races need the real thing, not eager Celery in the test process.
+The broker is the CI's Redis when CELERY_BROKER_URL says so (on a queue of its own), else the embedded
+default's filesystem broker in a temporary folder.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+from celery import Celery
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL for the database this test run is using (pytest-django's test database)."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class Broker:
+    def __init__(self, tmp_path: Path):
+        configured = os.environ.get("CELERY_BROKER_URL", "")
+        self.queue = f"patchbay-test-{uuid.uuid4().hex[:12]}"
+        self.url = configured if configured.startswith("redis") else "filesystem://"
+        self.var_dir = tmp_path / "var"
+        self.transport_options = {}
+        if self.url == "filesystem://":
+            folder = self.var_dir / "broker"
+            for sub in ("queue", "processed", "control"):
+                (folder / sub).mkdir(parents=True, exist_ok=True)
+            self.transport_options = {
+                "data_folder_in": str(folder / "queue"),
+                "data_folder_out": str(folder / "queue"),
+                "processed_folder": str(folder / "processed"),
+                "control_folder": str(folder / "control"),
+                "store_processed": False,
+            }
+        self.sender = Celery("patchbay-test-sender", broker=self.url)
+        self.sender.conf.update(
+            broker_transport_options=self.transport_options, task_default_queue=self.queue, task_serializer="json"
+        )
+
+    def send(self, task: str, *args) -> None:
+        self.sender.send_task(task, args=list(args), queue=self.queue)
+
+
+def process_env(broker: Broker, **extra: str) -> dict:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": test_database_url(),
+        "DATABASE_CONN_MAX_AGE": "0",
+        "CELERY_BROKER_URL": broker.url,
+        "PATCHBAY_VAR_DIR": str(broker.var_dir),
+        "PATCHBAY_TEST_CELERY_QUEUE": broker.queue,
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
+@contextmanager
+def celery_worker(broker: Broker, log_path: Path, *, pool: str = "prefork", **env: str):
+    """A real `celery worker` (one pool slot) on the broker's private queue; stopped when the block ends."""
+    argv = [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "info", "--concurrency", "1"]
+    argv += ["--pool", pool, "-Q", broker.queue, "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    argv += ["--hostname", f"{broker.queue}@%h"]
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen(argv, cwd=ROOT, env=process_env(broker, **env), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield worker
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+
+
+def pool_children(worker: subprocess.Popen) -> list[int]:
+    """Pids of the worker's pool processes (Linux /proc; a replacement is forked by a pool thread, and
+    each thread's children are listed under that thread)."""
+    pids = []
+    for children in Path(f"/proc/{worker.pid}/task").glob("*/children"):
+        try:
+            pids += [int(pid) for pid in children.read_text().split()]
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+    return pids
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
