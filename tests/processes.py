@@ -65,6 +65,7 @@ def process_env(broker: Broker, **extra: str) -> dict:
         "CELERY_BROKER_URL": broker.url,
         "PATCHBAY_VAR_DIR": str(broker.var_dir),
         "PATCHBAY_TEST_CELERY_QUEUE": broker.queue,
+        "PATCHBAY_TEST_CELERY_EAGER": "false",
         "PYTHONUNBUFFERED": "1",
         **extra,
     }

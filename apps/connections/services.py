@@ -440,7 +440,6 @@ def connection_delete(*, connection: Connection, actor: str = "system") -> None:
 
 
 REFRESH_MARGIN_MAX = timedelta(minutes=5)
-REFRESH_RETRY_BASE = timedelta(seconds=30)
 REFRESH_RETRY_MAX = timedelta(hours=1)
 LEASE_POLL_SECONDS = 0.05
 # The sweep hands out due connections in batches; each batch keeps this many token requests in flight.
@@ -766,7 +765,8 @@ REFRESH_ERROR_CODES = {
 
 def _retry_delay(*, failures: int, retry_after: int | None) -> timedelta:
     """Exponential backoff with full jitter, never sooner than the provider's Retry-After."""
-    ceiling = min(REFRESH_RETRY_MAX, REFRESH_RETRY_BASE * 2 ** min(failures - 1, 16))
+    base = timedelta(seconds=django_settings.PATCHBAY_REFRESH_RETRY_BASE_SECONDS)
+    ceiling = min(REFRESH_RETRY_MAX, base * 2 ** min(failures - 1, 16))
     delay = ceiling * random.uniform(0.5, 1.0)
     return max(delay, timedelta(seconds=retry_after or 0))
 

@@ -183,6 +183,8 @@ OAUTH2_PROVIDER = {
 PATCHBAY_PROVIDER_TIMEOUT_SECONDS = env_int("PATCHBAY_PROVIDER_TIMEOUT_SECONDS", 15)
 # The longest a request waits for a token refresh another request or worker is making, then 503.
 PATCHBAY_REFRESH_WAIT_SECONDS = env_int("PATCHBAY_REFRESH_WAIT_SECONDS", PATCHBAY_PROVIDER_TIMEOUT_SECONDS)
+# A failed refresh is retried after this many seconds, doubling per failure up to an hour, with jitter.
+PATCHBAY_REFRESH_RETRY_BASE_SECONDS = env_int("PATCHBAY_REFRESH_RETRY_BASE_SECONDS", 30)
 # How long a webhook receiver may take to answer; a delivery's claim lasts this plus 30 s.
 PATCHBAY_WEBHOOK_TIMEOUT_SECONDS = env_int("PATCHBAY_WEBHOOK_TIMEOUT_SECONDS", 15)
 # A provider or webhook call inside atomic() raises when true (tests, development), else logs an error.

@@ -4,6 +4,7 @@ import os
 
 from config.settings.base import *  # noqa: F403
 from config.settings.base import VAR_DIR, database_from_env
+from config.settings.env import env_bool
 
 SECRET_KEY = "test-secret-key-not-for-production"
 PATCHBAY_VAULT_KEYS = "test2:" + "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI="
@@ -18,7 +19,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-run.sqlite3")}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-CELERY_TASK_ALWAYS_EAGER = True
+# Eager in the test process; a real worker a test starts (tests/processes.py) sends its tasks to the broker.
+CELERY_TASK_ALWAYS_EAGER = env_bool("PATCHBAY_TEST_CELERY_EAGER", True)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://"
 # Worker processes a test starts (tests/processes.py) consume a queue of their own.

@@ -344,3 +344,23 @@ def test_native_list_is_at_most_four_queries_including_auth(api, application, cu
     api.get("/api/v1/providers")
     with django_assert_max_num_queries(4):
         assert api.get("/api/v1/connections", limit=100).status_code == 200
+
+
+@responses.activate
+def test_after_invalid_grant_the_api_gives_a_working_reconnect_link_and_stays_quiet(api, client, expired_bc_connection):
+    token = responses.add(responses.POST, BC_TOKEN_URL, status=400, json={"error": "invalid_grant"})
+    first = api.get(f"/api/v1/connections/{expired_bc_connection.pk}", include_secrets="true")
+    assert first.status_code == 200, first.content
+    for _ in range(4):
+        body = api.get(f"/api/v1/connections/{expired_bc_connection.pk}", refresh_policy="force").json()
+    assert token.call_count == 1
+    body = api.get(f"/api/v1/connections/{expired_bc_connection.pk}").json()
+    assert body["status"] == "disconnected" and body["is_authentication_pending"] is True
+    assert body["health"]["authentication_required"] is True
+    link = body["authorization_url"]
+    assert link and link.startswith("http://127.0.0.1:8000/connect/start/")
+    start = client.get(link.removeprefix("http://127.0.0.1:8000"))
+    assert start.status_code == 302 and start["Location"].startswith("https://login.microsoftonline.com/")
+    assert (
+        AuditEvent.objects.filter(action="connection.refresh_revoked", target_id=expired_bc_connection.pk).count() == 1
+    )

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from apps.connect.links import authorization_url
 from apps.connections.models import Connection
 from apps.core.models import AuditEvent
 from apps.webhooks.models import WebhookDelivery
@@ -115,7 +116,7 @@ def test_a_worker_killed_after_the_provider_answered_loses_no_connection(
         stored = Connection.objects.get(pk=connection.pk)
         assert len(fake_provider.calls(path)) == 1, "no resend of a refresh token the provider has retired"
         assert stored.status == Connection.Status.DISCONNECTED and stored.is_authentication_pending
-        assert stored.authorization_url
+        assert authorization_url(stored)
         assert AuditEvent.objects.filter(action="connection.refresh_interrupted", target_id=connection.pk).count() == 1
     disconnected = WebhookDelivery.objects.filter(application=application, event_type="connection.disconnected")
     assert disconnected.count() == len(strict)
@@ -146,3 +147,24 @@ def test_fifty_readers_in_two_processes_mixing_auto_and_force_make_one_token_req
     there = json.loads(out.strip().splitlines()[-1])
     assert here + there == ["at-1"] * 50
     assert endpoint.grants == 1 and len(fake_provider.calls("/token")) == 1
+
+
+def test_the_refresh_task_retries_a_failed_refresh_after_its_backoff(tmp_path, fake_provider, application, customer):
+    """With no beat running, only the task's own retry can bring the token back after a provider 503."""
+    provider = make_provider("flaky-crm", fake_provider.url)
+    ConnectorConfigFactory(application=application, provider=provider)
+    endpoint = RotatingTokenEndpoint(current="rt-0")
+    answers = iter([(503, {"error": "temporarily_unavailable"})])
+    fake_provider.on("POST", "/token", body=lambda request: next(answers, None) or endpoint(request))
+    connection = _due_connection(application, customer, provider)
+    broker = Broker(tmp_path)
+    with celery_worker(broker, tmp_path / "worker.log", PATCHBAY_REFRESH_RETRY_BASE_SECONDS="1"):
+        broker.send(REFRESH_TASK, connection.pk)
+        wait_for(
+            lambda: Connection.objects.filter(pk=connection.pk, credentials_expires_at__gt=timezone.now()).exists(),
+            timeout=60,
+            what=f"the retried refresh (worker log: {tmp_path / 'worker.log'})",
+        )
+    stored = Connection.objects.get(pk=connection.pk)
+    assert len(fake_provider.calls("/token")) == 2 and endpoint.grants == 1
+    assert stored.status == Connection.Status.HEALTHY and stored.refresh_failure_count == 0

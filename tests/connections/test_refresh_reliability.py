@@ -22,7 +22,7 @@ from apps.core.models import AuditEvent
 from apps.webhooks.models import WebhookDelivery
 from tests.connections.conftest import make_provider
 from tests.factories import ConnectionFactory, ConnectorConfigFactory
-from tests.provider_server import RotatingTokenEndpoint
+from tests.provider_server import Recorded, RotatingTokenEndpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -246,3 +246,21 @@ def test_idle_refresh_tokens_are_kept_alive_spread_over_the_window(application, 
     assert len({due.days for due in dues}) > 3  # spread out, not all on one day
     later = timezone.now() + timedelta(days=68)
     assert len(tasks.connection_ids_needing_refresh(now=later)) == 20
+
+
+def test_a_lease_left_by_a_dead_refresher_runs_out_and_the_refresh_is_resent(
+    application, customer, rotating_provider, fake_provider
+):
+    """A process died holding the lease after sending: once the lease has run out, the next caller resends."""
+    endpoint = RotatingTokenEndpoint(current="rt-0", reuse_seconds=30)
+    fake_provider.on("POST", "/token", body=endpoint)
+    connection = _connection(application, customer, rotating_provider, expires_in=timedelta(seconds=-1))
+    endpoint(Recorded("POST", "/token", {}, {"refresh_token": "rt-0"}, b""))  # the dead process's request
+    now = timezone.now()
+    Connection.objects.filter(pk=connection.pk).update(
+        refresh_lease_until=now - timedelta(seconds=1), refresh_started_at=now - timedelta(seconds=10)
+    )
+    services.connection_refresh_credentials(connection_id=connection.pk, wait_seconds=0)
+    stored = Connection.objects.get(pk=connection.pk)
+    assert stored.credentials["refresh_token"] == "rt-1" and stored.refresh_lease_until is None
+    assert endpoint.grants == 1
