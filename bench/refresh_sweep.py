@@ -15,12 +15,17 @@ Prints:
   keep-alive sessions, nothing else;
 - the sweep: wall time from first to last token request, connections/s, worker CPU per connection,
   double refreshes and connections left unrefreshed.
+With --kill-during-sweep [--reuse-seconds 60] the provider rotates refresh tokens and accepts a used one
+again only for --reuse-seconds; the worker's pool processes are killed (SIGKILL) once half the
+connections have had their token request, so some answers are given and never saved. Prints the
+connections lost (must be 0 with a reuse grace) and the resends of interrupted refreshes.
 Not part of pytest.
 """
 
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -42,8 +47,10 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 class TokenEndpoint:
     """Answers each refresh after `latency` with a new access and refresh token; counts presented tokens."""
 
-    def __init__(self, latency: float):
+    def __init__(self, latency: float, reuse_seconds: float = float("inf")):
         self.presented: Counter = Counter()
+        self.first_used_at: dict[str, float] = {}
+        self.reuse_seconds = reuse_seconds
         self.first_at = self.last_at = None
         self.lock = threading.Lock()
         endpoint = self
@@ -63,7 +70,16 @@ class TokenEndpoint:
                     now = time.perf_counter()
                     endpoint.first_at = endpoint.first_at or now
                     endpoint.last_at = now
+                    first_use = endpoint.first_used_at.setdefault(presented, now)
                 time.sleep(latency)
+                if now - first_use > endpoint.reuse_seconds:  # a rotated refresh token past its grace
+                    body = json.dumps({"error": "invalid_grant"}).encode()
+                    self.send_response(400)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 body = json.dumps(
                     {
                         "access_token": f"at-{presented}",
@@ -135,7 +151,11 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--worker-concurrency", type=int, default=2, help="as make run starts the worker")
     parser.add_argument("--timeout", type=int, default=1800, help="give up after this many seconds")
+    parser.add_argument("--kill-during-sweep", action="store_true", help="SIGKILL the pool halfway")
+    parser.add_argument("--reuse-seconds", type=int, default=60, help="the provider's refresh-token reuse grace")
     args = parser.parse_args()
+    if args.kill_during_sweep:
+        os.environ["PATCHBAY_PROVIDER_TIMEOUT_SECONDS"] = "1"  # leases of killed refreshes end after 7 s
     if not os.environ.get("REDIS_URL"):
         print("skipped: set REDIS_URL (redis://…/<db>) for the worker's broker")
         return
@@ -152,8 +172,13 @@ def main() -> None:
     from apps.core.management.commands.runall import build_children
 
     latency = args.latency_ms / 1000
-    endpoint = TokenEndpoint(latency)
+    endpoint = TokenEndpoint(latency, reuse_seconds=args.reuse_seconds if args.kill_during_sweep else float("inf"))
     provider, application, config, customer = bench_tenant(provider_name="bench-oauth", base_url=endpoint.url)
+    provider.definition["oauth"]["token_quirks"] = {
+        "refresh_token_rotates": True,
+        "refresh_token_reuse_seconds": args.reuse_seconds,
+    }
+    provider.save()
     now = timezone.now()
     print(f"creating {args.connections:,} connections whose refresh is due…", flush=True)
     rows = []
@@ -176,6 +201,7 @@ def main() -> None:
     limit = args.connections / in_flight * latency
     alone = client_alone(endpoint.url, requests_count=args.connections, concurrency=in_flight)
     endpoint.presented.clear()
+    endpoint.first_used_at.clear()
     endpoint.first_at = endpoint.last_at = None
 
     children = {
@@ -199,10 +225,18 @@ def main() -> None:
     try:
         print("waiting for beat's sweep and the worker…", flush=True)
         refreshed = 0
+        killed_after = None
         while time.monotonic() - started_at < args.timeout:
-            time.sleep(2)
+            time.sleep(0.2 if args.kill_during_sweep and killed_after is None else 2)
+            if args.kill_during_sweep and killed_after is None and len(endpoint.presented) >= args.connections // 2:
+                killed_after = len(endpoint.presented)
+                for pid in subprocess.run(
+                    ["pgrep", "-P", str(worker.pid)], capture_output=True, text=True
+                ).stdout.split():
+                    os.kill(int(pid), signal.SIGKILL)
             refreshed = Connection.objects.filter(last_refreshed_at__isnull=False).count()
-            if refreshed >= args.connections:
+            given_up = Connection.objects.filter(health_status_code="refresh_interrupted").count()
+            if refreshed + given_up >= args.connections:
                 break
         time.sleep(5)  # let duplicates still queued show up at the endpoint
         cpu = cpu_seconds(worker.pid) - cpu_before
@@ -219,7 +253,12 @@ def main() -> None:
 
     sweep = (endpoint.last_at - endpoint.first_at + latency) if endpoint.first_at else float("nan")
     requests_made = sum(endpoint.presented.values())
-    doubles = sum(count - 1 for count in endpoint.presented.values() if count > 1)
+    # A second refresh of one connection presents the refresh token the first one issued ("next-…"); the
+    # same token presented twice is a concurrent double request, or, after the kill, a resend.
+    repeats = sum(count - 1 for count in endpoint.presented.values() if count > 1)
+    doubles = sum(1 for token in endpoint.presented if token.startswith("next-"))
+    if not args.kill_during_sweep:
+        doubles += repeats
     lost = args.connections - Connection.objects.filter(last_refreshed_at__isnull=False).count()
     print(
         f"\n{args.connections:,} connections, token endpoint latency {args.latency_ms:g} ms, "
@@ -237,6 +276,12 @@ def main() -> None:
     print(f"worker CPU per connection                         {cpu / args.connections * 1000:8.2f} ms")
     print(f"worker RSS after the sweep (incl. pool)           {worker_rss:8.0f} MB")
     print(f"token requests {requests_made:,}, double refreshes {doubles}, not refreshed {lost}")
+    if args.kill_during_sweep:
+        print(
+            f"pool killed after {killed_after or 0:,} connections' token requests "
+            f"(reuse grace {args.reuse_seconds} s): "
+            f"resends {repeats}, connections lost {lost}"
+        )
 
 
 if __name__ == "__main__":
