@@ -90,6 +90,8 @@ def test_console_overview_list_and_connection_page(page, live, console_world, sc
     expect(page.locator("#result_list tbody tr")).to_have_count(5)
     expect(page.locator("#result_list .pb-badge--error")).to_have_text("Error")
     expect(page.locator("#result_list img.pb-logo").first).to_be_visible()
+    # Logos load lazily: wait for every one to finish, then require each to have decoded.
+    page.wait_for_function("[...document.images].filter(i => i.classList.contains('pb-logo')).every(i => i.complete)")
     assert page.evaluate(
         "[...document.images].filter(i => i.classList.contains('pb-logo')).every(i => i.naturalWidth > 0)"
     )
