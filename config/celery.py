@@ -54,7 +54,7 @@ app.conf.beat_schedule = {
         "task": "apps.webhooks.tasks.deliver_due_webhooks",
         "schedule": 30.0,
     },
-    "expire-oauth-attempts": {
+    "purge-expired-connect-rows": {
         "task": "apps.connect.tasks.purge_expired_attempts",
         "schedule": crontab(minute=7),
     },

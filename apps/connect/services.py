@@ -9,13 +9,14 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -336,3 +337,30 @@ def customer_portal_link_resolve(*, signed: str) -> dict:
     except (signing.BadSignature, KeyError, TypeError):
         raise ConnectSessionInvalid() from None
     return {"customer_id": payload["c"], "application_id": payload["a"], "ttl": payload["t"]}
+
+
+# Expired attempts and sessions are kept this long so support can still read why a recent connect failed
+# (and the widget can still report a failure it has not polled yet), then deleted.
+CONNECT_ROWS_RETENTION = timedelta(days=1)
+PURGE_BATCH_SIZE = 1000
+
+
+def _delete_in_batches(queryset) -> int:
+    """Deletes by primary-key batches so no single statement holds a long lock on a busy table."""
+    deleted = 0
+    while batch := list(queryset.values_list("pk", flat=True)[:PURGE_BATCH_SIZE]):
+        queryset.model.objects.filter(pk__in=batch).delete()
+        deleted += len(batch)
+    return deleted
+
+
+def connect_rows_purge_expired(*, now: datetime | None = None) -> dict[str, int]:
+    """Delete OAuth attempts and connect sessions that expired more than the retention period ago."""
+    cutoff = (now or timezone.now()) - CONNECT_ROWS_RETENTION
+    sessions = ConnectSession.objects.filter(expires_at__lt=cutoff).filter(
+        Q(widget_credential_expires_at__isnull=True) | Q(widget_credential_expires_at__lt=cutoff)
+    )
+    return {
+        "oauth_attempts": _delete_in_batches(OAuthAttempt.objects.filter(expires_at__lt=cutoff)),
+        "connect_sessions": _delete_in_batches(sessions),
+    }
