@@ -124,7 +124,7 @@ def main():
     import redis
     from django.conf import settings
 
-    from apps.core.management.commands.runall import build_children
+    from apps.ops.management.commands.runall import build_children
     from apps.tenants.models import Application
     from apps.tenants.services import api_key_create
 

@@ -169,7 +169,7 @@ def main() -> None:
 
     from apps.connections.models import Connection
     from apps.connections.services import REFRESH_BATCH_CONCURRENCY
-    from apps.core.management.commands.runall import build_children
+    from apps.ops.management.commands.runall import build_children
 
     latency = args.latency_ms / 1000
     endpoint = TokenEndpoint(latency, reuse_seconds=args.reuse_seconds if args.kill_during_sweep else float("inf"))

@@ -65,7 +65,7 @@ app.autodiscover_tasks()
 @task_prerun.connect
 def _record_task_taken(**kwargs):
     """The heartbeat /healthz reads; a cache outage must not fail the task itself."""
-    from apps.core.worker_health import worker_task_taken
+    from apps.ops.worker_health import worker_task_taken
 
     try:
         worker_task_taken()

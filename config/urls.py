@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from apps.accounts.admin_site import protect_admin_login
-from apps.core.views import healthz
+from apps.ops.views import healthz
 
 protect_admin_login(admin.site)
 

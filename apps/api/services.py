@@ -8,9 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.api.models import CustomerToken
+from apps.audit.services import audit_record
 from apps.connections.selectors import connection_list_for_customer
 from apps.connections.services import connection_delete
-from apps.core.services import audit_record
 from apps.tenants.models import Application, Customer
 from apps.tenants.services import hash_secret
 

@@ -2,9 +2,9 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from apps.audit.services import audit_record
 from apps.catalog.loader import ProviderFile, load_catalog_files
 from apps.catalog.models import ConnectorConfig, Provider
-from apps.core.services import audit_record
 
 
 @dataclass

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.audit.services import audit_record
 from apps.connect.exceptions import (
     ConnectSessionExpired,
     ConnectSessionInvalid,
@@ -41,7 +42,6 @@ from apps.connections.exceptions import (
 )
 from apps.connections.models import Connection
 from apps.connections.selectors import connector_config_for
-from apps.core.services import audit_record
 from apps.tenants.services import normalize_origin
 
 OAUTH_ATTEMPT_TTL = timedelta(minutes=10)

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.audit.services import audit_record
 from apps.connect import selectors, services
 from apps.connect.exceptions import (
     ConnectionNotFound,
@@ -30,7 +31,6 @@ from apps.connect.exceptions import (
 from apps.connect.models import ConnectSession
 from apps.connections import services as connection_services
 from apps.connections.models import Connection
-from apps.core.services import audit_record
 from apps.tenants.models import Application, Customer
 from apps.tenants.services import hash_secret, normalize_origin
 

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.audit.services import audit_record
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.connections import provider_client
 from apps.connections.exceptions import (
@@ -30,7 +31,6 @@ from apps.connections.models import Connection, ConnectionModel, new_connect_non
 from apps.connections.selectors import connector_config_for, connector_config_for_new_connection
 from apps.connections.settings_spec import clean_settings
 from apps.connections.tokens import normalize_token
-from apps.core.services import audit_record
 from apps.webhooks.services import event_emit
 
 logger = logging.getLogger(__name__)

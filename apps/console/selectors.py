@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, Q
 
+from apps.audit.models import AuditEvent
 from apps.connections.models import Connection
-from apps.core.models import AuditEvent
 from apps.webhooks.models import WebhookDelivery
 
 FAILING_STATUSES = [Connection.Status.ERROR, Connection.Status.DISCONNECTED]

@@ -11,14 +11,14 @@ migrated), so a new model's view permission reaches Support without a hand-writt
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Q, QuerySet
 
+from apps.audit.services import audit_record
 from apps.connect.links import authorization_url
 from apps.connections.exceptions import ConnectError
 from apps.connections.models import Connection
 from apps.connections.services import connection_check_health, connection_refresh_credentials
-from apps.core.services import audit_record
 
 SUPPORT_GROUP = "Support"
-VIEWABLE_APPS = ["tenants", "catalog", "connections", "connect", "webhooks", "core", "sandbox"]
+VIEWABLE_APPS = ["tenants", "catalog", "connections", "connect", "webhooks", "audit", "sandbox"]
 # Running the console actions: check health, refresh, disconnect, reconnect link, sync on/off (connections)
 # and resend (webhooks) need the change permission on those two models only.
 OPERATE_PERMISSIONS = [("connections", "change_connection"), ("webhooks", "change_webhookdelivery")]

@@ -21,7 +21,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
     ("Webhooks", ["webhooks.webhookdelivery"]),
     ("Catalog", ["catalog.provider", "catalog.connectorconfig"]),
     ("Applications & API keys", ["tenants.application", "tenants.apikey"]),
-    ("Audit", ["core.auditevent"]),
+    ("Audit", ["audit.auditevent"]),
     ("Staff & access", ["auth.user", "auth.group", "mfa.authenticator", "account.emailaddress"]),
     ("Sandbox", ["sandbox.sandboxuser"]),
 ]

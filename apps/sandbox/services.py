@@ -9,10 +9,10 @@ from django.db import transaction
 from django.utils.text import slugify
 from oauth2_provider.models import get_application_model
 
+from apps.audit.services import audit_record
 from apps.catalog.models import ConnectorConfig
 from apps.catalog.selectors import connector_config_get, provider_get
 from apps.catalog.services import connector_config_upsert
-from apps.core.services import audit_record
 
 SANDBOX_PROVIDER = "patchbay-sandbox"
 SANDBOX_USERNAME_PREFIX = "sandbox__"

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from apps.core.services import audit_record
+from apps.audit.services import audit_record
 from apps.tenants.models import ApiKey, Application, Customer
 
 API_KEY_PREFIX = "pb_live_"

@@ -26,8 +26,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from apps.audit.services import audit_record
 from apps.core.ids import new_id
-from apps.core.services import audit_record
 from apps.core.timestamps import format_timestamp
 from apps.core.transactions import ensure_no_transaction
 from apps.tenants.models import Application

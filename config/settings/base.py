@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.vault",
     "apps.tenants",
+    "apps.audit",
     "apps.catalog",
     "apps.connections",
     "apps.connect",
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "apps.sandbox",
     "apps.accounts",
     "apps.console",
+    "apps.ops",
 ]
 
 MIDDLEWARE = [
@@ -52,7 +54,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "apps.core.middleware.AuditRequestContextMiddleware",
+    "apps.audit.middleware.AuditRequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.core.models import AuditEvent
+from apps.audit.models import AuditEvent
 from tests.factories import ApplicationFactory
 
 pytestmark = pytest.mark.django_db

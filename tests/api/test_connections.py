@@ -7,8 +7,8 @@ import pytest
 import responses
 from django.utils import timezone
 
+from apps.audit.models import AuditEvent
 from apps.connections.models import Connection
-from apps.core.models import AuditEvent
 from tests.factories import ConnectionFactory, ConnectorConfigFactory, CustomerFactory, provider_for
 
 pytestmark = pytest.mark.django_db

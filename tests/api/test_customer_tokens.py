@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.api.api import api as ninja_api
 from apps.api.models import CustomerToken
-from apps.core.models import AuditEvent
+from apps.audit.models import AuditEvent
 from apps.tenants.services import api_key_create, hash_secret
 from tests.api.conftest import ApiClient
 from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory, provider_for

@@ -2,10 +2,10 @@
 
 import pytest
 
+from apps.audit.models import AuditEvent
 from apps.catalog.models import ConnectorConfig
 from apps.connect.models import ConnectSession
 from apps.connections.models import Connection
-from apps.core.models import AuditEvent
 from tests.connections.conftest import make_provider
 from tests.factories import ConnectionFactory, ConnectorConfigFactory, CustomerFactory, provider_for
 

@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.api.pagination import encode_cursor
+from apps.audit.models import AuditEvent
 from apps.connections.models import Connection, ConnectionModel
-from apps.core.models import AuditEvent
 from tests.factories import provider_for
 
 pytestmark = pytest.mark.django_db

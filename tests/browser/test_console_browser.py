@@ -7,9 +7,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from apps.audit.services import audit_record
 from apps.connections.models import Connection
 from apps.console.services import support_group_sync
-from apps.core.services import audit_record
 from apps.webhooks.models import WebhookDelivery
 from tests.factories import ApplicationFactory, CustomerFactory, StaffUserFactory, provider_for
 

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from apps.connect.demo_host import demo_host_origin, demo_host_server
-from apps.core.management.commands.runall import build_children
+from apps.ops.management.commands.runall import build_children
 from tests.factories import ApplicationFactory, CustomerFactory
 
 

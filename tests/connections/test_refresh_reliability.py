@@ -8,6 +8,7 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
+from apps.audit.models import AuditEvent
 from apps.connect.links import authorization_url
 from apps.connections import services, tasks
 from apps.connections.exceptions import (
@@ -18,7 +19,6 @@ from apps.connections.exceptions import (
     RefreshInterrupted,
 )
 from apps.connections.models import Connection
-from apps.core.models import AuditEvent
 from apps.webhooks.models import WebhookDelivery
 from tests.connections.conftest import make_provider
 from tests.factories import ConnectionFactory, ConnectorConfigFactory

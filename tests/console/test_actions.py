@@ -8,9 +8,9 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
+from apps.audit.models import AuditEvent
 from apps.connect.links import authorization_url
 from apps.connections.models import Connection
-from apps.core.models import AuditEvent
 from apps.webhooks.models import WebhookDelivery
 from tests.console.conftest import ACCESS_TOKEN, REFRESH_TOKEN, token_body
 from tests.factories import StaffUserFactory

@@ -9,9 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from apps.audit.models import AuditEvent
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.connections.models import Connection
-from apps.core.models import AuditEvent
 from apps.tenants.models import ApiKey, Application
 from apps.tenants.selectors import api_key_authenticate
 from apps.tenants.services import api_key_create, webhook_secret_new

@@ -7,17 +7,17 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.audit.services import audit_record
 from apps.catalog.models import ConnectorConfig
 from apps.connect.models import ConnectSession, OAuthAttempt
 from apps.connections.models import Connection, ConnectionModel, SyncRun
-from apps.core.services import audit_record
 from apps.tenants.models import ApiKey
 from apps.tenants.services import api_key_create
 from apps.webhooks.models import WebhookDelivery
 from tests.factories import ApplicationFactory, CustomerFactory, StaffUserFactory, provider_for
 
 SECRET = "sekrit-token-123"
-PATCHBAY_APPS = {"core", "tenants", "catalog", "connections", "connect", "webhooks", "sandbox"}
+PATCHBAY_APPS = {"audit", "tenants", "catalog", "connections", "connect", "webhooks", "sandbox"}
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +82,7 @@ def test_every_patchbay_model_is_registered():
     registered = {model._meta.label for model, _ in patchbay_model_admins()}
     expected = {
         "tenants.Application", "tenants.ApiKey", "tenants.Customer", "catalog.Provider", "catalog.ConnectorConfig",
-        "connections.Connection", "connections.ConnectionModel", "connections.SyncRun", "core.AuditEvent",
+        "connections.Connection", "connections.ConnectionModel", "connections.SyncRun", "audit.AuditEvent",
         "connect.ConnectSession", "connect.OAuthAttempt", "webhooks.WebhookDelivery",
     }  # fmt: skip
     assert expected <= registered

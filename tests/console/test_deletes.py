@@ -5,8 +5,8 @@ import json
 import pytest
 from django.urls import reverse
 
+from apps.audit.models import AuditEvent
 from apps.connections.models import Connection
-from apps.core.models import AuditEvent
 from apps.tenants.models import ApiKey, Application, Customer
 from apps.webhooks.models import WebhookDelivery
 from tests.console.conftest import REFRESH_TOKEN

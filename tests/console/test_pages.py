@@ -12,10 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.audit.models import AuditEvent
 from apps.catalog.models import ConnectorConfig
 from apps.connect.models import ConnectSession, OAuthAttempt
 from apps.connections.models import Connection, ConnectionModel, SyncRun
-from apps.core.models import AuditEvent
 from apps.tenants.models import ApiKey
 from apps.tenants.services import api_key_create
 from tests.console.conftest import SECRETS, WEBHOOK_SECRET
@@ -183,16 +183,16 @@ def test_support_edits_connection_settings_through_the_service(support_client, w
 
 def test_audit_log_is_read_only_for_everyone(superuser_client, world):
     event = AuditEvent.objects.first()
-    change = reverse("admin:core_auditevent_change", args=[event.pk])
+    change = reverse("admin:audit_auditevent_change", args=[event.pk])
     html = superuser_client.get(change).content.decode()
     assert "deletelink" not in html and 'name="action"' not in html
     assert (
-        superuser_client.post(reverse("admin:core_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code
+        superuser_client.post(reverse("admin:audit_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code
         == 403
     )
-    assert superuser_client.get(reverse("admin:core_auditevent_add")).status_code == 403
+    assert superuser_client.get(reverse("admin:audit_auditevent_add")).status_code == 403
     response = superuser_client.post(
-        reverse("admin:core_auditevent_changelist"), {"action": "delete_selected", "_selected_action": [event.pk]}
+        reverse("admin:audit_auditevent_changelist"), {"action": "delete_selected", "_selected_action": [event.pk]}
     )
     assert AuditEvent.objects.filter(pk=event.pk).exists()
     assert response.status_code in (200, 302)

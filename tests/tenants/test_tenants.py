@@ -5,10 +5,10 @@ import hashlib
 import pytest
 from django.core.exceptions import ValidationError
 
+from apps.audit.models import AuditEvent
 from apps.catalog.models import ConnectorConfig
 from apps.catalog.selectors import connector_config_get, connector_config_get_by_id, connector_config_list
 from apps.connections.models import Connection
-from apps.core.models import AuditEvent
 from apps.tenants.models import ApiKey, Application
 from apps.tenants.selectors import api_key_authenticate, customer_get, customer_list
 from apps.tenants.services import (

@@ -8,10 +8,10 @@ from django.http import HttpResponse
 
 from apps.api.errors import ApiError, NotFound
 from apps.api.v1.schemas import Out
+from apps.audit.services import audit_record_many
 from apps.connections.models import Connection
 from apps.connections.selectors import connection_get, connection_list
 from apps.connections.services import connection_with_fresh_credentials
-from apps.core.services import audit_record_many
 
 
 class ErrorBody(Out):

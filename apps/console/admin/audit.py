@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from apps.audit.models import AuditEvent
 from apps.console.admin.common import ReadOnlyAdmin
-from apps.core.models import AuditEvent
 
 
 @admin.register(AuditEvent)

@@ -1,7 +1,7 @@
 import sys
 from datetime import timedelta
 
-from apps.core.management.commands.runall import build_children
+from apps.ops.management.commands.runall import build_children
 
 
 def test_runall_starts_gunicorn_worker_and_beat(settings, tmp_path):

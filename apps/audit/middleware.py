@@ -1,4 +1,4 @@
-from apps.core.services import audit_request_context
+from apps.audit.services import audit_request_context
 
 
 class AuditRequestContextMiddleware:

@@ -9,7 +9,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from apps.core.worker_health import worker_last_task_age
+from apps.ops.worker_health import worker_last_task_age
 from config.celery import app as celery_app
 
 

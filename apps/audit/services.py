@@ -7,7 +7,7 @@ from contextvars import ContextVar
 
 from django.db import models
 
-from apps.core.models import AuditEvent
+from apps.audit.models import AuditEvent
 
 _request_ip: ContextVar[str | None] = ContextVar("audit_request_ip", default=None)
 

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from apps.connect.demo_host import demo_host_origin, demo_host_server
-from apps.core.management.commands.bootstrap_demo import DEMO_CUSTOMER, DEMO_SLUG
+from apps.ops.management.commands.bootstrap_demo import DEMO_CUSTOMER, DEMO_SLUG
 
 
 class Command(BaseCommand):
