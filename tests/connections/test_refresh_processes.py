@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from apps.audit.models import AuditEvent
 from apps.connect.links import authorization_url
 from apps.connections.models import Connection
-from apps.core.models import AuditEvent
 from apps.webhooks.models import WebhookDelivery
 from tests.connections.conftest import make_provider
 from tests.connections.readers import read_concurrently
