@@ -5,14 +5,16 @@ The broker is the CI's Redis when CELERY_BROKER_URL says so (on a queue of its o
 default's filesystem broker in a temporary folder.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from celery import Celery
 from django.db import connection
@@ -71,7 +73,7 @@ def process_env(broker: Broker, **extra: str) -> dict:
     }
 
 
-@contextmanager
+@contextlib.contextmanager
 def celery_worker(broker: Broker, log_path: Path, *, pool: str = "prefork", **env: str):
     """A real `celery worker` (one pool slot) on the broker's private queue; stopped when the block ends."""
     argv = [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "info", "--concurrency", "1"]
@@ -111,3 +113,79 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.1, what: str = "c
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def process_tree(pid: int) -> set[int]:
+    """The process and all its descendants."""
+    tree, frontier = {pid}, {pid}
+    while frontier:
+        frontier = set().union(*(children_of(parent) for parent in frontier)) - tree
+        tree |= frontier
+    return tree
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+PROCESS_TAG_VARIABLE = "PATCHBAY_TEST_PROCESS_TAG"
+
+
+def processes_tagged(tag: str) -> set[int]:
+    """Every process whose environment carries the tag: a process started with it and all its descendants,
+    orphans included (Linux /proc)."""
+    marker = f"{PROCESS_TAG_VARIABLE}={tag}".encode()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                environ = (entry / "environ").read_bytes()
+            except OSError:
+                continue
+            if marker in environ.split(b"\0"):
+                found.add(int(entry.name))
+    return found
+
+
+@contextlib.contextmanager
+def process_in_own_session(argv: list[str], *, env: dict[str, str], **popen_options: Any) -> Iterator[subprocess.Popen]:
+    """Start argv in a session of its own, so a Ctrl-C in the terminal interrupts only pytest, and leave
+    nothing of it running however the block ends (a failed assertion, a timeout, Ctrl-C): SIGTERM lets it
+    stop its children, then SIGKILL reaches every process that inherited its tag, even those it orphaned."""
+    tag = uuid.uuid4().hex
+    process = subprocess.Popen(argv, env={**env, PROCESS_TAG_VARIABLE: tag}, start_new_session=True, **popen_options)
+    try:
+        yield process
+    finally:
+        try:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=30)
+        finally:
+            for _ in range(5):  # a process may fork between the scan and the kill
+                leftovers = processes_tagged(tag)
+                if not leftovers:
+                    break
+                for pid in leftovers:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                time.sleep(0.1)
+            process.wait()

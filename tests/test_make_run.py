@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import alive, children_of, process_in_own_session, process_tree
+
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
@@ -38,27 +40,6 @@ def free_port_pair() -> int:
                 continue
         return port
     raise RuntimeError("no two free ports in a row")
-
-
-def children_of(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.fixture
@@ -94,12 +75,12 @@ def test_make_setup_then_runall_serves_healthz_and_stops_cleanly(clone, tmp_path
     assert f"Widget demo:     http://localhost:{port + 1}/" in setup.stdout
 
     log_path = tmp_path / "runall.log"
-    log = log_path.open("w")  # the child shares this file offset: read the log through its path only
-    runall = subprocess.Popen(
-        [str(venv / "bin" / "python"), "manage.py", "runall", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
+    argv = [str(venv / "bin" / "python"), "manage.py", "runall", "--host", "127.0.0.1", "--port", str(port)]
+    # The child shares the log's file offset: read the log through its path only.
+    with (
+        log_path.open("w") as log,
+        process_in_own_session(argv, env=env, cwd=clone, stdout=log, stderr=subprocess.STDOUT) as runall,
+    ):
         deadline, status = time.monotonic() + 180, None
         while time.monotonic() < deadline and runall.poll() is None:
             try:
@@ -125,20 +106,15 @@ def test_make_setup_then_runall_serves_healthz_and_stops_cleanly(clone, tmp_path
         while time.monotonic() < deadline and len(children_of(runall.pid)) < 4:
             time.sleep(0.5)
         children = children_of(runall.pid)
-        grandchildren = set().union(*(children_of(pid) for pid in children))
+        descendants = process_tree(runall.pid) - {runall.pid}
         assert len(children) == 4, children
         time.sleep(2)
         runall.send_signal(signal.SIGINT)
         assert runall.wait(timeout=60) == 0
-    finally:
-        if runall.poll() is None:
-            runall.kill()
-            runall.wait()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(alive(pid) for pid in children | grandchildren):
-        time.sleep(0.2)
-    assert not [pid for pid in children | grandchildren if alive(pid)]
-    log.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(alive(pid) for pid in descendants):
+            time.sleep(0.2)
+        assert not [pid for pid in descendants if alive(pid)]
     output = log_path.read_text()
     assert "all stopped." in output
     assert f"widget demo on http://localhost:{port + 1}/" in output

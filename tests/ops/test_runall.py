@@ -1,7 +1,24 @@
+import signal
+import socket
+import subprocess
 import sys
+import time
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from apps.ops.management.commands.runall import build_children
+from tests.processes import (
+    ROOT,
+    Broker,
+    alive,
+    children_of,
+    process_env,
+    process_in_own_session,
+    process_tree,
+    wait_for,
+)
 
 
 def test_runall_starts_gunicorn_worker_and_beat(settings, tmp_path):
@@ -52,3 +69,27 @@ def test_access_log_lines_carry_no_query_string(settings, tmp_path):
     atoms = logger.atoms(response, type("Request", (), {"headers": []})(), environ, timedelta(seconds=0.01))
     line = config.access_log_format % atoms
     assert "/connect/callback" in line and "the-code" not in line and "the-state" not in line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_to_runall_alone_stops_every_child(tmp_path: Path, stop_signal: signal.Signals) -> None:
+    """Its children run in sessions of their own: a process manager's SIGTERM or a closed terminal's SIGHUP
+    reaches runall only, and runall must stop them, or they run on as orphans."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    argv = [sys.executable, "manage.py", "runall", "--port", str(port), "--demo-host-port", "0"]
+    with (
+        open(tmp_path / "runall.log", "w") as log,
+        process_in_own_session(
+            argv, env=process_env(Broker(tmp_path)), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        ) as runall,
+    ):
+        wait_for(lambda: len(children_of(runall.pid)) == 3, timeout=60, what="web, worker and beat")
+        time.sleep(2)  # past their own start-up, with their signal handlers in place
+        descendants = process_tree(runall.pid) - {runall.pid}
+        runall.send_signal(stop_signal)
+        assert runall.wait(timeout=60) == 0
+        wait_for(lambda: not any(alive(pid) for pid in descendants), timeout=10, what="no child left")
+    assert "all stopped." in (tmp_path / "runall.log").read_text()

@@ -1,8 +1,9 @@
 """Run web (gunicorn), Celery worker and Celery beat in the foreground as one unit (plus, while the sandbox
 is on, `host`: the widget demo page on a second site).
 
-Output of each is prefixed with its name. Ctrl-C (SIGINT) or SIGTERM stops all three cleanly; if one of
-them dies, the others are stopped and the command exits non-zero with a message saying which one.
+Output of each is prefixed with its name. Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed) stops them
+all cleanly; if one of them dies, the others are stopped and the command exits non-zero with a message saying
+which one.
 """
 
 import contextlib
@@ -21,6 +22,9 @@ from django.core.management.base import BaseCommand
 from apps.connect.demo_host import demo_host_origin
 
 STOP_TIMEOUT_SECONDS = 15
+# The children run in sessions of their own, so no signal meant for us reaches them: each of these must stop
+# them, or they outlive us.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 COLOURS = {"web": "\033[36m", "worker": "\033[33m", "beat": "\033[35m", "host": "\033[32m", "runall": "\033[1m"}
 RESET = "\033[0m"
 
@@ -129,7 +133,7 @@ class Command(BaseCommand):
             worker_concurrency=worker_concurrency,
             demo_host_port=demo_host_port,
         )
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
         exit_code = 0
         try:
             for child in children:
