@@ -58,6 +58,10 @@ app.conf.beat_schedule = {
         "task": "apps.connect.tasks.purge_expired_attempts",
         "schedule": crontab(minute=7),
     },
+    "purge-old-refresh-events": {
+        "task": "apps.connections.tasks.purge_old_refresh_events",
+        "schedule": crontab(minute=17),
+    },
 }
 app.autodiscover_tasks()
 

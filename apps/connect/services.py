@@ -42,6 +42,7 @@ from apps.connections.exceptions import (
 )
 from apps.connections.models import Connection
 from apps.connections.selectors import connector_config_for
+from apps.core.purge import delete_in_batches
 from apps.tenants.services import normalize_origin
 
 OAUTH_ATTEMPT_TTL = timedelta(minutes=10)
@@ -345,15 +346,6 @@ CONNECT_ROWS_RETENTION = timedelta(days=1)
 PURGE_BATCH_SIZE = 1000
 
 
-def _delete_in_batches(queryset) -> int:
-    """Deletes by primary-key batches so no single statement holds a long lock on a busy table."""
-    deleted = 0
-    while batch := list(queryset.values_list("pk", flat=True)[:PURGE_BATCH_SIZE]):
-        queryset.model.objects.filter(pk__in=batch).delete()
-        deleted += len(batch)
-    return deleted
-
-
 def connect_rows_purge_expired(*, now: datetime | None = None) -> dict[str, int]:
     """Delete OAuth attempts and connect sessions that expired more than the retention period ago."""
     cutoff = (now or timezone.now()) - CONNECT_ROWS_RETENTION
@@ -361,6 +353,8 @@ def connect_rows_purge_expired(*, now: datetime | None = None) -> dict[str, int]
         Q(widget_credential_expires_at__isnull=True) | Q(widget_credential_expires_at__lt=cutoff)
     )
     return {
-        "oauth_attempts": _delete_in_batches(OAuthAttempt.objects.filter(expires_at__lt=cutoff)),
-        "connect_sessions": _delete_in_batches(sessions),
+        "oauth_attempts": delete_in_batches(
+            OAuthAttempt.objects.filter(expires_at__lt=cutoff), batch_size=PURGE_BATCH_SIZE
+        ),
+        "connect_sessions": delete_in_batches(sessions, batch_size=PURGE_BATCH_SIZE),
     }

@@ -173,3 +173,52 @@ class SyncRun(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.model_id} {self.status}"
+
+
+class RefreshEvent(models.Model):
+    """One token request a refresh sent, and how it ended: the history the console's timeline shows.
+
+    Written in bulk by the refresh paths after the provider answered (one INSERT per batch), never inside
+    a transaction that waits on the network. Holds no token: the error code and its safe message only.
+    Kept REFRESH_EVENT_RETENTION (apps/connections/services.py), then purged hourly.
+    """
+
+    class Outcome(models.TextChoices):
+        REFRESHED = "refreshed"
+        FAILED = "failed"  # retried automatically after a backoff
+        REVOKED = "revoked", "revoked (invalid_grant)"
+        INTERRUPTED = "interrupted", "interrupted (outcome unknown, not resendable)"
+
+    class Trigger(models.TextChoices):
+        SWEEP = "sweep", "scheduled sweep"
+        READ = "read", "read of a due token"
+        FORCE = "force", "forced (API or portal)"
+        ADMIN = "admin", "forced by staff"
+
+    id = prefixed_id_field("rfev")
+    application = models.ForeignKey("tenants.Application", on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="refresh_events")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(db_index=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    is_resend = models.BooleanField(
+        default=False, help_text="The request repeated one whose answer was lost, with the same refresh token."
+    )
+    error_code = models.CharField(max_length=60, blank=True)
+    message = models.CharField(max_length=500, blank=True, help_text="The error's message safe to show; never a token.")
+
+    class Meta:
+        verbose_name = "token refresh"
+        ordering = ["-finished_at", "-id"]
+        indexes = [
+            models.Index(fields=["connection", "-finished_at"], name="refresh_event_connection"),
+            models.Index(fields=["application", "-finished_at"], name="refresh_event_app"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} · {self.connection_id}"
+
+    @property
+    def duration_ms(self) -> int:
+        return round((self.finished_at - self.started_at).total_seconds() * 1000)

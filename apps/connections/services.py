@@ -6,7 +6,8 @@ import logging
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings as django_settings
 from django.db import connections as db_connections
@@ -27,10 +28,11 @@ from apps.connections.exceptions import (
     RefreshInterrupted,
     SettingsInvalid,
 )
-from apps.connections.models import Connection, ConnectionModel, new_connect_nonce
+from apps.connections.models import Connection, ConnectionModel, RefreshEvent, new_connect_nonce
 from apps.connections.selectors import connector_config_for, connector_config_for_new_connection
 from apps.connections.settings_spec import clean_settings
 from apps.connections.tokens import normalize_token
+from apps.core.purge import delete_in_batches
 from apps.webhooks.services import event_emit
 
 logger = logging.getLogger(__name__)
@@ -528,22 +530,51 @@ def _claim_refresh_leases(*, connection_ids: list[str]) -> list[str]:
 def connection_refresh_batch(*, connection_ids: list[str]) -> int:
     """Refresh the due connections among `connection_ids`, as the sweep does: every lease claimed in one
     statement, then up to REFRESH_BATCH_CONCURRENCY token requests at a time, each recorded exactly as a
-    single refresh records it. Rows another caller holds (a read refreshing one, an overlapping batch)
-    are skipped, so a duplicate batch costs one UPDATE. Returns how many rows this batch refreshed."""
+    single refresh records it, and the batch's refresh history written in one INSERT at the end. Rows
+    another caller holds (a read refreshing one, an overlapping batch) are skipped, so a duplicate batch
+    costs one UPDATE. Returns how many rows this batch refreshed."""
     claimed = _claim_refresh_leases(connection_ids=connection_ids)
     if claimed:
-        with ThreadPoolExecutor(max_workers=min(REFRESH_BATCH_CONCURRENCY, len(claimed))) as pool:
-            list(pool.map(_refresh_claimed_in_thread, claimed))
+        events: list[RefreshEvent] = []
+        refresh_one = partial(_refresh_claimed_in_thread, trigger=RefreshEvent.Trigger.SWEEP, events=events)
+        try:
+            with ThreadPoolExecutor(max_workers=min(REFRESH_BATCH_CONCURRENCY, len(claimed))) as pool:
+                list(pool.map(refresh_one, claimed))
+        finally:
+            refresh_events_record(events=events)
     return len(claimed)
 
 
-def _refresh_claimed_in_thread(connection_id: str) -> None:
+def _refresh_claimed_in_thread(connection_id: str, *, trigger: str, events: list[RefreshEvent]) -> None:
     try:
-        _refresh_claimed(connection_id)
+        _refresh_claimed(connection_id, trigger=trigger, events=events)
     except ConnectError:
         pass  # recorded on the row (error, backoff, or disconnected) by _refresh_claimed; the sweep retries
     finally:
         db_connections.close_all()  # this thread's own database connections
+
+
+def refresh_events_record(*, events: list[RefreshEvent]) -> None:
+    """Write the history of any number of refreshes in one INSERT. Called after the provider answered,
+    outside the row's transaction: losing it (a crash right before) loses history, never a token."""
+    if events:
+        RefreshEvent.objects.bulk_create(events)
+
+
+def _refresh_event(
+    connection: Connection, *, trigger: str, started_at: datetime, outcome: str, error: ConnectError | None = None
+) -> RefreshEvent:
+    return RefreshEvent(
+        application_id=connection.application_id,
+        connection_id=connection.pk,
+        started_at=started_at,
+        finished_at=timezone.now(),
+        outcome=outcome,
+        trigger=trigger,
+        is_resend=connection.refresh_started_at is not None and connection.refresh_started_at < started_at,
+        error_code=error.code if error else "",
+        message=error.user_message[:500] if error else "",
+    )
 
 
 def _seconds_until_lease_ends(connection: Connection) -> int:
@@ -553,20 +584,26 @@ def _seconds_until_lease_ends(connection: Connection) -> int:
 
 
 def connection_refresh_credentials(
-    *, connection_id: str, force: bool = False, wait_seconds: float | None = None
+    *, connection_id: str, force: bool = False, wait_seconds: float | None = None, trigger: str | None = None
 ) -> Connection:
     """Refresh the access token. Any number of callers, in any number of processes, make one token request.
 
     The caller that claims the lease talks to the provider (no database lock is held meanwhile); the others
     wait for it, at most `wait_seconds` (default: one token request's timeout), then raise
     RefreshInProgress. `force` means "a token issued after this call began": it joins a refresh already in
-    flight instead of starting a second one, and raises that refresh's error if it failed.
+    flight instead of starting a second one, and raises that refresh's error if it failed. `trigger` names
+    who asked in the refresh history (default: a forced or a due-token read).
     """
+    trigger = trigger or (RefreshEvent.Trigger.FORCE if force else RefreshEvent.Trigger.READ)
     requested_at = timezone.now() if force else None
     deadline = time.monotonic() + (refresh_wait_seconds() if wait_seconds is None else wait_seconds)
     while True:
         if _claim_refresh_lease(connection_id=connection_id, force_since=requested_at):
-            return _refresh_claimed(connection_id)
+            events: list[RefreshEvent] = []
+            try:
+                return _refresh_claimed(connection_id, trigger=trigger, events=events)
+            finally:
+                refresh_events_record(events=events)
         wanted = _wanted(now=timezone.now(), force_since=requested_at)
         if not Connection.objects.filter(wanted, pk=connection_id).exists():
             connection = Connection.objects.get(pk=connection_id)  # read after the check: the finished result
@@ -601,33 +638,44 @@ def _may_resend(connection: Connection) -> bool:
     return timezone.now() - connection.refresh_started_at <= grace
 
 
-def _refresh_claimed(connection_id: str) -> Connection:
-    """Refresh a row whose lease this caller holds; every way out records the outcome and frees the lease."""
+def _refresh_claimed(connection_id: str, *, trigger: str, events: list[RefreshEvent]) -> Connection:
+    """Refresh a row whose lease this caller holds; every way out records the outcome and frees the lease.
+    Each outcome is also added to `events` as a RefreshEvent, which the caller writes (in bulk)."""
     connection = Connection.objects.select_related("provider").get(pk=connection_id)
+    started_at = timezone.now()
+
+    def ended(outcome: str, error: ConnectError | None = None) -> None:
+        events.append(_refresh_event(connection, trigger=trigger, started_at=started_at, outcome=outcome, error=error))
+
     recorded = False
     try:
         if connection.refresh_started_at is not None and not _may_resend(connection):
             recorded = True
+            interrupted = RefreshInterrupted()
+            ended(RefreshEvent.Outcome.INTERRUPTED, interrupted)
             _mark_refresh_interrupted(connection)
-            raise RefreshInterrupted()
+            raise interrupted
         if connection.refresh_started_at is None:
             # Written before the request: if this process dies after the provider rotated the refresh
             # token but before the answer is saved, the next claimer knows the outcome is unknown.
-            connection.refresh_started_at = timezone.now()
+            connection.refresh_started_at = started_at
             Connection.objects.filter(pk=connection_id).update(refresh_started_at=connection.refresh_started_at)
         token = _request_new_token(connection)
         if token is None:
             return connection
-        connection = _store_refreshed_token(connection, token)
+        stored = _store_refreshed_token(connection, token)
         recorded = True
-        return connection
-    except InvalidGrant:
+        ended(RefreshEvent.Outcome.REFRESHED)
+        return stored
+    except InvalidGrant as exc:
         recorded = True
+        ended(RefreshEvent.Outcome.REVOKED, exc)
         _mark_refresh_revoked(connection)
         raise
     except ConnectError as exc:
         if not recorded:
             recorded = True
+            ended(RefreshEvent.Outcome.FAILED, exc)
             _mark_refresh_failed(connection, exc)
         raise
     finally:
@@ -800,6 +848,20 @@ def _mark_refresh_failed(connection: Connection, error: ConnectError) -> None:
         locked.save(update_fields=[*REFRESH_STATE_FIELDS, *HEALTH_FIELDS, "modified_at"])
         if was != Connection.Status.ERROR:
             event_emit(type="connection.error", connection=locked, data={"reason": error.code})
+
+
+# Long enough to see a pattern in a connection's refreshes (a weekly failure, a revocation after a
+# holiday); the sweep writes one row per refresh, so the table is purged hourly.
+REFRESH_EVENT_RETENTION = timedelta(days=30)
+REFRESH_EVENT_PURGE_BATCH_SIZE = 5000
+
+
+def refresh_events_purge_old(*, now: datetime | None = None) -> int:
+    """Delete refresh history older than REFRESH_EVENT_RETENTION, in batches; returns how many rows."""
+    cutoff = (now or timezone.now()) - REFRESH_EVENT_RETENTION
+    return delete_in_batches(
+        RefreshEvent.objects.filter(finished_at__lt=cutoff), batch_size=REFRESH_EVENT_PURGE_BATCH_SIZE
+    )
 
 
 def refresh_retry_countdown(*, connection_id: str) -> int:

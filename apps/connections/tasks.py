@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from apps.connections import services
 from apps.connections.exceptions import ConnectError, InvalidGrant, RefreshInProgress, RefreshInterrupted
+from apps.connections.models import RefreshEvent
 from apps.connections.selectors import connection_ids_for_health_check, connection_ids_needing_refresh
 
 HEALTH_CHECK_INTERVAL = timedelta(hours=6)
@@ -17,7 +18,9 @@ def refresh_connection_credentials(self, connection_id: str) -> None:
     """Never waits on another refresh (it retries when that one's lease ends); retryable failures come
     back when the connection's jittered backoff (or the provider's Retry-After) has passed."""
     try:
-        services.connection_refresh_credentials(connection_id=connection_id, wait_seconds=0)
+        services.connection_refresh_credentials(
+            connection_id=connection_id, wait_seconds=0, trigger=RefreshEvent.Trigger.SWEEP
+        )
     except (InvalidGrant, RefreshInterrupted):
         return  # recorded on the connection and announced by webhook; retrying cannot help
     except RefreshInProgress as exc:
@@ -38,6 +41,11 @@ def refresh_expiring_credentials() -> int:
 @shared_task(ignore_result=True)
 def refresh_connections_batch(connection_ids: list[str]) -> int:
     return services.connection_refresh_batch(connection_ids=connection_ids)
+
+
+@shared_task(ignore_result=True)
+def purge_old_refresh_events() -> int:
+    return services.refresh_events_purge_old()
 
 
 @shared_task(ignore_result=True)

@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 from apps.audit.services import audit_record
 from apps.connect.links import authorization_url
 from apps.connections.exceptions import ConnectError
-from apps.connections.models import Connection
+from apps.connections.models import Connection, RefreshEvent
 from apps.connections.services import connection_check_health, connection_refresh_credentials
 
 SUPPORT_GROUP = "Support"
@@ -65,7 +65,9 @@ def connection_refresh_by_staff(*, connection: Connection, actor: str) -> Connec
     """A forced token refresh through the same single-flight service the API's refresh_policy=force uses.
     The attempt is audited whether or not the provider accepts it."""
     try:
-        refreshed = connection_refresh_credentials(connection_id=connection.pk, force=True)
+        refreshed = connection_refresh_credentials(
+            connection_id=connection.pk, force=True, trigger=RefreshEvent.Trigger.ADMIN
+        )
     except ConnectError as exc:
         audit_record(action="connection.refresh_forced", target=connection, actor=actor, data={"outcome": exc.code})
         raise
