@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Q
 
 from apps.audit.models import AuditEvent
-from apps.connections.models import Connection
+from apps.connections.models import Connection, RefreshEvent
 from apps.webhooks.models import WebhookDelivery
 
 FAILING_STATUSES = [Connection.Status.ERROR, Connection.Status.DISCONNECTED]
@@ -23,7 +23,8 @@ class Dashboard:
     failing: list[Connection]
     failing_total: int
     pending_total: int
-    refresh_failures: int
+    refresh_failures: int  # failed token requests (failed, revoked, interrupted) in the last 24 h
+    refresh_failing_connections: int  # how many connections those were
     webhook_failures: int
     since: datetime
 
@@ -51,12 +52,20 @@ def dashboard_summary(*, now: datetime) -> Dashboard:
         failing=failing,
         failing_total=sum(counts.get(s, 0) for s in FAILING_STATUSES),
         pending_total=Connection.objects.filter(is_authentication_pending=True).count(),
-        refresh_failures=Connection.objects.filter(refresh_failed_at__gte=since).count(),
+        **_refresh_failures_since(since),
         webhook_failures=WebhookDelivery.objects.filter(modified_at__gte=since)
         .exclude(last_error="")
         .exclude(status=WebhookDelivery.Status.DELIVERED)
         .count(),
         since=since,
+    )
+
+
+def _refresh_failures_since(since: datetime) -> dict[str, int]:
+    return (
+        RefreshEvent.objects.filter(finished_at__gte=since)
+        .exclude(outcome=RefreshEvent.Outcome.REFRESHED)
+        .aggregate(refresh_failures=Count("id"), refresh_failing_connections=Count("connection_id", distinct=True))
     )
 
 
@@ -72,8 +81,17 @@ class TimelineEntry:
     extra: dict = field(default_factory=dict)
 
 
+REFRESH_TITLES = {
+    RefreshEvent.Outcome.REFRESHED: "token refreshed",
+    RefreshEvent.Outcome.FAILED: "token refresh failed",
+    RefreshEvent.Outcome.REVOKED: "refresh token revoked (invalid_grant)",
+    RefreshEvent.Outcome.INTERRUPTED: "token refresh interrupted",
+}
+
+
 def connection_timeline(*, connection: Connection, limit: int = 50) -> list[TimelineEntry]:
-    """Audit events, webhook deliveries and the token/health state of one connection, newest first."""
+    """Audit events, token refreshes, webhook deliveries and the last health check of one connection,
+    newest first: at most `limit` of each kind read (three queries), then merged and cut to `limit`."""
     entries = [
         TimelineEntry(
             at=event.created_at,
@@ -84,6 +102,19 @@ def connection_timeline(*, connection: Connection, limit: int = 50) -> list[Time
             extra={"ip": event.ip_address or ""},
         )
         for event in AuditEvent.objects.filter(target_type="connection", target_id=connection.pk)[:limit]
+    ]
+    entries += [
+        TimelineEntry(
+            at=refresh.finished_at,
+            kind="refresh",
+            title=REFRESH_TITLES[refresh.outcome],
+            detail=_refresh_detail(refresh),
+            actor=refresh.get_trigger_display(),
+            tone="good" if refresh.outcome == RefreshEvent.Outcome.REFRESHED else "bad",
+        )
+        for refresh in RefreshEvent.objects.filter(application_id=connection.application_id, connection=connection)[
+            :limit
+        ]
     ]
     entries += [
         TimelineEntry(
@@ -102,20 +133,6 @@ def connection_timeline(*, connection: Connection, limit: int = 50) -> list[Time
             application_id=connection.application_id, payload__data__connection_id=connection.pk
         )[:limit]
     ]
-    if connection.last_refreshed_at:
-        entries.append(
-            TimelineEntry(at=connection.last_refreshed_at, kind="refresh", title="token refreshed", tone="good")
-        )
-    if connection.refresh_failed_at:
-        entries.append(
-            TimelineEntry(
-                at=connection.refresh_failed_at,
-                kind="refresh",
-                title="token refresh failed",
-                detail=f"{connection.refresh_failure_count} failure(s) in a row",
-                tone="bad",
-            )
-        )
     if connection.health_checked_at:
         entries.append(
             TimelineEntry(
@@ -127,6 +144,15 @@ def connection_timeline(*, connection: Connection, limit: int = 50) -> list[Time
             )
         )
     return sorted(entries, key=lambda entry: entry.at, reverse=True)[:limit]
+
+
+def _refresh_detail(refresh: RefreshEvent) -> str:
+    parts = [f"{refresh.duration_ms} ms"]
+    if refresh.is_resend:
+        parts.append("resent after a lost answer")
+    if refresh.error_code:
+        parts.append(f"{refresh.error_code}: {refresh.message}")
+    return " · ".join(parts)
 
 
 def _status_tone(status: str) -> str:

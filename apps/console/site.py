@@ -12,6 +12,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
         [
             "connections.connection",
             "tenants.customer",
+            "connections.refreshevent",
             "connections.connectionmodel",
             "connections.syncrun",
             "connect.connectsession",

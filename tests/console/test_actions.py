@@ -184,7 +184,7 @@ def test_unknown_action_and_get_are_refused(superuser_client, connect):
     assert Connection.objects.get(pk=connection.pk).credentials is not None
 
 
-def test_failing_refresh_shows_on_the_overview_the_filtered_list_and_the_timeline(
+def test_failing_refresh_shows_on_the_overview_the_filtered_lists_and_the_timeline(
     superuser_client, connect, provider_server
 ):
     connection = connect()
@@ -195,12 +195,38 @@ def test_failing_refresh_shows_on_the_overview_the_filtered_list_and_the_timelin
     assert audit_of("connection.refresh_forced", connection).data["outcome"] != "refreshed"
 
     overview = superuser_client.get(reverse("admin:index")).content.decode()
-    card = re.search(r'refresh_failing=1">\s*<span class="pb-card__value">(\d+)</span>', overview)
+    card = re.search(r'failed_recently=1">\s*<span class="pb-card__value">(\d+)</span>', overview)
     assert card and card.group(1) == "1"
+    history = superuser_client.get(reverse("admin:connections_refreshevent_changelist") + "?failed_recently=1")
+    assert connection.pk in history.content.decode() and "provider_unavailable" in history.content.decode()
     listed = superuser_client.get(reverse(CHANGELIST) + "?refresh_failing=1").content.decode()
     assert connection.pk in listed and healthy.pk not in listed
     page = superuser_client.get(reverse("admin:connections_connection_change", args=[connection.pk])).content.decode()
     assert "token refresh failed" in page
+
+
+def test_the_timeline_merges_refreshes_audit_events_and_webhooks_newest_first(
+    superuser_client, connect, provider_server, django_capture_on_commit_callbacks
+):
+    connection = connect()
+    provider_server.on("POST", "/token", body=token_body(access="at-console-secret-2", refresh="rt-console-secret-2"))
+    run_on_page(superuser_client, "force_refresh", connection)
+    provider_server.on("POST", "/token", status=400, body={"error": "invalid_grant"})
+    with django_capture_on_commit_callbacks(execute=True):
+        run_on_page(superuser_client, "force_refresh", connection)
+
+    page = superuser_client.get(reverse("admin:connections_connection_change", args=[connection.pk])).content.decode()
+    timeline = page[page.index('class="pb-timeline"') :]
+    titles = re.findall(r'<span class="pb-kind">(\w+)</span><span><strong>([^<]+)</strong>', timeline)
+    refreshes = [title for kind, title in titles if kind == "refresh"]
+    assert refreshes == ["refresh token revoked (invalid_grant)", "token refreshed"]
+    assert ("webhook", "webhook connection.disconnected") in titles and ("audit", "connection.refresh_forced") in titles
+    assert titles.index(("refresh", "token refreshed")) < titles.index(("audit", "connection.authenticated"))
+    assert "forced by staff" in timeline and "invalid_grant: The provider revoked" in timeline
+    times = re.findall(r'<time datetime="([^"]+)"', timeline)
+    assert times == sorted(times, reverse=True)
+    for secret in ("at-console-secret-2", "rt-console-secret-2", ACCESS_TOKEN, REFRESH_TOKEN):
+        assert secret not in page
 
 
 def test_failing_since_is_when_the_status_changed_not_the_last_check(superuser_client, connect, provider_server):

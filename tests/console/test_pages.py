@@ -15,7 +15,8 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.catalog.models import ConnectorConfig
 from apps.connect.models import ConnectSession, OAuthAttempt
-from apps.connections.models import Connection, ConnectionModel, SyncRun
+from apps.connections.models import Connection, ConnectionModel, RefreshEvent, SyncRun
+from apps.connections.services import connection_refresh_credentials
 from apps.tenants.models import ApiKey
 from apps.tenants.services import api_key_create
 from tests.console.conftest import SECRETS, WEBHOOK_SECRET
@@ -33,6 +34,7 @@ def world(application, connect, superuser, oauth_provider):
     from allauth.mfa.totp.internal.auth import TOTP
 
     connection = connect()
+    connection_refresh_credentials(connection_id=connection.pk, force=True)  # a refresh in the history
     model = ConnectionModel.objects.create(connection=connection, name="contacts", display_name="Contacts")
     SyncRun.objects.create(model=model)
     OAuthAttempt.objects.create(
@@ -114,7 +116,10 @@ def test_page_query_counts_do_not_grow_with_rows(world, superuser, superuser_cli
         model = ConnectionModel.objects.create(connection=grown, name="deals", display_name="Deals")
         SyncRun.objects.create(model=model)
         SyncRun.objects.create(model=ConnectionModel.objects.get(connection=world["connection"]))
-    superuser_client.post(reverse("admin:connections_connection_run", args=[world["connection"].pk, "check_health"]))
+        connection_refresh_credentials(connection_id=grown.pk, force=True)
+    for action in ("check_health", "force_refresh", "force_refresh"):
+        superuser_client.post(reverse("admin:connections_connection_run", args=[world["connection"].pk, action]))
+    assert RefreshEvent.objects.filter(connection=world["connection"]).count() == 3
     after = {url: render(superuser_client, url)[1] for url in pages}
     grew = {url: (before[url], after[url]) for url in pages if after[url] != before[url]}
     assert not grew, grew

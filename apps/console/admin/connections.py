@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from apps.catalog.models import Provider
 from apps.connect.links import authorization_url
 from apps.connections.exceptions import ConnectError, SettingsInvalid
-from apps.connections.models import Connection, ConnectionModel, SyncRun
+from apps.connections.models import Connection, ConnectionModel, RefreshEvent, SyncRun
 from apps.connections.services import (
     connection_create,
     connection_delete,
@@ -596,3 +596,66 @@ class SyncRunAdmin(ReadOnlyAdmin):
     list_filter = ["status", "is_initial_sync", "is_one_off"]
     search_fields = ["id", "model__name", "model__connection__id", "entity_id"]
     list_select_related = ["model"]
+
+
+class FailedRecentlyFilter(admin.SimpleListFilter):
+    title = "needs attention"
+    parameter_name = "failed_recently"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Failed in the last 24 h")]
+
+    def queryset(self, request, queryset):
+        if self.value() != "1":
+            return queryset
+        return queryset.filter(finished_at__gte=timezone.now() - RECENT).exclude(outcome=RefreshEvent.Outcome.REFRESHED)
+
+
+@admin.register(RefreshEvent)
+class RefreshEventAdmin(ReadOnlyAdmin):
+    """Every token request a refresh sent and how it ended (kept 30 days). Written by the refresh only."""
+
+    list_display = ["finished_display", "connection_display", "application", "outcome_display", "trigger",
+                    "duration_display", "is_resend", "error_code", "message"]  # fmt: skip
+    list_filter = [
+        FailedRecentlyFilter,
+        "outcome",
+        "trigger",
+        "is_resend",
+        ("application", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["=connection__id", "connection__customer__external_id", "error_code"]
+    search_help_text = "Connection id (exact), customer external id or error code."
+    list_select_related = ["connection__provider", "connection__customer", "application"]
+    date_hierarchy = "finished_at"
+    fields = ["id", "connection_display", "application", "outcome_display", "trigger", "is_resend", "started_at",
+              "finished_at", "duration_display", "error_code", "message"]  # fmt: skip
+    readonly_fields = fields
+
+    @admin.display(description="Finished", ordering="finished_at")
+    def finished_display(self, obj):
+        return short_time(obj.finished_at)
+
+    @admin.display(description="Connection")
+    def connection_display(self, obj):
+        url = reverse("admin:connections_connection_change", args=[obj.connection_id])
+        return format_html(
+            '<a href="{}">{} · {}</a>',
+            url,
+            obj.connection.provider.display_name,
+            customer_cell(obj.connection.customer),
+        )
+
+    @admin.display(description="Outcome", ordering="outcome")
+    def outcome_display(self, obj):
+        tone = "healthy" if obj.outcome == RefreshEvent.Outcome.REFRESHED else "error"
+        return status_badge(tone, obj.get_outcome_display())
+
+    @admin.display(description="Duration")
+    def duration_display(self, obj):
+        return f"{obj.duration_ms} ms"
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).select_related("connection__provider", "connection__customer", "application")
+        )
