@@ -2,9 +2,11 @@
 
 An event becomes a WebhookDelivery row inside the caller's transaction and is handed to the worker after
 commit. Sending is claim -> send -> record, so no database lock is ever held while a receiver answers:
-- claim: one UPDATE that counts the attempt and sets `lease_until`, only while the delivery is pending
-  and nobody holds an unexpired lease; the row count says whether this worker owns the attempt. A
-  worker that dies mid-send leaves a lease that simply runs out.
+- claim: one UPDATE that counts the attempt and sets `lease_until`, only while the delivery is pending,
+  due (`next_attempt_at` has come) and nobody holds an unexpired lease; the row count says whether this
+  worker owns the attempt. A worker that dies mid-send leaves a lease that simply runs out; a duplicate
+  task (a broker redelivery, a sweep overlapping the first attempt) finds the backoff and does nothing.
+  Who wants an attempt now (resend, the admin's "try now") says so in the row: `next_attempt_at` = now.
 - send: the signed POST with no transaction open (`ensure_no_transaction` refuses otherwise).
 - record: one short UPDATE (status, latency, an excerpt of the answer) guarded by the attempt number,
   so a worker whose lease expired and was overtaken cannot overwrite the newer attempt's result.
@@ -63,12 +65,12 @@ def _delivery_create(*, application: Application, type: str, data: dict) -> Webh
         url=application.webhook_url,
         next_attempt_at=now,
     )
-    _deliver_after_commit(delivery)
+    _deliver_after_commit(delivery.pk)
     return delivery
 
 
-def _deliver_after_commit(delivery: WebhookDelivery) -> None:
-    transaction.on_commit(lambda: _queue(delivery.pk))
+def _deliver_after_commit(delivery_id: str) -> None:
+    transaction.on_commit(lambda: _queue(delivery_id))
 
 
 def _queue(delivery_id: str) -> None:
@@ -116,7 +118,7 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: str = "system")
         audit_record(
             action="webhook_delivery.resent", target=resend, actor=actor, data={"resent_from": delivery.pk, "url": url}
         )
-        _deliver_after_commit(resend)
+        _deliver_after_commit(resend.pk)
     return resend
 
 
@@ -159,11 +161,12 @@ class SendResult:
 
 
 def webhook_delivery_claim(*, delivery_id: str) -> WebhookDelivery | None:
-    """Take the next attempt of a pending delivery; None when it is settled or another worker is sending it."""
+    """Take the next attempt of a pending delivery; None when it is settled, not due yet or another worker is
+    sending it."""
     now = timezone.now()
     lease = now + timedelta(seconds=settings.PATCHBAY_WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
     claimed = (
-        WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
+        WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .update(lease_until=lease, attempts=F("attempts") + 1, modified_at=now)
     )
@@ -242,16 +245,22 @@ def webhook_deliver(*, delivery_id: str) -> WebhookDelivery | None:
     return webhook_delivery_record(delivery=delivery, result=webhook_delivery_send(delivery=delivery))
 
 
+@transaction.atomic
 def webhook_deliveries_queue(*, delivery_ids: list[str]) -> int:
-    """Queue an attempt now for each pending delivery among `delivery_ids`, whatever its retry time;
-    returns how many were queued. One being sent at this moment keeps its lease and is not sent twice."""
+    """Make each pending delivery among `delivery_ids` due now, whatever its retry time, and queue an
+    attempt; returns how many were queued. One being sent at this moment keeps its lease and is not sent
+    twice: if that attempt fails, its new retry time stands."""
     due = list(
         WebhookDelivery.objects.filter(pk__in=delivery_ids, status=WebhookDelivery.Status.PENDING).values_list(
             "pk", flat=True
         )
     )
+    now = timezone.now()
+    WebhookDelivery.objects.filter(pk__in=due, status=WebhookDelivery.Status.PENDING).update(
+        next_attempt_at=now, modified_at=now
+    )
     for delivery_id in due:
-        _queue(delivery_id)
+        _deliver_after_commit(delivery_id)
     return len(due)
 
 

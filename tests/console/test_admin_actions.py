@@ -208,7 +208,7 @@ def receiver():
     server.server_close()
 
 
-def test_webhook_deliver_now_sends_pending_deliveries(staff_client, receiver):
+def test_webhook_deliver_now_sends_pending_deliveries(staff_client, receiver, django_capture_on_commit_callbacks):
     from apps.webhooks.models import WebhookDelivery
 
     application = ApplicationFactory(webhook_secret={"secret": webhook_secret_new()})
@@ -225,11 +225,12 @@ def test_webhook_deliver_now_sends_pending_deliveries(staff_client, receiver):
         application=application, event_type="connection.created", payload={"id": "evt_2"}, url=url,
         status=WebhookDelivery.Status.DELIVERED,
     )  # fmt: skip
-    response = staff_client.post(
-        reverse("admin:webhooks_webhookdelivery_changelist"),
-        {"action": "deliver_now", "_selected_action": [pending.pk, delivered.pk]},
-        follow=True,
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            reverse("admin:webhooks_webhookdelivery_changelist"),
+            {"action": "deliver_now", "_selected_action": [pending.pk, delivered.pk]},
+            follow=True,
+        )
     assert "Queued 1 pending delivery attempt(s)." in messages_of(response)
     assert [r.headers["webhook-id"] for r in receiver.calls("/hooks")] == ["evt_1"]
     assert WebhookDelivery.objects.get(pk=pending.pk).status == WebhookDelivery.Status.DELIVERED

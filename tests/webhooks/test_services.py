@@ -18,6 +18,7 @@ from apps.webhooks.services import (
     MAX_ATTEMPTS,
     event_emit,
     webhook_deliver,
+    webhook_deliveries_queue,
     webhook_delivery_claim,
     webhook_delivery_record,
     webhook_delivery_resend,
@@ -98,7 +99,7 @@ def test_failed_delivery_is_retried_with_backoff_then_gives_up(hooked_app, recei
     assert first.next_attempt_at >= timezone.now() + timedelta(seconds=14)
     assert first.lease_until is None and first.last_latency_ms is not None
     assert delivery.pk not in webhook_due_ids()
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=MAX_ATTEMPTS - 1)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=MAX_ATTEMPTS - 1, next_attempt_at=timezone.now())
     last = webhook_deliver(delivery_id=delivery.pk)
     assert last.status == WebhookDelivery.Status.FAILED and last.next_attempt_at is None
     assert len(receiver.calls("/hooks")) == 2
@@ -113,6 +114,31 @@ def test_a_resent_event_keeps_its_id_and_verifies(hooked_app, receiver, secret, 
     first, again = receiver.calls("/hooks")
     assert _verify(secret, first)["id"] == _verify(secret, again)["id"] == delivery.payload["id"]
     assert WebhookDelivery.objects.get(pk=resend.pk).resent_from_id == delivery.pk
+
+
+def test_a_duplicate_task_before_the_backoff_sends_nothing(hooked_app, receiver):
+    receiver.on("POST", "/hooks", status=500, body={})
+    delivery = event_emit(type="connection.error", connection=_connection(hooked_app))
+    failed = webhook_deliver(delivery_id=delivery.pk)
+    assert failed.attempts == 1 and failed.next_attempt_at > timezone.now()
+    again = webhook_deliver(delivery_id=delivery.pk)
+    assert len(receiver.calls("/hooks")) == 1
+    assert again.attempts == 1 and again.next_attempt_at == failed.next_attempt_at
+
+
+def test_resend_and_try_now_send_at_once_despite_the_backoff(hooked_app, receiver, django_capture_on_commit_callbacks):
+    receiver.on("POST", "/hooks", status=500, body={})
+    delivery = event_emit(type="connection.error", connection=_connection(hooked_app))
+    assert webhook_deliver(delivery_id=delivery.pk).next_attempt_at > timezone.now()
+    receiver.on("POST", "/hooks", body={})
+    with django_capture_on_commit_callbacks(execute=True):
+        resend = webhook_delivery_resend(delivery=delivery, actor="staff:ann")
+    assert WebhookDelivery.objects.get(pk=resend.pk).status == WebhookDelivery.Status.DELIVERED
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhook_deliveries_queue(delivery_ids=[delivery.pk]) == 1
+    tried = WebhookDelivery.objects.get(pk=delivery.pk)
+    assert tried.status == WebhookDelivery.Status.DELIVERED and tried.attempts == 2
+    assert len(receiver.calls("/hooks")) == 3
 
 
 def test_retry_delay_grows_with_each_attempt_and_is_jittered():
