@@ -125,7 +125,21 @@ def _url_or_base(ctx: _Ctx, path: str, value: Any, setting_names: set[str]) -> s
     return _url(ctx, path, text, templated=True, setting_names=setting_names)
 
 
-def _settings(ctx: _Ctx, data: Any) -> list[dict]:
+def _check_sample_values(ctx: _Ctx, path: str, setting: dict, *, provider: str) -> None:
+    """An example or default the setting's own pattern or enum refuses would be shown to (or stored for) a
+    customer whose form then rejects it; the settings form matches patterns with re.fullmatch, so this does."""
+    for key in ("example", "default"):
+        value = setting[key]
+        if value is None:
+            continue
+        where = f"provider {provider!r} setting {setting['name']!r}"
+        if setting["pattern"] and not re.fullmatch(setting["pattern"], str(value)):
+            ctx.fail(f"{path}.{key}", f"{value!r} of {where} does not match its own pattern {setting['pattern']}")
+        if setting["enum"] and value not in setting["enum"]:
+            ctx.fail(f"{path}.{key}", f"{value!r} of {where} is not one of its enum values")
+
+
+def _settings(ctx: _Ctx, data: Any, *, provider: str) -> list[dict]:
     if not isinstance(data, list):
         ctx.fail("settings", "must be a list")
     seen: set[str] = set()
@@ -172,6 +186,7 @@ def _settings(ctx: _Ctx, data: Any) -> list[dict]:
             setting["pattern"] = pattern
         if "enum" in item:
             setting["enum"] = _str_list(ctx, f"{path}.enum", item["enum"])
+        _check_sample_values(ctx, path, setting, provider=provider)
         result.append(setting)
     return result
 
@@ -448,7 +463,7 @@ def validate_provider(data: Any, *, source: str) -> dict:
     color = _str(ctx, "color", data["color"])
     if not COLOR_PATTERN.match(color):
         ctx.fail("color", "must be a hex colour like #1A2B3C")
-    settings = _settings(ctx, data.get("settings", []))
+    settings = _settings(ctx, data.get("settings", []), provider=name)
     setting_names = {s["name"] for s in settings}
     definition = {
         "name": name,

@@ -120,6 +120,31 @@ def test_broken_definitions_name_the_file_and_field(mutate, field, fragment):
     assert str(error).startswith(f"bad.yaml: {field}: ")
 
 
+@pytest.mark.parametrize(
+    "spec, field, fragment",
+    [
+        ({"pattern": "^[a-z0-9-]+$", "example": "acme.example.com"}, "settings[0].example", "its own pattern"),
+        ({"pattern": "^[a-z0-9-]+$", "default": "Acme"}, "settings[0].default", "its own pattern"),
+        ({"enum": ["eu", "us"], "example": "apac"}, "settings[0].example", "not one of its enum values"),
+    ],
+)
+def test_an_example_or_default_its_own_setting_refuses_names_the_provider_and_setting(spec, field, fragment):
+    data = provider_dict()
+    data["settings"][0].update(spec)
+    error = _error(data)
+    assert error.field == field
+    assert fragment in error.message
+    assert "provider 'acme-crm' setting 'subdomain'" in error.message
+
+
+def test_a_pattern_matches_the_whole_example_as_the_settings_form_does():
+    data = provider_dict()
+    data["settings"][0].update(pattern="[a-z]+", example="acme-1")
+    assert _error(data).field == "settings[0].example"
+    data["settings"][0].update(example="acme")
+    assert validate_provider(data, source="t.yaml")["settings"][0]["example"] == "acme"
+
+
 def test_api_key_providers_cannot_have_oauth_and_vice_versa():
     data = provider_dict(MINIMAL_API_KEY, oauth=copy.deepcopy(MINIMAL_OAUTH["oauth"]))
     assert _error(data).field == "oauth"
