@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import requests
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import bench_tenant, django_on_bench_database, percentile
 
@@ -61,7 +63,6 @@ def main() -> None:
     from django.core.handlers.wsgi import WSGIHandler
 
     from apps.connect.links import start_path
-    from apps.connections.provider_client import _http
     from apps.connections.services import connection_create
 
     base = start_provider()
@@ -91,7 +92,8 @@ def main() -> None:
             raise SystemExit(f"{path} failed with {status}: {body[:300]!r}")
         return status, dict(headers)
 
-    http = _http()
+    # A keep-alive session, as the provider client keeps one per thread.
+    http = requests.Session()
 
     baseline, ours = [], []
     for _ in range(args.iterations + 20):

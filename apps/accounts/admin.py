@@ -6,6 +6,9 @@ if admin.site.is_registered(Authenticator):
     admin.site.unregister(Authenticator)
 
 
+AUTHENTICATOR_FIELDS = ("user", "type", "created_at", "last_used_at")
+
+
 @admin.register(Authenticator)
 class AuthenticatorAdmin(admin.ModelAdmin):
     """Staff MFA devices. Secrets stay out of the page; deleting one makes its owner enrol again."""
@@ -14,8 +17,7 @@ class AuthenticatorAdmin(admin.ModelAdmin):
     list_filter = ["type", "created_at", "last_used_at"]
     search_fields = ["user__username", "user__email"]
     list_select_related = ["user"]
-    fields = ["user", "type", "created_at", "last_used_at"]
-    readonly_fields = fields
+    fields = readonly_fields = AUTHENTICATOR_FIELDS
 
     def has_add_permission(self, request):
         return False

@@ -157,5 +157,11 @@ class SupaglueApiKeyHeader(APIKeyHeader):
 CUSTOMER_SCOPED = [ApiKeyOrCustomerTokenAuth()]
 
 
-def actor_for(request: HttpRequest) -> str:
+class AuthenticatedRequest(HttpRequest):
+    """The request an API operation receives: django-ninja has set `auth` to what authenticate returned."""
+
+    auth: Caller
+
+
+def actor_for(request: AuthenticatedRequest) -> str:
     return request.auth.actor

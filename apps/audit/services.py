@@ -1,9 +1,10 @@
 """The audit trail's one writer. A request-scoped context adds the client's IP to every row a request writes,
 so services record who did what from where without each signature carrying the request."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any, cast
 
 from django.db import models
 
@@ -26,8 +27,8 @@ def audit_record(
     action: str,
     target: models.Model,
     actor: str = "system",
-    application=None,
-    data: dict | None = None,
+    application: models.Model | None = None,
+    data: dict[str, Any] | None = None,
 ) -> AuditEvent:
     event = _audit_event(action=action, target=target, actor=actor, application=application, data=data)
     event.save(force_insert=True)
@@ -35,7 +36,12 @@ def audit_record(
 
 
 def audit_record_many(
-    *, action: str, targets: list[models.Model], actor: str = "system", application=None, data: dict | None = None
+    *,
+    action: str,
+    targets: Sequence[models.Model],
+    actor: str = "system",
+    application: models.Model | None = None,
+    data: dict[str, Any] | None = None,
 ) -> list[AuditEvent]:
     """One audit row per target, written in one INSERT (a page of secrets read is one statement, not 100)."""
     return AuditEvent.objects.bulk_create(
@@ -46,12 +52,15 @@ def audit_record_many(
     )
 
 
-def _audit_event(*, action: str, target: models.Model, actor: str, application, data: dict | None) -> AuditEvent:
+def _audit_event(
+    *, action: str, target: models.Model, actor: str, application: models.Model | None, data: dict[str, Any] | None
+) -> AuditEvent:
+    # The audit layer sits below tenants, so the application is any model here (tenants.Application in practice).
     return AuditEvent(
         application_id=application.pk if application is not None else getattr(target, "application_id", None),
         actor=actor,
         action=action,
-        target_type=target._meta.model_name,
+        target_type=cast(str, target._meta.model_name),  # None only before a model class is built
         target_id=str(target.pk),
         data=data or {},
         ip_address=_request_ip.get(),

@@ -3,6 +3,7 @@ the file and the field. The validated form is a plain dict stored on Provider.de
 """
 
 import re
+from collections.abc import Set
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
@@ -99,7 +100,7 @@ def _str_list(ctx: _Ctx, path: str, value: Any) -> list[str]:
     return value
 
 
-def _url(ctx: _Ctx, path: str, value: Any, *, templated: bool = False, setting_names: set[str] = frozenset()) -> str:
+def _url(ctx: _Ctx, path: str, value: Any, *, templated: bool = False, setting_names: Set[str] = frozenset()) -> str:
     text = _str(ctx, path, value)
     probe = text
     if templated:
@@ -117,7 +118,7 @@ def _url(ctx: _Ctx, path: str, value: Any, *, templated: bool = False, setting_n
     return text
 
 
-def _url_or_base(ctx: _Ctx, path: str, value: Any, setting_names: set[str]) -> str:
+def _url_or_base(ctx: _Ctx, path: str, value: Any, setting_names: Set[str]) -> str:
     """URLs may start with {base_url} for providers served by this Patchbay (the sandbox)."""
     text = _str(ctx, path, value)
     if text.startswith("{base_url}"):
@@ -216,7 +217,7 @@ def _setting_options(ctx: _Ctx, path: str, data: Any, *, earlier: set[str]) -> d
     }
 
 
-def _scopes(ctx: _Ctx, data: Any, setting_names: set[str] = frozenset()) -> list[dict]:
+def _scopes(ctx: _Ctx, data: Any, setting_names: Set[str] = frozenset()) -> list[dict]:
     if not isinstance(data, list):
         ctx.fail("scopes", "must be a list")
     result, seen = [], set()
@@ -257,7 +258,7 @@ TOKEN_QUIRK_KEYS = {
 }
 
 
-def _oauth(ctx: _Ctx, data: Any, setting_names: set[str], auth_type: str) -> dict:
+def _oauth(ctx: _Ctx, data: Any, setting_names: Set[str], auth_type: str) -> dict:
     required = {"token_url"} if auth_type == "oauth2_client_credentials" else {"authorize_url", "token_url"}
     _check_keys(
         ctx,
@@ -277,7 +278,7 @@ def _oauth(ctx: _Ctx, data: Any, setting_names: set[str], auth_type: str) -> dic
             "issuer",
         },
     )
-    result = {
+    result: dict[str, Any] = {
         "authorize_url": None,
         "token_url": _url_or_base(ctx, "oauth.token_url", data["token_url"], setting_names),
         "refresh_url": None,
@@ -323,7 +324,7 @@ def _oauth(ctx: _Ctx, data: Any, setting_names: set[str], auth_type: str) -> dic
     return result
 
 
-def _credentials(ctx: _Ctx, data: Any, auth_type: str, setting_names: set[str]) -> dict:
+def _credentials(ctx: _Ctx, data: Any, auth_type: str, setting_names: Set[str]) -> dict:
     _check_keys(ctx, "credentials", data, {"fields", "inject"}, set())
     fields = data["fields"]
     if not isinstance(fields, list) or not fields:
@@ -358,7 +359,7 @@ def _credentials(ctx: _Ctx, data: Any, auth_type: str, setting_names: set[str]) 
     return {"fields": parsed_fields, "inject": dict(inject)}
 
 
-def _verification(ctx: _Ctx, data: Any, setting_names: set[str]) -> dict:
+def _verification(ctx: _Ctx, data: Any, setting_names: Set[str]) -> dict:
     _check_keys(ctx, "verification", data, {"url"}, {"method", "expect_status", "headers", "ok_field"})
     status = data.get("expect_status", [200])
     if isinstance(status, int):

@@ -1,6 +1,7 @@
 from django.db.models import Q, QuerySet
 
 from apps.catalog.models import ConnectorConfig, Provider
+from apps.tenants.models import Application
 
 
 def provider_list(
@@ -25,13 +26,13 @@ def provider_get(*, name: str, enabled_only: bool = True) -> Provider | None:
     return providers.first()
 
 
-def connector_config_list(*, application) -> QuerySet[ConnectorConfig]:
+def connector_config_list(*, application: Application) -> QuerySet[ConnectorConfig]:
     return ConnectorConfig.objects.filter(application=application).select_related("provider").order_by("-created_at")
 
 
-def connector_config_get(*, application, provider: Provider) -> ConnectorConfig | None:
+def connector_config_get(*, application: Application, provider: Provider) -> ConnectorConfig | None:
     return ConnectorConfig.objects.filter(application=application, provider=provider).select_related("provider").first()
 
 
-def connector_config_get_by_id(*, application, config_id: str) -> ConnectorConfig | None:
+def connector_config_get_by_id(*, application: Application, config_id: str) -> ConnectorConfig | None:
     return ConnectorConfig.objects.filter(application=application, id=config_id).select_related("provider").first()

@@ -1,10 +1,12 @@
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 
 from apps.audit.services import audit_record
 from apps.catalog.loader import ProviderFile, load_catalog_files
 from apps.catalog.models import ConnectorConfig, Provider
+from apps.tenants.models import Application
 
 
 @dataclass
@@ -63,12 +65,12 @@ def catalog_sync(*, files: list[ProviderFile] | None = None) -> CatalogSyncResul
 @transaction.atomic
 def connector_config_upsert(
     *,
-    application,
+    application: Application,
     provider: Provider,
     client_id: str | None = None,
     client_secret: str | None = None,
     scopes: list[str] | None = None,
-    default_settings: dict | None = None,
+    default_settings: dict[str, Any] | None = None,
     is_enabled: bool | None = None,
     actor: str = "system",
 ) -> ConnectorConfig:

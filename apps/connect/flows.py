@@ -17,9 +17,10 @@ Every step resolves the connection's OAuth client once (in `services.oauth_attem
 `services.oauth_callback_complete`).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import wraps
+from typing import Any
 
 from apps.catalog.models import Provider
 from apps.connect import forms, selectors, services, widget
@@ -31,7 +32,7 @@ from apps.connect.exceptions import (
     UnsupportedConnectMethod,
 )
 from apps.connect.links import start_link_resolve
-from apps.connect.portal import Visitor
+from apps.connect.portal import PortalBinding, Visitor
 from apps.connections import services as connection_services
 from apps.connections.exceptions import ConnectError, InvalidCredentials, ProviderUnavailable, SettingsInvalid
 from apps.connections.models import Connection
@@ -149,9 +150,9 @@ Outcome = (
 )
 
 
-def _failures_as_outcome(flow: Callable[..., Outcome]) -> Callable[..., Outcome]:
+def _failures_as_outcome[**P](flow: Callable[P, Outcome]) -> Callable[P, Outcome]:
     @wraps(flow)
-    def wrapper(*args, **kwargs) -> Outcome:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Outcome:
         try:
             return flow(*args, **kwargs)
         except ConnectError as error:
@@ -177,7 +178,7 @@ def start(*, token: str, visitor: Visitor) -> Outcome:
 
 
 @_failures_as_outcome
-def start_submit(*, token: str, visitor: Visitor, data) -> Outcome:
+def start_submit(*, token: str, visitor: Visitor, data: Mapping[str, Any]) -> Outcome:
     """A form posted to the start link: the provider's credentials, or the settings its sign-in needs."""
     connection = start_link_resolve(token=token)
     if not connection.is_authentication_pending:
@@ -213,7 +214,7 @@ def _authenticated(connection: Connection, *, return_url: str = "") -> NeedsSett
     return Done(connection=connection, return_url=return_url)
 
 
-def _credentials_store(connection: Connection, visitor: Visitor, data) -> Outcome:
+def _credentials_store(connection: Connection, visitor: Visitor, data: Mapping[str, Any]) -> Outcome:
     """Verify posted credentials at the provider, then store them; every refusal re-asks with a reason."""
     values, errors = forms.credentials_from_post(connection.provider, data)
     if errors:
@@ -247,7 +248,9 @@ def _user_settings(connection: Connection) -> list[dict]:
     return [spec for spec in connection.provider.settings_spec if spec.get("source", "user") == "user"]
 
 
-def _settings_form(connection: Connection, *, specs: list[dict], values: dict, errors: dict | None = None):
+def _settings_form(
+    connection: Connection, *, specs: list[dict], values: dict, errors: dict | None = None
+) -> SettingsForm:
     """The settings form after sign-in: settings with an options request list what the provider offers."""
     options = connection_services.connection_setting_options(connection=connection, specs=specs, values=values)
     return SettingsForm(
@@ -267,7 +270,7 @@ def setup(*, connection_id: str, visitor: Visitor) -> Outcome:
 
 
 @_failures_as_outcome
-def setting_choices(*, connection_id: str, visitor: Visitor, name: str, data) -> Outcome:
+def setting_choices(*, connection_id: str, visitor: Visitor, name: str, data: Mapping[str, Any]) -> Outcome:
     """The htmx reload of one setting when a setting it depends on changes (`data` holds the values so far)."""
     connection = _granted_connection(visitor, connection_id)
     spec = next((s for s in _user_settings(connection) if s["name"] == name and s.get("options")), None)
@@ -280,7 +283,7 @@ def setting_choices(*, connection_id: str, visitor: Visitor, name: str, data) ->
 
 
 @_failures_as_outcome
-def setup_submit(*, connection_id: str, visitor: Visitor, data) -> Outcome:
+def setup_submit(*, connection_id: str, visitor: Visitor, data: Mapping[str, Any]) -> Outcome:
     connection = _granted_connection(visitor, connection_id)
     specs = _user_settings(connection)
     cleaned, errors = forms.settings_clean(provider=connection.provider, specs=specs, data=data)
@@ -323,13 +326,17 @@ def _granted_connection(visitor: Visitor, connection_id: str) -> Connection:
 # --- the customer portal ----------------------------------------------------------------------------------
 
 
-def portal_subject(visitor: Visitor) -> tuple[Application, Customer]:
-    """The application and customer the visitor's portal binding is for; PortalSessionMissing otherwise."""
+def portal_binding(visitor: Visitor) -> PortalBinding:
+    """The visitor's portal binding; PortalSessionMissing when the browser has none."""
     if visitor.binding is None:
         raise PortalSessionMissing()
-    subject = selectors.portal_subject_get(
-        application_id=visitor.binding.application_id, customer_id=visitor.binding.customer_id
-    )
+    return visitor.binding
+
+
+def portal_subject(visitor: Visitor) -> tuple[Application, Customer]:
+    """The application and customer the visitor's portal binding is for; PortalSessionMissing otherwise."""
+    binding = portal_binding(visitor)
+    subject = selectors.portal_subject_get(application_id=binding.application_id, customer_id=binding.customer_id)
     if subject is None:
         raise PortalSessionMissing()
     return subject
@@ -350,7 +357,9 @@ def portal_add(*, provider_name: str, visitor: Visitor) -> Outcome:
     """Add a connection from the portal's picker; only providers the picker offers can be added."""
     application, customer = portal_subject(visitor)
     provider = (
-        selectors.portal_provider_list(application=application, allowed_providers=visitor.binding.allowed_providers)
+        selectors.portal_provider_list(
+            application=application, allowed_providers=portal_binding(visitor).allowed_providers
+        )
         .filter(name=provider_name)
         .first()
     )
@@ -396,7 +405,7 @@ def credentials_form(*, connection_id: str, visitor: Visitor) -> Outcome:
 
 
 @_failures_as_outcome
-def credentials_submit(*, connection_id: str, visitor: Visitor, data) -> Outcome:
+def credentials_submit(*, connection_id: str, visitor: Visitor, data: Mapping[str, Any]) -> Outcome:
     return _credentials_store(_credential_connection(visitor, connection_id), visitor, data)
 
 

@@ -1,5 +1,6 @@
 """Reads for the hosted connect pages, always scoped by application (and customer for the portal)."""
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -14,12 +15,15 @@ CREDENTIAL_AUTH_TYPES = (Provider.AuthType.API_KEY, Provider.AuthType.BASIC)
 
 
 def portal_subject_get(*, application_id: str, customer_id: str) -> tuple[Application, Customer] | None:
-    customer = Customer.objects.select_related("application").filter(id=customer_id, application_id=application_id)
-    customer = customer.first()
+    customer = (
+        Customer.objects.select_related("application").filter(id=customer_id, application_id=application_id).first()
+    )
     return (customer.application, customer) if customer is not None else None
 
 
-def portal_connection_get(*, application_id: str, connection_id: str, customer_id: str | None = None):
+def portal_connection_get(
+    *, application_id: str, connection_id: str, customer_id: str | None = None
+) -> Connection | None:
     """One connection of this application (and customer, when given); None for anyone else's."""
     connections = Connection.objects.filter(application_id=application_id, id=connection_id)
     if customer_id is not None:
@@ -40,7 +44,7 @@ def portal_provider_list(
     return providers
 
 
-def portal_categories(*, providers) -> list[tuple[str, str]]:
+def portal_categories(*, providers: Iterable[Provider]) -> list[tuple[str, str]]:
     """(value, label) for each category among these providers; computed in Python, no query."""
     names = sorted({category for provider in providers for category in provider.categories})
     return [(name, name.replace("_", " ").capitalize()) for name in names]

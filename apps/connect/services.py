@@ -10,6 +10,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -21,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.audit.services import audit_record
+from apps.catalog.models import Provider
 from apps.connect.exceptions import (
     ConnectSessionExpired,
     ConnectSessionInvalid,
@@ -43,6 +45,7 @@ from apps.connections.exceptions import (
 from apps.connections.models import Connection
 from apps.connections.selectors import connector_config_for
 from apps.core.purge import delete_in_batches
+from apps.tenants.models import Application, Customer
 from apps.tenants.services import normalize_origin
 
 OAUTH_ATTEMPT_TTL = timedelta(minutes=10)
@@ -53,7 +56,7 @@ def _sha256(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def callback_redirect_uri(*, provider) -> str:
+def callback_redirect_uri(*, provider: Provider) -> str:
     """The exact redirect URI registered with the provider: one callback path per provider."""
     return settings.PATCHBAY_BASE_URL + reverse("connect:callback", args=[provider.name])
 
@@ -208,7 +211,7 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
-def allowed_origin_check(*, application, origin: str) -> str:
+def allowed_origin_check(*, application: Application, origin: str) -> str:
     """Return the normalised origin, or raise ValidationError when the application does not allow it."""
     normalised = normalize_origin(origin)
     if not application.is_origin_allowed(normalised):
@@ -219,7 +222,7 @@ def allowed_origin_check(*, application, origin: str) -> str:
     return normalised
 
 
-def return_url_check(*, application, url: str) -> str:
+def return_url_check(*, application: Application, url: str) -> str:
     """A return URL is accepted only on one of the application's allowed origins (no open redirect)."""
     if not url:
         return ""
@@ -235,7 +238,7 @@ def return_url_check(*, application, url: str) -> str:
     return url
 
 
-def frame_ancestors(*, application, origin: str = "") -> str:
+def frame_ancestors(*, application: Application, origin: str = "") -> str:
     """The CSP frame-ancestors source list for widget pages: the session's origin, else the app's origins."""
     origins = [origin] if origin else list(application.allowed_origins or [])
     safe = []
@@ -253,8 +256,8 @@ def frame_ancestors(*, application, origin: str = "") -> str:
 @transaction.atomic
 def connect_session_create(
     *,
-    application,
-    customer,
+    application: Application,
+    customer: Customer,
     allowed_providers: list[str] | None = None,
     allowed_origin: str = "",
     return_url: str = "",
@@ -318,7 +321,7 @@ def connect_session_redeem(*, token: str) -> ConnectSession:
 # --- Signed portal links --------------------------------------------------------------------------------
 
 
-def customer_portal_link(*, customer, ttl: int | timedelta = 3600) -> str:
+def customer_portal_link(*, customer: Customer, ttl: int | timedelta = 3600) -> str:
     """An absolute link that opens the customer portal for `customer` until `ttl` (seconds) has passed."""
     seconds = int(ttl.total_seconds()) if isinstance(ttl, timedelta) else int(ttl)
     signed = signing.TimestampSigner(salt=PORTAL_LINK_SALT).sign_object(
@@ -327,8 +330,8 @@ def customer_portal_link(*, customer, ttl: int | timedelta = 3600) -> str:
     return settings.PATCHBAY_BASE_URL + reverse("connect:portal_link", args=[signed])
 
 
-def customer_portal_link_resolve(*, signed: str) -> dict:
-    """Return {"customer_id", "application_id", "expires_at"} for a valid link; raise ConnectSession* otherwise."""
+def customer_portal_link_resolve(*, signed: str) -> dict[str, Any]:
+    """Return {"customer_id", "application_id", "ttl"} (seconds) for a valid link; raise ConnectSession* otherwise."""
     signer = signing.TimestampSigner(salt=PORTAL_LINK_SALT)
     try:
         payload = signer.unsign_object(signed)

@@ -283,11 +283,12 @@ def portal_link_open(request, signed: str):
 
 
 def _portal_context(visitor, application, customer, *, search="", category=""):
+    binding = flows.portal_binding(visitor)
     rows, polling = portal_rows(connection_selectors.connection_list_for_customer(customer=customer))
     providers = list(
         selectors.portal_provider_list(
             application=application,
-            allowed_providers=visitor.binding.allowed_providers,
+            allowed_providers=binding.allowed_providers,
             search=search,
             category=category,
         )
@@ -300,7 +301,7 @@ def _portal_context(visitor, application, customer, *, search="", category=""):
         "providers": providers,
         "search": search,
         "category": category,
-        "return_url": visitor.binding.return_url,
+        "return_url": binding.return_url,
     }
 
 
@@ -331,7 +332,7 @@ def portal_providers(request):
     application, _customer = flows.portal_subject(visitor)
     providers = selectors.portal_provider_list(
         application=application,
-        allowed_providers=visitor.binding.allowed_providers,
+        allowed_providers=flows.portal_binding(visitor).allowed_providers,
         search=request.GET.get("q", ""),
         category=request.GET.get("category", ""),
     )

@@ -11,7 +11,8 @@ Sign-ins run in a first-party popup, which keeps using the ordinary cookie-bound
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import cast
 
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -130,6 +131,7 @@ def widget_authenticate(*, credential: str) -> WidgetContext:
     if (
         session is None
         or not hmac.compare_digest(session.widget_credential_hash or "", digest)
+        or session.widget_credential_expires_at is None
         or session.widget_credential_expires_at <= timezone.now()
     ):
         raise WidgetSessionEnded()
@@ -174,10 +176,11 @@ def widget_events(*, context: WidgetContext) -> list[dict]:
     `connected`: a connection of this customer finished connecting (one per `connected_at` stamp).
     `error`: a sign-in window this customer used came back failed (consent denied, provider error, …).
     """
-    since = context.session.used_at
+    since = cast(datetime, context.session.used_at)  # widget_session_start sets it with the credential
     events = [
         {
-            "key": f"connected:{connection.pk}:{connection.connected_at.isoformat()}",
+            # The selector keeps rows with connected_at >= since, so it is never None here.
+            "key": f"connected:{connection.pk}:{connection.connected_at.isoformat()}",  # type: ignore[union-attr]
             "type": "connected",
             "connectionId": connection.pk,
             "provider": connection.provider.name,

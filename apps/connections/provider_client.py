@@ -8,6 +8,7 @@ Patchbay only ever sees a standard token response.
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -125,7 +126,8 @@ def authorize_url(*, connection, config: ConnectorConfig | None, redirect_uri: s
     return _with_query(resolve_url(oauth["authorize_url"], settings=connection.settings), params)
 
 
-def _dig(data: dict, dotted: str):
+def dig(data: Any, dotted: str) -> Any:
+    """The value at a dotted path ("team.id") in a JSON answer; None where the path leaves the objects."""
     for part in dotted.split("."):
         if not isinstance(data, dict):
             return None
@@ -140,8 +142,8 @@ def _normalize_token_body(provider: Provider, body: dict) -> dict:
     if ok_field and body.get(ok_field) is False:
         body = {"error": body.get("error") or "invalid_request", "error_description": body.get("error", "")}
     path = quirks.get("access_token_path")
-    if path and "access_token" not in body and _dig(body, path):
-        body["access_token"] = _dig(body, path)
+    if path and "access_token" not in body and dig(body, path):
+        body["access_token"] = dig(body, path)
     scope_field = quirks.get("scope_field")
     if scope_field and scope_field in body and "scope" not in body:
         body["scope"] = body[scope_field]
@@ -416,16 +418,16 @@ def setting_options(*, provider: Provider, request: dict, settings: dict, creden
         body = response.json()
     except ValueError:
         return SettingOptions(choices=[], error=f"{provider.display_name} sent a list Patchbay could not read.")
-    items = _dig(body, request["items"]) if request["items"] else body
+    items = dig(body, request["items"]) if request["items"] else body
     if not isinstance(items, list):
         return SettingOptions(choices=[], error=f"{provider.display_name} sent a list Patchbay could not read.")
     choices = []
     for item in items[:MAX_SETTING_OPTIONS]:
         if not isinstance(item, dict):
             continue
-        value = _dig(item, request["value"])
+        value = dig(item, request["value"])
         if value in (None, ""):
             continue
-        label = _dig(item, request["label"])
+        label = dig(item, request["label"])
         choices.append((str(value), str(label) if label not in (None, "") else str(value)))
     return SettingOptions(choices=choices)

@@ -1,7 +1,9 @@
 """Reads of connections. Every query is scoped to an application (or a customer, which has one)."""
 
 from collections import defaultdict
+from datetime import datetime
 from types import SimpleNamespace
+from typing import Any
 
 from django.db.models import F, Prefetch, Q, QuerySet
 
@@ -9,6 +11,7 @@ from apps.catalog.models import ConnectorConfig, Provider
 from apps.catalog.selectors import connector_config_get
 from apps.connections.exceptions import ConnectorNotConfigured
 from apps.connections.models import Connection, ConnectionModel, SyncRun
+from apps.tenants.models import Application, Customer
 
 
 def _with_relations(connections: QuerySet[Connection]) -> QuerySet[Connection]:
@@ -19,8 +22,8 @@ def _with_relations(connections: QuerySet[Connection]) -> QuerySet[Connection]:
 
 def connection_list(
     *,
-    application,
-    customer=None,
+    application: Application,
+    customer: Customer | None = None,
     provider_name: str | None = None,
     status: str | None = None,
     category: str | None = None,
@@ -60,8 +63,8 @@ def connection_page_shape(
 
 def connector_config_for(*, connection: Connection) -> ConnectorConfig | None:
     """The OAuth client a connection uses: its own config, else its application's for the provider."""
-    if connection.connector_config_id and connection.connector_config.is_enabled:
-        config = connection.connector_config
+    config = connection.connector_config  # no query when the column is null
+    if config is not None and config.is_enabled:
         if config.provider_id == connection.provider_id:
             config.provider = connection.provider  # already loaded; spares a query for the scopes
         return config
@@ -71,7 +74,7 @@ def connector_config_for(*, connection: Connection) -> ConnectorConfig | None:
 OAUTH_AUTH_TYPES = frozenset({Provider.AuthType.OAUTH2, Provider.AuthType.OAUTH2_CLIENT_CREDENTIALS})
 
 
-def connector_config_for_new_connection(*, application, provider: Provider) -> ConnectorConfig | None:
+def connector_config_for_new_connection(*, application: Application, provider: Provider) -> ConnectorConfig | None:
     """The config a new connection to `provider` starts with; ConnectorNotConfigured when an OAuth
     provider has no enabled OAuth client in this application (its connect link could never work)."""
     config = connector_config_get(application=application, provider=provider)
@@ -84,7 +87,9 @@ def connector_config_for_new_connection(*, application, provider: Provider) -> C
     return config
 
 
-def connection_get(*, application, connection_id: str, customer=None) -> Connection | None:
+def connection_get(
+    *, application: Application, connection_id: str, customer: Customer | None = None
+) -> Connection | None:
     """The application's connection by id; with `customer`, only if it is that customer's."""
     connections = Connection.objects.filter(application=application, pk=connection_id)
     if customer is not None:
@@ -92,13 +97,13 @@ def connection_get(*, application, connection_id: str, customer=None) -> Connect
     return _with_relations(connections).first()
 
 
-def connection_list_for_customer(*, customer) -> QuerySet[Connection]:
+def connection_list_for_customer(*, customer: Customer) -> QuerySet[Connection]:
     return _with_relations(
         Connection.objects.filter(application_id=customer.application_id, customer=customer)
     ).order_by("-created_at", "-id")
 
 
-def connection_ids_needing_refresh(*, now) -> QuerySet:
+def connection_ids_needing_refresh(*, now: datetime) -> QuerySet[Connection, str]:
     """Ids of connections whose refresh is due at `now` (services.refresh_margin sets refresh_due_at;
     the lease a refresh claims checks the same column, so a token refreshed meanwhile is skipped)."""
     return (
@@ -108,7 +113,7 @@ def connection_ids_needing_refresh(*, now) -> QuerySet:
     )
 
 
-def connection_ids_for_health_check(*, checked_before) -> QuerySet:
+def connection_ids_for_health_check(*, checked_before: datetime) -> QuerySet[Connection, str]:
     return (
         Connection.objects.filter(is_authentication_pending=False, disabled=False)
         .exclude(status=Connection.Status.DISCONNECTED)
@@ -118,11 +123,11 @@ def connection_ids_for_health_check(*, checked_before) -> QuerySet:
 
 
 PAGE_MODELS_ATTR = "_page_models"
-_PROVIDER_CACHE: dict[tuple, Provider] = {}
+_PROVIDER_CACHE: dict[tuple[int, datetime | None], Provider] = {}
 _PROVIDER_CACHE_SIZE = 512
 
 
-def _providers_for(connections: list[Connection]) -> dict:
+def _providers_for(connections: list[Connection]) -> dict[int, Provider]:
     """Providers by pk, from a process cache keyed by (pk, modified_at) so a catalog change is seen at once.
 
     connection_page_shape annotates each row with its provider's modified_at (a cheap join on one column); a hit
@@ -166,7 +171,7 @@ _MODEL_FIELDS = [f.attname for f in ConnectionModel._meta.concrete_fields]
 _RUN_FIELDS = [f.attname for f in SyncRun._meta.concrete_fields]
 
 
-def _model_row(row: dict) -> SimpleNamespace:
+def _model_row(row: dict[str, Any]) -> SimpleNamespace:
     """A read-only stand-in for ConnectionModel (+ last_sync) built from one values() row.
 
     Presenters only read attributes, and building a namespace is far cheaper than two model instances.

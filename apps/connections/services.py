@@ -33,6 +33,7 @@ from apps.connections.selectors import connector_config_for, connector_config_fo
 from apps.connections.settings_spec import clean_settings
 from apps.connections.tokens import normalize_token
 from apps.core.purge import delete_in_batches
+from apps.tenants.models import Application, Customer
 from apps.webhooks.services import event_emit
 
 logger = logging.getLogger(__name__)
@@ -162,8 +163,8 @@ def _sync_models(connection: Connection) -> None:
 
 def connection_create(
     *,
-    application,
-    customer,
+    application: Application,
+    customer: Customer,
     provider: Provider,
     display_name: str = "",
     settings: dict | None = None,
@@ -208,7 +209,12 @@ def connection_create(
     return connection
 
 
-REUSABLE_RELATIONS = ("provider", "application", "customer", "connector_config")
+REUSABLE_RELATIONS = (
+    Connection.provider.field,
+    Connection.application.field,
+    Connection.customer.field,
+    Connection.connector_config.field,
+)
 
 
 def _reuse_relations(target: Connection, source: Connection) -> Connection:
@@ -216,8 +222,7 @@ def _reuse_relations(target: Connection, source: Connection) -> Connection:
 
     Locking reads join nothing: on PostgreSQL, planning a wide join costs more than the row lock itself.
     """
-    for name in REUSABLE_RELATIONS:
-        field = Connection._meta.get_field(name)
+    for field in REUSABLE_RELATIONS:
         if field.is_cached(source) and getattr(target, field.attname) == getattr(source, field.attname):
             field.set_cached_value(target, field.get_cached_value(source))
     return target
@@ -277,7 +282,7 @@ def connection_store_oauth_token(
     return locked
 
 
-def _clean_credentials(provider: Provider, credentials) -> dict[str, str]:
+def _clean_credentials(provider: Provider, credentials: object) -> dict[str, str]:
     spec = provider.definition.get("credentials")
     if not spec:
         raise InvalidCredentials(f"{provider.display_name} connects through OAuth; credentials cannot be pasted.")
@@ -299,7 +304,7 @@ def _clean_credentials(provider: Provider, credentials) -> dict[str, str]:
 
 
 def _verified_api_credentials(
-    connection: Connection, credentials
+    connection: Connection, credentials: object
 ) -> tuple[dict[str, str], provider_client.Verification]:
     """Clean pasted credentials and check them at the provider; raise unless the provider accepts them."""
     provider = connection.provider
@@ -459,7 +464,9 @@ def refresh_margin(lifetime: timedelta) -> timedelta:
     return min(REFRESH_MARGIN_MAX, max(lifetime, timedelta(0)) / 4)
 
 
-def _refresh_due_at(*, provider: Provider, credentials: dict, expires_at, issued_at):
+def _refresh_due_at(
+    *, provider: Provider, credentials: dict, expires_at: datetime | None, issued_at: datetime
+) -> datetime | None:
     """When the sweep, a read or a task may next refresh this token: the one rule all of them use.
 
     Besides expiry, providers that revoke idle refresh tokens (token_quirks.refresh_token_idle_days)
@@ -491,7 +498,7 @@ def refresh_wait_seconds() -> float:
     return float(django_settings.PATCHBAY_REFRESH_WAIT_SECONDS)
 
 
-def _wanted(*, now, force_since) -> Q:
+def _wanted(*, now: datetime, force_since: datetime | None) -> Q:
     """Rows that still need a refresh: due, or (force) not refreshed nor failed since the caller asked."""
     wanted = Q(refresh_due_at__lte=now)
     if force_since is not None:
@@ -499,7 +506,7 @@ def _wanted(*, now, force_since) -> Q:
     return Q(is_authentication_pending=False, disabled=False) & wanted
 
 
-def _claim_refresh_lease(*, connection_id: str, force_since) -> bool:
+def _claim_refresh_lease(*, connection_id: str, force_since: datetime | None) -> bool:
     """Compare-and-set: exactly one caller at a time gets to talk to the token endpoint for a row."""
     now = timezone.now()
     lease_free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lte=now)
@@ -607,7 +614,9 @@ def connection_refresh_credentials(
         wanted = _wanted(now=timezone.now(), force_since=requested_at)
         if not Connection.objects.filter(wanted, pk=connection_id).exists():
             connection = Connection.objects.get(pk=connection_id)  # read after the check: the finished result
-            if force and not (connection.last_refreshed_at and connection.last_refreshed_at >= requested_at):
+            if requested_at is not None and not (
+                connection.last_refreshed_at and connection.last_refreshed_at >= requested_at
+            ):
                 raise _stored_refresh_error(connection)
             return connection
         if time.monotonic() >= deadline:
@@ -625,7 +634,7 @@ def _stored_refresh_error(connection: Connection) -> ConnectError:
     return ProviderUnavailable(connection.health_message or None)
 
 
-def _may_resend(connection: Connection) -> bool:
+def _may_resend(connection: Connection, *, started_at: datetime) -> bool:
     """Whether a refresh whose outcome is unknown may be sent again with the same refresh token.
 
     Safe when the provider does not rotate refresh tokens (or there is none: client credentials), or
@@ -635,7 +644,7 @@ def _may_resend(connection: Connection) -> bool:
     if not quirks.get("refresh_token_rotates"):
         return True
     grace = timedelta(seconds=quirks.get("refresh_token_reuse_seconds", 0))
-    return timezone.now() - connection.refresh_started_at <= grace
+    return timezone.now() - started_at <= grace
 
 
 def _refresh_claimed(connection_id: str, *, trigger: str, events: list[RefreshEvent]) -> Connection:
@@ -649,7 +658,9 @@ def _refresh_claimed(connection_id: str, *, trigger: str, events: list[RefreshEv
 
     recorded = False
     try:
-        if connection.refresh_started_at is not None and not _may_resend(connection):
+        if connection.refresh_started_at is not None and not _may_resend(
+            connection, started_at=connection.refresh_started_at
+        ):
             recorded = True
             interrupted = RefreshInterrupted()
             ended(RefreshEvent.Outcome.INTERRUPTED, interrupted)
@@ -736,7 +747,7 @@ def _store_refreshed_token(connection: Connection, token: dict) -> Connection:
     return locked
 
 
-def _reset_refresh_state(connection: Connection, *, now) -> None:
+def _reset_refresh_state(connection: Connection, *, now: datetime) -> None:
     """A token was just stored: no refresh in flight, no failure pending, next refresh by the due rule."""
     connection.refresh_lease_until = None
     connection.refresh_started_at = None

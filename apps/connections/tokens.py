@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from apps.catalog.models import Provider
+from apps.connections.provider_client import dig
 
 
 @dataclass(frozen=True)
@@ -14,14 +15,6 @@ class NormalizedToken:
     expires_at: datetime | None
     scopes: list[str]
     settings: dict
-
-
-def _dig(data: dict, dotted: str):
-    for part in dotted.split("."):
-        if not isinstance(data, dict):
-            return None
-        data = data.get(part)
-    return data
 
 
 def normalize_token(
@@ -58,7 +51,7 @@ def normalize_token(
     }
     settings: dict = {}
     for source_key, setting in (quirks.get("settings_from_token") or {}).items():
-        value = _dig(token, source_key)
+        value = dig(token, source_key)
         if value not in (None, ""):
             settings[setting] = value
     for param, setting in (quirks.get("settings_from_callback") or {}).items():

@@ -1,7 +1,9 @@
 """What the console reads across apps: the overview and a connection's timeline. Query counts are fixed."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, Q
 
@@ -19,7 +21,7 @@ PROVIDERS_SHOWN = 10
 class Dashboard:
     total: int
     by_status: list[tuple[str, str, int]]  # (status value, label, count), failing statuses first
-    by_provider: list[dict]
+    by_provider: list[Mapping[str, Any]]  # provider_id, provider__display_name, provider__name, n, failing
     failing: list[Connection]
     failing_total: int
     pending_total: int
@@ -81,7 +83,7 @@ class TimelineEntry:
     extra: dict = field(default_factory=dict)
 
 
-REFRESH_TITLES = {
+REFRESH_TITLES: dict[str, str] = {
     RefreshEvent.Outcome.REFRESHED: "token refreshed",
     RefreshEvent.Outcome.FAILED: "token refresh failed",
     RefreshEvent.Outcome.REVOKED: "refresh token revoked (invalid_grant)",

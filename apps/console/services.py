@@ -8,6 +8,9 @@ The group is kept in step on every `migrate` (post_migrate: permissions only exi
 migrated), so a new model's view permission reaches Support without a hand-written data migration.
 """
 
+from typing import Any
+
+from django.apps import AppConfig
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Q, QuerySet
 
@@ -44,7 +47,7 @@ def support_group_sync() -> Group:
     return group
 
 
-def support_group_sync_after_migrate(sender, **kwargs) -> None:
+def support_group_sync_after_migrate(sender: AppConfig, **kwargs: Any) -> None:
     if sender.label == "console":
         support_group_sync()
 

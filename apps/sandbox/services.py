@@ -5,6 +5,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.text import slugify
 from oauth2_provider.models import get_application_model
@@ -13,6 +14,7 @@ from apps.audit.services import audit_record
 from apps.catalog.models import ConnectorConfig
 from apps.catalog.selectors import connector_config_get, provider_get
 from apps.catalog.services import connector_config_upsert
+from apps.tenants.models import Application
 
 SANDBOX_PROVIDER = "patchbay-sandbox"
 SANDBOX_USERNAME_PREFIX = "sandbox__"
@@ -27,12 +29,12 @@ def sandbox_redirect_uri() -> str:
     return f"{settings.PATCHBAY_BASE_URL}/connect/callback/{SANDBOX_PROVIDER}"
 
 
-def sandbox_client_id(*, application) -> str:
+def sandbox_client_id(*, application: Application) -> str:
     return f"sandbox-{application.pk}"
 
 
 @transaction.atomic
-def sandbox_connector_config_ensure(*, application, actor: str = "system") -> ConnectorConfig:
+def sandbox_connector_config_ensure(*, application: Application, actor: str = "system") -> ConnectorConfig:
     """Create or update the DOT client for this application and its patchbay-sandbox ConnectorConfig.
 
     Idempotent: the client secret is kept when the ConnectorConfig's secret still matches the DOT client
@@ -81,7 +83,7 @@ def sandbox_connector_config_ensure(*, application, actor: str = "system") -> Co
 
 
 @transaction.atomic
-def sandbox_user_get_or_create(*, display_name: str):
+def sandbox_user_get_or_create(*, display_name: str) -> User:
     """The sandbox identity for a typed name: a Django user with no password that is never staff."""
     display_name = " ".join(display_name.split())[:100]
     slug = slugify(display_name)[:100] or "user"
@@ -102,14 +104,14 @@ def sandbox_user_get_or_create(*, display_name: str):
     return user
 
 
-def sandbox_workspace_hint(*, user) -> str:
+def sandbox_workspace_hint(*, user: User) -> str:
     return sandbox_workspaces(user=user)[0]["slug"]
 
 
 SANDBOX_WORKSPACE_KINDS = ("demo", "sales", "support")
 
 
-def sandbox_workspaces(*, user) -> list[dict]:
+def sandbox_workspaces(*, user: User) -> list[dict[str, str]]:
     """The workspaces a sandbox account has: one per kind, named after the person (the first is the hint)."""
     base = (slugify(user.sandbox_identity.display_name) or "workspace")[:30]
     owner = user.sandbox_identity.display_name

@@ -18,6 +18,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 import requests
 from celery import signature
@@ -32,7 +33,7 @@ from apps.audit.services import audit_record
 from apps.core.ids import new_id
 from apps.core.timestamps import format_timestamp
 from apps.core.transactions import ensure_no_transaction
-from apps.tenants.models import Application
+from apps.tenants.models import Application, Customer
 from apps.webhooks.models import WebhookDelivery
 
 MAX_ATTEMPTS = 8
@@ -44,7 +45,33 @@ DELIVER_TASK = "webhooks.deliver"
 TEST_EVENT_TYPE = "webhook.test"
 
 
-def connection_event_data(connection) -> dict:
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class EventConnection(Protocol):
+    """What an event reads of a connection (webhooks sits below connections, so it names no Connection)."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def application(self) -> Application: ...
+    @property
+    def customer(self) -> Customer: ...
+    @property
+    def provider(self) -> _Named: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def is_authentication_pending(self) -> bool: ...
+    @property
+    def is_configured(self) -> bool: ...
+    @property
+    def health_authentication_required(self) -> bool: ...
+
+
+def connection_event_data(connection: EventConnection) -> dict[str, Any]:
     return {
         "connection_id": connection.pk,
         "customer_id": connection.customer.external_id,
@@ -56,7 +83,7 @@ def connection_event_data(connection) -> dict:
     }
 
 
-def _delivery_create(*, application: Application, type: str, data: dict) -> WebhookDelivery:
+def _delivery_create(*, application: Application, type: str, data: dict[str, Any]) -> WebhookDelivery:
     now = timezone.now()
     delivery = WebhookDelivery.objects.create(
         application=application,
@@ -78,7 +105,7 @@ def _queue(delivery_id: str) -> None:
     signature(DELIVER_TASK, args=(delivery_id,)).delay()
 
 
-def event_emit(*, type: str, connection, data: dict | None = None) -> WebhookDelivery | None:
+def event_emit(*, type: str, connection: EventConnection, data: dict[str, Any] | None = None) -> WebhookDelivery | None:
     application = connection.application
     if not application.webhook_url:
         return None

@@ -43,7 +43,7 @@ def render(data, *, status: int = 200) -> HttpResponse:
 
 def split_list_param(values: list[str] | None) -> list[str]:
     """Accept both ?expand=a&expand=b and ?expand=a,b (SDKs differ in how they send arrays)."""
-    result = []
+    result: list[str] = []
     for value in values or []:
         result.extend(part.strip() for part in value.split(",") if part.strip())
     return result

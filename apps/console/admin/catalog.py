@@ -23,6 +23,23 @@ def _reload_catalog(request) -> None:
     )
 
 
+PROVIDER_FIELDS = (
+    "name",
+    "display_name",
+    "auth_type",
+    "categories_display",
+    "stage",
+    "is_enabled",
+    "source_file",
+    "required_settings",
+    "scope_list",
+    "verifies_credentials",
+    "definition",
+    "created_at",
+    "modified_at",
+)
+
+
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
     """The catalog lives in YAML files; the table mirrors them, so it is read-only here."""
@@ -38,22 +55,7 @@ class ProviderAdmin(admin.ModelAdmin):
     ]
     list_filter = ["auth_type", "stage", "is_enabled"]
     search_fields = ["name", "display_name", "category_index"]
-    readonly_fields = [
-        "name",
-        "display_name",
-        "auth_type",
-        "categories_display",
-        "stage",
-        "is_enabled",
-        "source_file",
-        "required_settings",
-        "scope_list",
-        "verifies_credentials",
-        "definition",
-        "created_at",
-        "modified_at",
-    ]
-    fields = readonly_fields
+    fields = readonly_fields = PROVIDER_FIELDS
     actions = ["reload_catalog"]
     change_list_template = "admin/catalog/provider/change_list.html"
 

@@ -66,7 +66,7 @@ class ServiceDeleteAdmin(admin.ModelAdmin):
 
     @csrf_protect_m
     def delete_view(self, request, object_id, extra_context=None):
-        return self._delete_view(request, object_id, extra_context)
+        return self._delete_view(request, object_id, extra_context)  # type: ignore[attr-defined]  # private in Django, not in the stubs
 
     def delete_model(self, request, obj):
         self.delete_service(request, obj)

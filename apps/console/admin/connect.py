@@ -3,6 +3,18 @@ from django.contrib import admin
 from apps.connect.models import ConnectSession, OAuthAttempt
 from apps.console.admin.common import ReadOnlyAdmin, vault_display
 
+CONNECT_SESSION_FIELDS = (
+    "id",
+    "application",
+    "customer",
+    "allowed_providers",
+    "allowed_origin",
+    "return_url",
+    "expires_at",
+    "used_at",
+    "created_at",
+)
+
 
 @admin.register(ConnectSession)
 class ConnectSessionAdmin(ReadOnlyAdmin):
@@ -12,18 +24,20 @@ class ConnectSessionAdmin(ReadOnlyAdmin):
     list_filter = ["application", ("used_at", admin.EmptyFieldListFilter)]
     search_fields = ["id", "customer__external_id", "customer__name", "allowed_origin"]
     list_select_related = ["customer", "application"]
-    fields = [
-        "id",
-        "application",
-        "customer",
-        "allowed_providers",
-        "allowed_origin",
-        "return_url",
-        "expires_at",
-        "used_at",
-        "created_at",
-    ]
-    readonly_fields = fields
+    fields = readonly_fields = CONNECT_SESSION_FIELDS
+
+
+OAUTH_ATTEMPT_FIELDS = (
+    "id",
+    "connection",
+    "provider",
+    "redirect_uri",
+    "return_url",
+    "code_verifier_status",
+    "expires_at",
+    "used_at",
+    "created_at",
+)
 
 
 @admin.register(OAuthAttempt)
@@ -35,15 +49,4 @@ class OAuthAttemptAdmin(ReadOnlyAdmin):
     search_fields = ["id", "connection__id"]
     list_select_related = ["connection__provider", "connection__customer", "provider"]
     code_verifier_status = vault_display("code_verifier", "PKCE verifier")
-    fields = [
-        "id",
-        "connection",
-        "provider",
-        "redirect_uri",
-        "return_url",
-        "code_verifier_status",
-        "expires_at",
-        "used_at",
-        "created_at",
-    ]
-    readonly_fields = fields
+    fields = readonly_fields = OAUTH_ATTEMPT_FIELDS

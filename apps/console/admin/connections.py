@@ -58,7 +58,8 @@ class ConnectionAddForm(_ServiceForm):
         fields = ["application", "customer", "provider", "display_name", "settings", "metadata"]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         application, customer = data.get("application"), data.get("customer")
         if application and customer and customer.application_id != application.pk:
             raise ValidationError({"customer": "This customer belongs to another application."})
@@ -66,8 +67,8 @@ class ConnectionAddForm(_ServiceForm):
             return data
         self._call_service(
             lambda: connection_create(
-                application=application,
-                customer=customer,
+                application=data["application"],
+                customer=data["customer"],
                 provider=data["provider"],
                 display_name=data.get("display_name") or "",
                 settings=data.get("settings") or None,
@@ -86,7 +87,8 @@ class ConnectionChangeForm(_ServiceForm):
         help_texts = {"settings": "JSON object; keys and values are checked against the provider's settings."}
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.errors or not self.has_changed():
             return data
         original = Connection.objects.get(pk=self.instance.pk)
@@ -480,7 +482,7 @@ class ConnectionAdmin(ServiceDeleteAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = ConnectionChangeForm if obj is not None else ConnectionAddForm
         form = super().get_form(request, obj, change=change, **kwargs)
-        form.request = request
+        form.request = request  # type: ignore[attr-defined]  # a _ServiceForm subclass made for this request
         return form
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -611,6 +613,10 @@ class FailedRecentlyFilter(admin.SimpleListFilter):
         return queryset.filter(finished_at__gte=timezone.now() - RECENT).exclude(outcome=RefreshEvent.Outcome.REFRESHED)
 
 
+REFRESH_EVENT_FIELDS = ("id", "connection_display", "application", "outcome_display", "trigger", "is_resend",
+                        "started_at", "finished_at", "duration_display", "error_code", "message")  # fmt: skip
+
+
 @admin.register(RefreshEvent)
 class RefreshEventAdmin(ReadOnlyAdmin):
     """Every token request a refresh sent and how it ended (kept 30 days). Written by the refresh only."""
@@ -628,9 +634,7 @@ class RefreshEventAdmin(ReadOnlyAdmin):
     search_help_text = "Connection id (exact), customer external id or error code."
     list_select_related = ["connection__provider", "connection__customer", "application"]
     date_hierarchy = "finished_at"
-    fields = ["id", "connection_display", "application", "outcome_display", "trigger", "is_resend", "started_at",
-              "finished_at", "duration_display", "error_code", "message"]  # fmt: skip
-    readonly_fields = fields
+    fields = readonly_fields = REFRESH_EVENT_FIELDS
 
     @admin.display(description="Finished", ordering="finished_at")
     def finished_display(self, obj):

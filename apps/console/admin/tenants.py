@@ -45,10 +45,12 @@ class ApplicationForm(forms.ModelForm):
         return list(dict.fromkeys(origins))
 
 
+API_KEY_INLINE_FIELDS = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
+
+
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
-    fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
+    fields = readonly_fields = API_KEY_INLINE_FIELDS
     extra = 0
     can_delete = False
     show_change_link = True

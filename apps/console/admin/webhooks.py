@@ -25,6 +25,11 @@ class FailingDeliveryFilter(admin.SimpleListFilter):
         )
 
 
+WEBHOOK_DELIVERY_FIELDS = ("id", "application", "event_type", "url", "status_display", "attempts", "next_attempt_at",
+                           "last_response_status", "last_latency_ms", "last_error", "last_response_excerpt",
+                           "delivered_at", "resent_from", "payload", "created_at", "modified_at")  # fmt: skip
+
+
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
     """What was sent where and what came back. Written by the sender only; staff can resend."""
@@ -36,10 +41,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_select_related = ["application"]
     date_hierarchy = "created_at"
     actions = ["resend", "deliver_now"]
-    fields = ["id", "application", "event_type", "url", "status_display", "attempts", "next_attempt_at",
-              "last_response_status", "last_latency_ms", "last_error", "last_response_excerpt", "delivered_at",
-              "resent_from", "payload", "created_at", "modified_at"]  # fmt: skip
-    readonly_fields = fields
+    fields = readonly_fields = WEBHOOK_DELIVERY_FIELDS
 
     @admin.display(description="Status", ordering="status")
     def status_display(self, obj):

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import IO
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -35,6 +36,13 @@ class Child:
     argv: list[str]
     process: subprocess.Popen | None = None
     reader: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def started(self) -> subprocess.Popen:
+        """The child's process, once `_start` has run (supervising and stopping only see started children)."""
+        if self.process is None:
+            raise RuntimeError(f"{self.name} has not been started")
+        return self.process
 
 
 WEB_THREADS = 8
@@ -153,7 +161,7 @@ class Command(BaseCommand):
     # --- processes -----------------------------------------------------------------------------------
 
     def _start(self, child: Child, env: dict) -> None:
-        child.process = subprocess.Popen(  # noqa: S603 - argv built from our own settings, no shell
+        process = child.process = subprocess.Popen(  # noqa: S603 - argv built from our own settings, no shell
             child.argv,
             env=env,
             stdout=subprocess.PIPE,
@@ -164,17 +172,17 @@ class Command(BaseCommand):
             bufsize=1,
             errors="replace",
         )
-        child.reader = threading.Thread(target=self._pump, args=(child,), daemon=True)
+        child.reader = threading.Thread(target=self._pump, args=(child.name, process.stdout), daemon=True)
         child.reader.start()
 
-    def _pump(self, child: Child) -> None:
-        for line in child.process.stdout:
-            self.emit(child.name, line.rstrip("\n"))
+    def _pump(self, name: str, output: IO[str]) -> None:
+        for line in output:
+            self.emit(name, line.rstrip("\n"))
 
     def _supervise(self, children: list[Child]) -> int:
         while not self.stopping.is_set():
             for child in children:
-                code = child.process.poll()
+                code = child.started.poll()
                 if code is not None:
                     how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
                     self.say(f"{child.name} {how}; stopping the others.")
@@ -188,11 +196,11 @@ class Command(BaseCommand):
             self.say("stopping " + ", ".join(c.name for c in running) + " …")
         for child in running:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(child.process.pid, signal.SIGTERM)  # gunicorn and celery shut down gracefully on TERM
+                os.kill(child.started.pid, signal.SIGTERM)  # gunicorn and celery shut down gracefully on TERM
         started = time.monotonic()
         pending = list(running)
         while pending and time.monotonic() - started < STOP_TIMEOUT_SECONDS:
-            for child in [c for c in pending if c.process.poll() is not None]:
+            for child in [c for c in pending if c.started.poll() is not None]:
                 pending.remove(child)
                 self.say(f"{child.name} stopped after {time.monotonic() - started:.1f}s.")
             time.sleep(0.1)

@@ -1,3 +1,5 @@
+from typing import TextIO, cast
+
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
@@ -29,7 +31,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Newest key: {keyring.primary_id}. Rows on an older key: {total}.")
         if dry_run or total == 0:
             return
-        progress = tqdm(total=total, unit="row", file=self.stderr._out, disable=options["verbosity"] == 0)
+        # The stream under OutputWrapper, which would end each of tqdm's in-place redraws with a newline.
+        stream = cast(TextIO, self.stderr._out)
+        progress = tqdm(total=total, unit="row", file=stream, disable=options["verbosity"] == 0)
         for column in encrypted_columns():
             for done in vault_rotate_column(column=column, batch_size=batch_size, keyring=keyring):
                 progress.update(done)
