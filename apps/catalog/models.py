@@ -1,5 +1,7 @@
 from django.db import models
+from oauth2_provider.settings import oauth2_settings
 
+from apps.catalog.schema import SANDBOX_REFRESH_GRACE
 from apps.core.models import TimeStampedModel, prefixed_id_field
 from apps.vault.fields import EncryptedJSONField
 
@@ -59,6 +61,15 @@ class Provider(TimeStampedModel):
     @property
     def oauth(self) -> dict:
         return self.definition.get("oauth") or {}
+
+    @property
+    def refresh_token_reuse_seconds(self) -> int:
+        """How long the provider still accepts a refresh token after rotating it; for the sandbox, the grace
+        its own token endpoint (django-oauth-toolkit) enforces at this moment."""
+        seconds: int | str = (self.oauth.get("token_quirks") or {}).get("refresh_token_reuse_seconds", 0)
+        if seconds == SANDBOX_REFRESH_GRACE:
+            return int(oauth2_settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS)
+        return int(seconds)
 
     @property
     def scopes(self) -> list[dict]:

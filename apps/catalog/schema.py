@@ -48,6 +48,9 @@ SETTING_TYPES = ("string", "boolean", "integer", "url", "uuid")
 CLIENT_AUTH_METHODS = ("body", "basic")
 SCOPE_KINDS = ("required", "default", "optional")
 HTTP_METHODS = ("GET", "POST")
+# A provider served by this Patchbay (the sandbox) takes its refresh-token reuse grace from the setting its
+# own token endpoint enforces, so the two cannot disagree.
+SANDBOX_REFRESH_GRACE = "{sandbox_refresh_grace_seconds}"
 
 
 class CatalogError(ValueError):
@@ -314,7 +317,12 @@ def _oauth(ctx: _Ctx, data: Any, setting_names: Set[str], auth_type: str) -> dic
                 ctx.fail(f"oauth.token_quirks.{key}", f"maps to undeclared setting {target!r}")
     if "default_expires_in" in quirks and not isinstance(quirks["default_expires_in"], int):
         ctx.fail("oauth.token_quirks.default_expires_in", "must be an integer number of seconds")
-    for key in ("refresh_token_reuse_seconds", "refresh_token_idle_days"):
+    durations = ["refresh_token_idle_days"]
+    if quirks.get("refresh_token_reuse_seconds") != SANDBOX_REFRESH_GRACE:
+        durations.append("refresh_token_reuse_seconds")
+    elif not result["token_url"].startswith("{base_url}"):
+        ctx.fail("oauth.token_quirks.refresh_token_reuse_seconds", "is a number unless Patchbay serves the provider")
+    for key in durations:
         if key in quirks and (not isinstance(quirks[key], int) or isinstance(quirks[key], bool) or quirks[key] < 0):
             ctx.fail(f"oauth.token_quirks.{key}", "must be a whole number, 0 or more")
     for key in ("refresh_token_rotates", "no_refresh_token"):

@@ -643,7 +643,7 @@ def _may_resend(connection: Connection, *, started_at: datetime) -> bool:
     quirks = connection.provider.oauth.get("token_quirks") or {}
     if not quirks.get("refresh_token_rotates"):
         return True
-    grace = timedelta(seconds=quirks.get("refresh_token_reuse_seconds", 0))
+    grace = timedelta(seconds=connection.provider.refresh_token_reuse_seconds)
     return timezone.now() - started_at <= grace
 
 

@@ -5,7 +5,13 @@ import yaml
 from django.conf import settings
 
 from apps.catalog.loader import catalog_dirs, load_provider_file
-from apps.catalog.schema import CATEGORIES, CatalogError, template_setting_names, validate_provider
+from apps.catalog.schema import (
+    CATEGORIES,
+    SANDBOX_REFRESH_GRACE,
+    CatalogError,
+    template_setting_names,
+    validate_provider,
+)
 
 from .helpers import MINIMAL_API_KEY, MINIMAL_OAUTH, provider_dict, write_provider
 
@@ -92,6 +98,11 @@ def _error(data, source="bad.yaml") -> CatalogError:
             lambda d: d["oauth"].update(token_quirks={"refresh_token_reuse_seconds": -1}),
             "oauth.token_quirks.refresh_token_reuse_seconds",
             "0 or more",
+        ),
+        (
+            lambda d: d["oauth"].update(token_quirks={"refresh_token_reuse_seconds": SANDBOX_REFRESH_GRACE}),
+            "oauth.token_quirks.refresh_token_reuse_seconds",
+            "unless Patchbay serves the provider",
         ),
         (
             lambda d: d["oauth"].update(token_quirks={"refresh_token_idle_days": "90"}),

@@ -1,13 +1,21 @@
 """The built-in sandbox OAuth2 provider: its OAuth client per application, sign-in, and tiny API."""
 
+from datetime import timedelta
+
 import pytest
+import responses
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password
+from django.utils import timezone
 from oauth2_provider.models import get_application_model
+from oauth2_provider.settings import oauth2_settings
 
 from apps.catalog.models import ConnectorConfig
+from apps.connections.exceptions import RefreshInterrupted
+from apps.connections.models import Connection
+from apps.connections.services import connection_refresh_credentials
 from apps.sandbox.services import sandbox_connector_config_ensure, sandbox_user_get_or_create
-from tests.factories import ApplicationFactory, StaffUserFactory
+from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory, StaffUserFactory, provider_for
 
 pytestmark = pytest.mark.django_db
 DotApplication = get_application_model()
@@ -127,3 +135,40 @@ def test_key_check(client, header, status, message):
 def test_me_requires_a_valid_access_token(client):
     assert client.get("/sandbox/api/me").status_code in (401, 403)
     assert client.get("/sandbox/api/me", HTTP_AUTHORIZATION="Bearer nope").status_code in (401, 403)
+
+
+@pytest.mark.parametrize("grace_seconds, resent", [(0, False), (120, True)])
+def test_an_interrupted_sandbox_refresh_follows_the_grace_the_sandbox_enforces(settings, grace_seconds, resent):
+    """The catalog entry reads the grace from the setting the sandbox's token endpoint enforces: change
+    PATCHBAY_SANDBOX_REFRESH_GRACE_SECONDS and the refresher's resend decision follows, with no file to edit."""
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": grace_seconds}
+    provider = provider_for("patchbay-sandbox")
+    assert provider.refresh_token_reuse_seconds == oauth2_settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS == grace_seconds
+    application = ApplicationFactory()
+    sandbox_connector_config_ensure(application=application)
+    now = timezone.now()
+    connection = ConnectionFactory(
+        application=application,
+        customer=CustomerFactory(application=application),
+        provider=provider,
+        is_authentication_pending=False,
+        status=Connection.Status.HEALTHY,
+        credentials={"access_token": "at-0", "refresh_token": "rt-0"},
+        credentials_expires_at=now - timedelta(seconds=1),
+    )
+    Connection.objects.filter(pk=connection.pk).update(refresh_started_at=now - timedelta(seconds=30))
+    token_url = f"{settings.PATCHBAY_BASE_URL}/sandbox/o/token/"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as sandbox:
+        sandbox.post(token_url, json={"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 300})
+        if resent:
+            connection_refresh_credentials(connection_id=connection.pk, force=True)
+        else:
+            with pytest.raises(RefreshInterrupted):
+                connection_refresh_credentials(connection_id=connection.pk, force=True)
+        sent = [call.request.body for call in sandbox.calls]
+    assert len(sent) == (1 if resent else 0)
+    stored = Connection.objects.get(pk=connection.pk)
+    if resent:
+        assert "refresh_token=rt-0" in sent[0] and stored.credentials["refresh_token"] == "rt-1"
+    else:
+        assert stored.health_status_code == "refresh_interrupted"
