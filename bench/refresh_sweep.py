@@ -2,23 +2,28 @@
 token endpoint → database, against what the token endpoint itself allows.
 
     REDIS_URL=redis://127.0.0.1:6379/8 python bench/refresh_sweep.py [--connections 10000] [--latency-ms 5]
+        [--repeat 10]
 
 Runs on its own throwaway PostgreSQL database (or DATABASE_URL). Starts the worker and beat with the
 argv `make run` uses (manage.py runall's), Redis as broker; the beat schedule's refresh sweep finds the
 due connections (it first fires one interval after beat starts, so the clock starts at the first token
 request, not at beat start). A local token endpoint answers every refresh after a fixed latency and
-rotates refresh tokens; it counts requests per presented refresh token, so a double refresh shows up.
+rotates refresh tokens (`rt-<n>` becomes `rt-<n>.1`, then `rt-<n>.2`); it counts the requests made for
+each connection in a round, so a double refresh shows up.
 Prints:
 - the endpoint's own limit: requests / concurrency * latency, where concurrency is the requests the
   sweep keeps in flight (worker processes x REFRESH_BATCH_CONCURRENCY);
 - a client measured in its own process: the same number of requests from that many threads over
   keep-alive sessions, nothing else;
-- the sweep: wall time from first to last token request, connections/s, worker CPU per connection,
-  double refreshes and connections left unrefreshed.
-With --kill-during-sweep [--reuse-seconds 60] the provider rotates refresh tokens and accepts a used one
-again only for --reuse-seconds; the worker's pool processes are killed (SIGKILL) once half the
-connections have had their token request, so some answers are given and never saved. Prints the
-connections lost (must be 0 with a reuse grace) and the resends of interrupted refreshes.
+- for each round: wall time from first to last token request, connections/s, ratio to both baselines,
+  worker CPU per connection, double refreshes and connections left unrefreshed, and the Celery worker's
+  RSS (main process and pool) after the round. With --repeat N, rounds 2..N make every connection due
+  again and publish the sweep task to the broker as beat does (without waiting a minute for beat), in
+  the same worker: the RSS column shows whether it grows.
+With --kill-during-sweep [--reuse-seconds 60] the provider accepts a used refresh token again only for
+--reuse-seconds; the worker's pool processes are killed (SIGKILL) once half the connections have had
+their token request (round 1), so some answers are given and never saved. Prints the connections lost
+(must be 0 with a reuse grace) and the resends of interrupted refreshes.
 Not part of pytest.
 """
 
@@ -42,6 +47,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import bench_tenant, django_on_bench_database  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def next_refresh_token(presented: str) -> str:
+    """rt-7 → rt-7.1 → rt-7.2: the connection stays readable in every generation."""
+    connection, _, generation = presented.partition(".")
+    return f"{connection}.{int(generation or 0) + 1}"
 
 
 class TokenEndpoint:
@@ -83,7 +94,7 @@ class TokenEndpoint:
                 body = json.dumps(
                     {
                         "access_token": f"at-{presented}",
-                        "refresh_token": f"next-{presented}",
+                        "refresh_token": next_refresh_token(presented),
                         "token_type": "bearer",
                         "expires_in": 3600,
                     }
@@ -99,6 +110,18 @@ class TokenEndpoint:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.presented.clear()
+            self.first_used_at.clear()
+            self.first_at = self.last_at = None
+
+    def requests_per_connection(self) -> Counter:
+        per_connection: Counter = Counter()
+        for token, count in self.presented.items():
+            per_connection[token.partition(".")[0]] += count
+        return per_connection
 
 
 def cpu_seconds(pid: int) -> float:
@@ -145,17 +168,50 @@ def client_alone(url: str, *, requests_count: int, concurrency: int) -> float:
     return time.perf_counter() - started
 
 
+SWEEP_TASK = "apps.connections.tasks.refresh_expiring_credentials"
+
+
+def wait_for_round(
+    endpoint: TokenEndpoint, *, worker: subprocess.Popen, application, count: int, timeout: int, kill: bool
+) -> int | None:
+    """Wait until every connection is refreshed (or given up as interrupted); with --kill-during-sweep,
+    SIGKILL the worker's pool once half of them had their token request. Returns when the kill happened."""
+    from apps.connections.models import Connection
+
+    connections = Connection.objects.filter(application=application)
+    started_at = time.monotonic()
+    killed_after = None
+    while time.monotonic() - started_at < timeout:
+        time.sleep(0.2 if kill and killed_after is None else 1)
+        if kill and killed_after is None and len(endpoint.presented) >= count // 2:
+            killed_after = len(endpoint.presented)
+            for pid in subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout.split():
+                os.kill(int(pid), signal.SIGKILL)
+        refreshed = connections.filter(last_refreshed_at__isnull=False).count()
+        given_up = connections.filter(health_status_code="refresh_interrupted").count()
+        if refreshed + given_up >= count:
+            break
+    quiet_since = time.monotonic()
+    seen = sum(endpoint.presented.values())
+    while time.monotonic() - quiet_since < 3:  # let duplicates still queued show up at the endpoint
+        time.sleep(0.5)
+        if sum(endpoint.presented.values()) != seen:
+            seen, quiet_since = sum(endpoint.presented.values()), time.monotonic()
+    return killed_after
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--worker-concurrency", type=int, default=2, help="as make run starts the worker")
-    parser.add_argument("--timeout", type=int, default=1800, help="give up after this many seconds")
-    parser.add_argument("--kill-during-sweep", action="store_true", help="SIGKILL the pool halfway")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds in the same worker (RSS after each)")
+    parser.add_argument("--timeout", type=int, default=1800, help="give up on a round after this many seconds")
+    parser.add_argument("--kill-during-sweep", action="store_true", help="SIGKILL the pool halfway (round 1)")
     parser.add_argument("--reuse-seconds", type=int, default=60, help="the provider's refresh-token reuse grace")
     args = parser.parse_args()
     if args.kill_during_sweep:
-        os.environ["PATCHBAY_PROVIDER_TIMEOUT_SECONDS"] = "1"  # leases of killed refreshes end after 7 s
+        os.environ["PATCHBAY_PROVIDER_TIMEOUT_SECONDS"] = "1"  # leases of killed refreshes end after 12 s
     if not os.environ.get("REDIS_URL"):
         print("skipped: set REDIS_URL (redis://…/<db>) for the worker's broker")
         return
@@ -168,8 +224,9 @@ def main() -> None:
     from django.utils import timezone
 
     from apps.connections.models import Connection
-    from apps.connections.services import REFRESH_BATCH_CONCURRENCY
+    from apps.connections.services import REFRESH_BATCH_CONCURRENCY, REFRESH_BATCH_SIZE
     from apps.ops.management.commands.runall import build_children
+    from config.celery import app
 
     latency = args.latency_ms / 1000
     endpoint = TokenEndpoint(latency, reuse_seconds=args.reuse_seconds if args.kill_during_sweep else float("inf"))
@@ -200,9 +257,7 @@ def main() -> None:
     in_flight = args.worker_concurrency * REFRESH_BATCH_CONCURRENCY
     limit = args.connections / in_flight * latency
     alone = client_alone(endpoint.url, requests_count=args.connections, concurrency=in_flight)
-    endpoint.presented.clear()
-    endpoint.first_used_at.clear()
-    endpoint.first_at = endpoint.last_at = None
+    endpoint.reset()
 
     children = {
         child.name: child
@@ -217,30 +272,62 @@ def main() -> None:
     subprocess.run(
         [sys.executable, "-m", "celery", "-A", "config", "purge", "-f"], cwd=ROOT, env=env, capture_output=True
     )
+    print(
+        f"\n{args.connections:,} connections, token endpoint latency {args.latency_ms:g} ms, batches of "
+        f"{REFRESH_BATCH_SIZE}, worker --concurrency {args.worker_concurrency} x {REFRESH_BATCH_CONCURRENCY} "
+        f"requests in flight, {os.cpu_count()} cores shared"
+    )
+    print(f"endpoint limit (requests / concurrency * latency) {limit:8.2f} s")
+    print(f"client alone, own process, {in_flight} threads          {alone:8.2f} s", flush=True)
     worker = subprocess.Popen(worker_argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(3)
-    cpu_before = cpu_seconds(worker.pid)
     beat = subprocess.Popen(beat_argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    started_at = time.monotonic()
+    print("round 1 waits for beat's first sweep (one minute after beat starts)…", flush=True)
+    print("\nround  trigger   sweep s  conn/s  x limit  x client  CPU ms/conn  RSS MB  requests  double  lost  load")
+    results = []
     try:
-        print("waiting for beat's sweep and the worker…", flush=True)
-        refreshed = 0
-        killed_after = None
-        while time.monotonic() - started_at < args.timeout:
-            time.sleep(0.2 if args.kill_during_sweep and killed_after is None else 2)
-            if args.kill_during_sweep and killed_after is None and len(endpoint.presented) >= args.connections // 2:
-                killed_after = len(endpoint.presented)
-                for pid in subprocess.run(
-                    ["pgrep", "-P", str(worker.pid)], capture_output=True, text=True
-                ).stdout.split():
-                    os.kill(int(pid), signal.SIGKILL)
-            refreshed = Connection.objects.filter(last_refreshed_at__isnull=False).count()
-            given_up = Connection.objects.filter(health_status_code="refresh_interrupted").count()
-            if refreshed + given_up >= args.connections:
-                break
-        time.sleep(5)  # let duplicates still queued show up at the endpoint
-        cpu = cpu_seconds(worker.pid) - cpu_before
-        worker_rss = rss_mb(worker.pid)
+        for round_number in range(1, args.repeat + 1):
+            if round_number > 1:
+                Connection.objects.filter(application=application).update(
+                    refresh_due_at=timezone.now() - timedelta(seconds=1), last_refreshed_at=None
+                )
+                endpoint.reset()
+            cpu_before = cpu_seconds(worker.pid)
+            if round_number > 1:
+                app.send_task(SWEEP_TASK)
+            killed_after = wait_for_round(
+                endpoint,
+                worker=worker,
+                application=application,
+                count=args.connections,
+                timeout=args.timeout,
+                kill=args.kill_during_sweep and round_number == 1,
+            )
+            cpu = cpu_seconds(worker.pid) - cpu_before
+            sweep = (endpoint.last_at - endpoint.first_at + latency) if endpoint.first_at else float("nan")
+            per_connection = endpoint.requests_per_connection()
+            requests_made = sum(per_connection.values())
+            resends = sum(count - 1 for count in endpoint.presented.values() if count > 1)
+            # A second refresh of one connection presents the refresh token the first one issued; the same
+            # token presented twice is a concurrent double request, or, after the kill, a resend.
+            doubles = sum(count - 1 for count in per_connection.values() if count > 1)
+            if killed_after is not None:
+                doubles -= resends
+            lost = Connection.objects.filter(application=application, last_refreshed_at__isnull=True).count()
+            rss = rss_mb(worker.pid)
+            results.append((sweep, rss))
+            print(
+                f"{round_number:5}  {'beat' if round_number == 1 else 'broker':7} {sweep:9.2f} "
+                f"{args.connections / sweep:7.0f} {sweep / limit:8.2f} {sweep / alone:9.2f} "
+                f"{cpu / args.connections * 1000:12.2f} {rss:7.0f} {requests_made:9,} {doubles:7} {lost:5} "
+                f"{os.getloadavg()[0]:5.1f}",
+                flush=True,
+            )
+            if killed_after is not None:
+                print(
+                    f"       pool killed after {killed_after:,} connections' token requests "
+                    f"(reuse grace {args.reuse_seconds} s): resends {resends}, connections lost {lost}"
+                )
     finally:
         for process in (beat, worker):
             process.terminate()
@@ -251,36 +338,15 @@ def main() -> None:
                 process.kill()
         (settings.VAR_DIR / f"bench-beat-{os.getpid()}").unlink(missing_ok=True)
 
-    sweep = (endpoint.last_at - endpoint.first_at + latency) if endpoint.first_at else float("nan")
-    requests_made = sum(endpoint.presented.values())
-    # A second refresh of one connection presents the refresh token the first one issued ("next-…"); the
-    # same token presented twice is a concurrent double request, or, after the kill, a resend.
-    repeats = sum(count - 1 for count in endpoint.presented.values() if count > 1)
-    doubles = sum(1 for token in endpoint.presented if token.startswith("next-"))
-    if not args.kill_during_sweep:
-        doubles += repeats
-    lost = args.connections - Connection.objects.filter(last_refreshed_at__isnull=False).count()
+    best = min(sweep for sweep, _rss in results)
     print(
-        f"\n{args.connections:,} connections, token endpoint latency {args.latency_ms:g} ms, "
-        f"worker --concurrency {args.worker_concurrency} x {REFRESH_BATCH_CONCURRENCY} requests in flight, "
-        f"2 cores shared, load {os.getloadavg()[0]:.1f}"
+        f"\nratio sweep / endpoint limit, round 1 {results[0][0] / limit:6.2f}x, best {best / limit:6.2f}x "
+        f"(target ≤ 1.5)"
     )
-    print(f"endpoint limit (requests / concurrency * latency) {limit:8.2f} s")
-    print(f"client alone, own process, {in_flight} threads          {alone:8.2f} s")
-    print(
-        f"sweep through beat → Redis → worker               {sweep:8.2f} s  "
-        f"({args.connections / sweep:.0f} connections/s)"
-    )
-    print(f"ratio sweep / endpoint limit                      {sweep / limit:8.2f}x (target ≤ 1.5)")
-    print(f"ratio sweep / client alone                        {sweep / alone:8.2f}x")
-    print(f"worker CPU per connection                         {cpu / args.connections * 1000:8.2f} ms")
-    print(f"worker RSS after the sweep (incl. pool)           {worker_rss:8.0f} MB")
-    print(f"token requests {requests_made:,}, double refreshes {doubles}, not refreshed {lost}")
-    if args.kill_during_sweep:
+    if len(results) > 2:
         print(
-            f"pool killed after {killed_after or 0:,} connections' token requests "
-            f"(reuse grace {args.reuse_seconds} s): "
-            f"resends {repeats}, connections lost {lost}"
+            f"worker RSS round 2 → {len(results)}: {results[1][1]:.0f} → {results[-1][1]:.0f} MB "
+            f"({results[-1][1] - results[1][1]:+.1f} MB)"
         )
 
 

@@ -71,6 +71,38 @@ def connector_config_for(*, connection: Connection) -> ConnectorConfig | None:
     return connector_config_get(application=connection.application, provider=connection.provider)
 
 
+def connector_configs_for(*, connections: list[Connection]) -> dict[str, ConnectorConfig | None]:
+    """connector_config_for of many connections, by connection id, in at most two queries: their own
+    configs, then the applications' configs for the providers of those whose own is missing or disabled.
+    The connections' providers should be loaded (each config gets its connection's)."""
+    own = ConnectorConfig.objects.in_bulk(
+        {connection.connector_config_id for connection in connections if connection.connector_config_id}
+    )
+    configs: dict[str, ConnectorConfig | None] = {}
+    without: list[Connection] = []
+    for connection in connections:
+        config = own.get(connection.connector_config_id) if connection.connector_config_id else None
+        if config is not None and config.is_enabled:
+            if config.provider_id == connection.provider_id:
+                config.provider = connection.provider
+            configs[connection.pk] = config
+        else:
+            without.append(connection)
+    if without:
+        applications_configs: dict[tuple[str, str], ConnectorConfig] = {}
+        for config in ConnectorConfig.objects.filter(
+            application_id__in={connection.application_id for connection in without},
+            provider_id__in={connection.provider_id for connection in without},
+        ):  # newest first, the order connector_config_get picks from
+            applications_configs.setdefault((config.application_id, config.provider_id), config)
+        for connection in without:
+            config = applications_configs.get((connection.application_id, connection.provider_id))
+            if config is not None:
+                config.provider = connection.provider
+            configs[connection.pk] = config
+    return configs
+
+
 OAUTH_AUTH_TYPES = frozenset({Provider.AuthType.OAUTH2, Provider.AuthType.OAUTH2_CLIENT_CREDENTIALS})
 
 

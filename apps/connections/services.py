@@ -2,17 +2,21 @@
 the provider happen before that transaction, never while a row lock is held."""
 
 import copy
+import functools
 import logging
+import os
 import random
 import time
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import connections as db_connections
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, F, Field, Q, Value, When
 from django.utils import timezone
 
 from apps.audit.services import audit_record
@@ -29,7 +33,11 @@ from apps.connections.exceptions import (
     SettingsInvalid,
 )
 from apps.connections.models import Connection, ConnectionModel, RefreshEvent, new_connect_nonce
-from apps.connections.selectors import connector_config_for, connector_config_for_new_connection
+from apps.connections.selectors import (
+    connector_config_for,
+    connector_config_for_new_connection,
+    connector_configs_for,
+)
 from apps.connections.settings_spec import clean_settings
 from apps.connections.tokens import normalize_token
 from apps.core.purge import delete_in_batches
@@ -449,9 +457,11 @@ def connection_delete(*, connection: Connection, actor: str = "system") -> None:
 REFRESH_MARGIN_MAX = timedelta(minutes=5)
 REFRESH_RETRY_MAX = timedelta(hours=1)
 LEASE_POLL_SECONDS = 0.05
-# The sweep hands out due connections in batches; each batch keeps this many token requests in flight.
+# The sweep hands out due connections in batches; each batch keeps this many token requests in flight,
+# and starts them for at most REFRESH_BATCH_SEND_WINDOW after its claim (the rest wait for the next sweep).
 REFRESH_BATCH_SIZE = 100
 REFRESH_BATCH_CONCURRENCY = 8
+REFRESH_BATCH_SEND_WINDOW = timedelta(seconds=5)
 
 
 def refresh_margin(lifetime: timedelta) -> timedelta:
@@ -514,51 +524,231 @@ def _claim_refresh_lease(*, connection_id: str, force_since: datetime | None) ->
     return claimable.update(refresh_lease_until=now + _refresh_lease()) == 1
 
 
-def _claim_refresh_leases(*, connection_ids: list[str]) -> list[str]:
-    """_claim_refresh_lease for many rows in one statement (UPDATE … RETURNING): the ids this caller won.
+@dataclass(frozen=True)
+class _BatchClaim:
+    """The rows one batch won, with what the claim wrote on them: `lease_until`, and `started_at` as the
+    request-started mark of every row that had none (a row keeping an older mark had a refresh interrupted).
+    No token request of the batch starts after `send_deadline` (time.monotonic()), so each one ends, or
+    times out, while the lease still runs."""
+
+    connections: list[Connection]
+    lease_until: datetime
+    started_at: datetime
+    send_deadline: float
+
+
+def _claim_refresh_leases(*, connection_ids: list[str]) -> _BatchClaim:
+    """_claim_refresh_lease for many rows in one statement (UPDATE … RETURNING every column): the rows this
+    caller won, leased and marked "request started" before any request is sent.
 
     The lease conditions sit in the UPDATE's own WHERE, so a row a concurrent caller claimed first is
     re-checked against its new version and skipped, as with the single claim.
     """
     now = timezone.now()
+    claim_window = _refresh_lease() + REFRESH_BATCH_SEND_WINDOW
+    lease_until, send_deadline = now + claim_window, time.monotonic() + REFRESH_BATCH_SEND_WINDOW.total_seconds()
+    if not connection_ids:
+        return _BatchClaim(connections=[], lease_until=lease_until, started_at=now, send_deadline=send_deadline)
     lease_free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lte=now)
     claimable = Connection.objects.filter(lease_free, _wanted(now=now, force_since=None), pk__in=connection_ids)
     query = claimable.query
     compiler = query.get_compiler(using=claimable.db)
-    where, params = compiler.compile(query.where)
+    where, where_params = compiler.compile(query.where)
+    database = db_connections[claimable.db]
     quote = compiler.quote_name
-    table, lease, pk = Connection._meta.db_table, "refresh_lease_until", Connection._meta.pk.column
-    sql = f"UPDATE {quote(table)} SET {quote(lease)} = %s WHERE {where} RETURNING {quote(pk)}"  # noqa: S608
-    with db_connections[claimable.db].cursor() as cursor:
-        cursor.execute(sql, [now + _refresh_lease(), *params])
-        return [row[0] for row in cursor.fetchall()]
+    meta = Connection._meta
+    lease, started = meta.get_field("refresh_lease_until"), meta.get_field("refresh_started_at")
+    columns = meta.concrete_fields
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {quote(lease.column)} = %s, "  # noqa: S608
+        f"{quote(started.column)} = COALESCE({quote(started.column)}, %s) "
+        f"WHERE {where} RETURNING {', '.join(quote(field.column) for field in columns)}"
+    )
+    params = [lease.get_db_prep_save(lease_until, database), started.get_db_prep_save(now, database), *where_params]
+    with database.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows: Iterable[Sequence[Any]] = cursor.fetchall()
+    converters = compiler.get_converters([field.get_col(meta.db_table) for field in columns])
+    if converters:
+        rows = compiler.apply_converters(rows, converters)
+    names = [field.attname for field in columns]
+    return _BatchClaim(
+        connections=[Connection.from_db(claimable.db, names, list(row)) for row in rows],
+        lease_until=lease_until,
+        started_at=now,
+        send_deadline=send_deadline,
+    )
+
+
+def _attach_providers(connections: list[Connection]) -> None:
+    """Give a claimed batch its providers: one query for the batch, none per row."""
+    providers = Provider.objects.in_bulk({connection.provider_id for connection in connections})
+    for connection in connections:
+        connection.provider = providers[connection.provider_id]
+
+
+@functools.cache
+def _token_request_threads() -> ThreadPoolExecutor:
+    """Threads that live as long as the process; provider_client keeps a keep-alive session in each, so
+    one batch's token requests reuse the connections the previous batch opened."""
+    return ThreadPoolExecutor(max_workers=REFRESH_BATCH_CONCURRENCY, thread_name_prefix="token-refresh")
+
+
+os.register_at_fork(after_in_child=_token_request_threads.cache_clear)  # a forked pool process has no threads
+
+
+@dataclass(frozen=True)
+class _SentRequest:
+    """One token request of a batch: the provider's answer or its error, and when it started and ended."""
+
+    answer: dict[str, Any] | ConnectError
+    started_at: datetime
+    finished_at: datetime
+
+
+def _request_new_token_before(
+    deadline: float, connection: Connection, config: ConnectorConfig | None
+) -> _SentRequest | None:
+    """Send one token request, or nothing (None) once the batch's send window has closed."""
+    if time.monotonic() >= deadline:
+        return None
+    started_at = timezone.now()
+    answer: dict[str, Any] | ConnectError
+    try:
+        answer = _request_new_token(connection, config)
+    except ConnectError as error:
+        answer = error
+    return _SentRequest(answer=answer, started_at=started_at, finished_at=timezone.now())
 
 
 def connection_refresh_batch(*, connection_ids: list[str]) -> int:
-    """Refresh the due connections among `connection_ids`, as the sweep does: every lease claimed in one
-    statement, then up to REFRESH_BATCH_CONCURRENCY token requests at a time, each recorded exactly as a
-    single refresh records it, and the batch's refresh history written in one INSERT at the end. Rows
-    another caller holds (a read refreshing one, an overlapping batch) are skipped, so a duplicate batch
-    costs one UPDATE. Returns how many rows this batch refreshed."""
-    claimed = _claim_refresh_leases(connection_ids=connection_ids)
-    if claimed:
-        events: list[RefreshEvent] = []
-        refresh_one = partial(_refresh_claimed_in_thread, trigger=RefreshEvent.Trigger.SWEEP, events=events)
-        try:
-            with ThreadPoolExecutor(max_workers=min(REFRESH_BATCH_CONCURRENCY, len(claimed))) as pool:
-                list(pool.map(refresh_one, claimed))
-        finally:
-            refresh_events_record(events=events)
-    return len(claimed)
+    """Refresh the due connections among `connection_ids`, as the sweep does, in a fixed number of
+    statements: one claims the leases and marks every request started, one or two load the providers and
+    OAuth clients, REFRESH_BATCH_CONCURRENCY token requests run at a time (no transaction open), then one
+    short transaction writes every new token in one UPDATE and the batch's refresh history in one INSERT.
+    Rows another caller holds (a read refreshing one, an overlapping batch)
+    are skipped, so a duplicate batch costs one UPDATE. Revoked, failed and interrupted refreshes, and a
+    refresh that ends an error, are recorded one by one exactly as a single refresh records them.
+    Returns how many rows this batch claimed."""
+    claim = _claim_refresh_leases(connection_ids=connection_ids)
+    if not claim.connections:
+        return 0
+    _attach_providers(claim.connections)
+    configs = connector_configs_for(connections=claim.connections)
+    events: list[RefreshEvent] = []
+    # Rows on which the claim kept an older request-started mark: a refresh whose answer was lost.
+    resent = {connection.pk for connection in claim.connections if connection.refresh_started_at != claim.started_at}
+
+    def ended(
+        connection: Connection, outcome: str, request: _SentRequest | None, error: ConnectError | None = None
+    ) -> None:
+        now = timezone.now()
+        events.append(
+            _refresh_event(
+                connection,
+                trigger=RefreshEvent.Trigger.SWEEP,
+                started_at=request.started_at if request else now,
+                finished_at=request.finished_at if request else now,
+                outcome=outcome,
+                is_resend=connection.pk in resent,
+                error=error,
+            )
+        )
+
+    unsent: list[Connection] = []
+    to_send: list[tuple[Connection, ConnectorConfig | None]] = []
+    for connection in claim.connections:
+        if connection.pk in resent and not _may_resend(connection):
+            ended(connection, RefreshEvent.Outcome.INTERRUPTED, None, RefreshInterrupted())
+            _mark_refresh_interrupted(connection)
+        elif _refreshable(connection):
+            to_send.append((connection, configs[connection.pk]))
+        else:
+            unsent.append(connection)
+    threads = _token_request_threads()
+    sending = [threads.submit(_request_new_token_before, claim.send_deadline, *each) for each in to_send]
+    refreshed: dict[str, tuple[Connection, _SentRequest]] = {}
+    now = timezone.now()
+    for (connection, _config), request in zip(to_send, (each.result() for each in sending), strict=True):
+        if request is None:
+            unsent.append(connection)
+        elif isinstance(request.answer, InvalidGrant):
+            ended(connection, RefreshEvent.Outcome.REVOKED, request, request.answer)
+            _mark_refresh_revoked(connection)
+        elif isinstance(request.answer, ConnectError):
+            ended(connection, RefreshEvent.Outcome.FAILED, request, request.answer)
+            _mark_refresh_failed(connection, request.answer)
+        elif _recovers_from_refresh_error(connection):
+            ended(connection, RefreshEvent.Outcome.REFRESHED, request)
+            _store_refreshed_token(connection, request.answer)
+        else:
+            _apply_refreshed_token(connection, request.answer, now=now)
+            refreshed[connection.pk] = (connection, request)
+    _release_unsent(unsent, claim=claim)
+    with transaction.atomic():
+        written = _write_leased_rows(
+            [connection for connection, _request in refreshed.values()],
+            fields=REFRESHED_TOKEN_FIELDS,
+            lease_until=claim.lease_until,
+        )
+        # A row reconnected (or taken over) while its request was out keeps its new owner's state, and the
+        # answer this batch got for it is not history: the new owner records its own.
+        for connection_id in written:
+            connection, request = refreshed[connection_id]
+            ended(connection, RefreshEvent.Outcome.REFRESHED, request)
+        refresh_events_record(events=events)
+    return len(claim.connections)
 
 
-def _refresh_claimed_in_thread(connection_id: str, *, trigger: str, events: list[RefreshEvent]) -> None:
-    try:
-        _refresh_claimed(connection_id, trigger=trigger, events=events)
-    except ConnectError:
-        pass  # recorded on the row (error, backoff, or disconnected) by _refresh_claimed; the sweep retries
-    finally:
-        db_connections.close_all()  # this thread's own database connections
+def _release_unsent(connections: list[Connection], *, claim: _BatchClaim) -> None:
+    """Free the rows this batch claimed but sent nothing for (not refreshable, or the send window closed),
+    taking back the request-started mark where the claim wrote it: no request was made."""
+    if not connections:
+        return
+    Connection.objects.filter(pk__in=[c.pk for c in connections], refresh_lease_until=claim.lease_until).update(
+        refresh_lease_until=None,
+        refresh_started_at=Case(
+            When(refresh_started_at=claim.started_at, then=Value(None)), default=F("refresh_started_at")
+        ),
+    )
+
+
+def _write_leased_rows(connections: list[Connection], *, fields: list[str], lease_until: datetime) -> set[str]:
+    """Save `fields` of many rows in one UPDATE … FROM (VALUES …), each value prepared by its field (the
+    credentials encrypted by the vault), on the rows that still carry this batch's lease: a row
+    reconnected meanwhile, or whose lease ran out and was taken over, is left to its new owner.
+    Returns the ids written."""
+    if not connections:
+        return set()
+    database = db_connections[Connection.objects.db]
+    quote = database.ops.quote_name
+    meta = Connection._meta
+    table, pk, lease = quote(meta.db_table), meta.pk, meta.get_field("refresh_lease_until")
+    written = [meta.get_field(name) for name in fields]
+    # PostgreSQL types a VALUES column from its literals (text when all are NULL): cast to the column's type.
+    # SQLite stores what it is given, and a CAST there would turn a datetime's text into a number.
+    cast = database.vendor == "postgresql"
+
+    def value(field: Field) -> str:
+        source = f"refreshed.{quote(field.column)}"
+        return f"CAST({source} AS {field.db_type(database)})" if cast else source
+
+    row = f"({', '.join(['%s'] * (1 + len(written)))})"
+    sql = (
+        f"WITH refreshed ({', '.join(quote(field.column) for field in [pk, *written])}) "  # noqa: S608
+        f"AS (VALUES {', '.join([row] * len(connections))}) "
+        f"UPDATE {table} SET {', '.join(f'{quote(field.column)} = {value(field)}' for field in written)} "
+        f"FROM refreshed WHERE {table}.{quote(pk.column)} = refreshed.{quote(pk.column)} "
+        f"AND {table}.{quote(lease.column)} = %s RETURNING {table}.{quote(pk.column)}"
+    )
+    params: list[Any] = []
+    for connection in connections:
+        params.append(connection.pk)
+        params.extend(field.get_db_prep_save(field.pre_save(connection, False), database) for field in written)
+    params.append(lease.get_db_prep_save(lease_until, database))
+    with database.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def refresh_events_record(*, events: list[RefreshEvent]) -> None:
@@ -569,16 +759,23 @@ def refresh_events_record(*, events: list[RefreshEvent]) -> None:
 
 
 def _refresh_event(
-    connection: Connection, *, trigger: str, started_at: datetime, outcome: str, error: ConnectError | None = None
+    connection: Connection,
+    *,
+    trigger: str,
+    started_at: datetime,
+    outcome: str,
+    is_resend: bool,
+    error: ConnectError | None = None,
+    finished_at: datetime | None = None,
 ) -> RefreshEvent:
     return RefreshEvent(
         application_id=connection.application_id,
         connection_id=connection.pk,
         started_at=started_at,
-        finished_at=timezone.now(),
+        finished_at=finished_at or timezone.now(),
         outcome=outcome,
         trigger=trigger,
-        is_resend=connection.refresh_started_at is not None and connection.refresh_started_at < started_at,
+        is_resend=is_resend,
         error_code=error.code if error else "",
         message=error.user_message[:500] if error else "",
     )
@@ -654,7 +851,12 @@ def _refresh_claimed(connection_id: str, *, trigger: str, events: list[RefreshEv
     started_at = timezone.now()
 
     def ended(outcome: str, error: ConnectError | None = None) -> None:
-        events.append(_refresh_event(connection, trigger=trigger, started_at=started_at, outcome=outcome, error=error))
+        resent = connection.refresh_started_at is not None and connection.refresh_started_at < started_at
+        events.append(
+            _refresh_event(
+                connection, trigger=trigger, started_at=started_at, outcome=outcome, is_resend=resent, error=error
+            )
+        )
 
     recorded = False
     try:
@@ -666,14 +868,14 @@ def _refresh_claimed(connection_id: str, *, trigger: str, events: list[RefreshEv
             ended(RefreshEvent.Outcome.INTERRUPTED, interrupted)
             _mark_refresh_interrupted(connection)
             raise interrupted
+        if not _refreshable(connection):
+            return connection
         if connection.refresh_started_at is None:
             # Written before the request: if this process dies after the provider rotated the refresh
             # token but before the answer is saved, the next claimer knows the outcome is unknown.
             connection.refresh_started_at = started_at
             Connection.objects.filter(pk=connection_id).update(refresh_started_at=connection.refresh_started_at)
-        token = _request_new_token(connection)
-        if token is None:
-            return connection
+        token = _request_new_token(connection, connector_config_for(connection=connection))
         stored = _store_refreshed_token(connection, token)
         recorded = True
         ended(RefreshEvent.Outcome.REFRESHED)
@@ -696,19 +898,23 @@ def _refresh_claimed(connection_id: str, *, trigger: str, events: list[RefreshEv
             Connection.objects.filter(pk=connection_id).update(refresh_lease_until=None)
 
 
-def _request_new_token(connection: Connection) -> dict | None:
-    """The provider's next token for this connection, or None when it cannot be refreshed."""
+def _refreshable(connection: Connection) -> bool:
+    """Whether the provider can give this connection a new token (a refresh token, or client credentials)."""
     credentials = connection.credentials or {}
     if connection.is_authentication_pending or not credentials.get("access_token"):
-        return None
-    config = connector_config_for(connection=connection)
+        return False
+    if connection.provider.auth_type == Provider.AuthType.OAUTH2_CLIENT_CREDENTIALS:
+        return True
+    quirks = connection.provider.oauth.get("token_quirks") or {}
+    return not quirks.get("no_refresh_token") and bool(credentials.get("refresh_token"))
+
+
+def _request_new_token(connection: Connection, config: ConnectorConfig | None) -> dict[str, Any]:
+    """The provider's next token for a _refreshable connection (a provider request: no transaction open)."""
     if connection.provider.auth_type == Provider.AuthType.OAUTH2_CLIENT_CREDENTIALS:
         return provider_client.fetch_client_credentials_token(connection=connection, config=config)
-    quirks = connection.provider.oauth.get("token_quirks") or {}
-    if quirks.get("no_refresh_token") or not credentials.get("refresh_token"):
-        return None
     return provider_client.refresh_token(
-        connection=connection, config=config, refresh_token_value=credentials["refresh_token"]
+        connection=connection, config=config, refresh_token_value=connection.credentials["refresh_token"]
     )
 
 
@@ -719,31 +925,49 @@ REFRESH_STATE_FIELDS = [
     "refresh_due_at",
     "refresh_failure_count",
 ]
+REFRESHED_TOKEN_FIELDS = [
+    "credentials",
+    "credentials_expires_at",
+    "scopes_granted",
+    "last_refreshed_at",
+    *REFRESH_STATE_FIELDS,
+    "modified_at",
+]
 
 
-def _store_refreshed_token(connection: Connection, token: dict) -> Connection:
+def _recovers_from_refresh_error(connection: Connection) -> bool:
+    return connection.status == Connection.Status.ERROR and connection.health_status_code in REFRESH_ERROR_CODES
+
+
+def _apply_refreshed_token(connection: Connection, token: dict[str, Any], *, now: datetime) -> list[str]:
+    """Put a refreshed token on the row in memory; returns the fields to save. A row the last refresh left
+    in error recovers: a fresh token proves the refresh works, not that the provider accepts it, so a
+    provider with a verification request says healthy, one without says unverified."""
+    normalized = normalize_token(
+        provider=connection.provider,
+        token=token,
+        requested_scopes=connection.scopes_granted,
+        previous=connection.credentials or {},
+    )
+    recovers = _recovers_from_refresh_error(connection)
+    connection.credentials = normalized.credentials
+    connection.credentials_expires_at = normalized.expires_at
+    connection.scopes_granted = normalized.scopes or connection.scopes_granted
+    connection.last_refreshed_at = now
+    _reset_refresh_state(connection, now=now)
+    if not recovers:
+        return REFRESHED_TOKEN_FIELDS
+    if connection.provider.verifies_credentials:
+        _record_health(connection, status=Connection.Status.HEALTHY, code="healthy")
+    else:
+        _set_health(connection, provider_client.NOTHING_TO_VERIFY)
+    return [*REFRESHED_TOKEN_FIELDS, *HEALTH_FIELDS]
+
+
+def _store_refreshed_token(connection: Connection, token: dict[str, Any]) -> Connection:
     with transaction.atomic():
         locked = _lock(connection)
-        previous = locked.credentials or {}
-        normalized = normalize_token(
-            provider=locked.provider, token=token, requested_scopes=locked.scopes_granted, previous=previous
-        )
-        now = timezone.now()
-        locked.credentials = normalized.credentials
-        locked.credentials_expires_at = normalized.expires_at
-        locked.scopes_granted = normalized.scopes or locked.scopes_granted
-        locked.last_refreshed_at = now
-        _reset_refresh_state(locked, now=now)
-        fields = ["credentials", "credentials_expires_at", "scopes_granted", "last_refreshed_at", *REFRESH_STATE_FIELDS]
-        if locked.status == Connection.Status.ERROR and locked.health_status_code in REFRESH_ERROR_CODES:
-            # Recovery clears the refresh error. A fresh token proves the refresh works, not that the provider
-            # accepts it: only a verification does.
-            if locked.provider.verifies_credentials:
-                _record_health(locked, status=Connection.Status.HEALTHY, code="healthy")
-            else:
-                _set_health(locked, provider_client.NOTHING_TO_VERIFY)
-            fields += HEALTH_FIELDS
-        locked.save(update_fields=[*dict.fromkeys(fields), "modified_at"])
+        locked.save(update_fields=_apply_refreshed_token(locked, token, now=timezone.now()))
     return locked
 
 

@@ -1,5 +1,6 @@
-"""The sweep refreshes in batches: one statement claims a batch's leases, duplicates cost one statement,
-rows a reader is refreshing are left to it, and failures are recorded as a single refresh records them."""
+"""The sweep refreshes in batches: one statement claims a batch's leases and marks its requests started,
+one writes its new tokens, duplicates cost one statement, rows a reader is refreshing are left to it, and
+failures are recorded as a single refresh records them."""
 
 from datetime import timedelta
 
@@ -8,8 +9,11 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.audit.models import AuditEvent
 from apps.connections import services, tasks
 from apps.connections.models import Connection
+from apps.webhooks.models import WebhookDelivery
+from tests.connections.conftest import make_provider
 from tests.factories import ConnectionFactory, ConnectorConfigFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -97,3 +101,198 @@ def test_the_sweep_hands_out_batches(fake_provider, oauth_provider, application,
     assert tasks.refresh_expiring_credentials() == 5
     assert len(fake_provider.calls("/token")) == 5
     assert all(Connection.objects.get(pk=c.pk).last_refreshed_at is not None for c in rows)
+
+
+COMPARED_FIELDS = [
+    "status",
+    "health_status_code",
+    "health_message",
+    "scopes_granted",
+    "refresh_failure_count",
+    "refresh_lease_until",
+    "refresh_started_at",
+    "refresh_failed_at",
+    "is_authentication_pending",
+]
+
+
+def _state(connection: Connection) -> dict:
+    stored = Connection.objects.get(pk=connection.pk)
+    credentials = dict(stored.credentials)
+    return {
+        **{name: getattr(stored, name) for name in COMPARED_FIELDS},
+        "credentials": {key: value for key, value in credentials.items() if key != "expires_at"},
+        "expires_in": round((stored.credentials_expires_at - timezone.now()).total_seconds(), -1),
+        "due_in": round((stored.refresh_due_at - timezone.now()).total_seconds(), -1),
+        "refreshed": stored.last_refreshed_at is not None
+        and stored.last_refreshed_at > timezone.now() - timedelta(minutes=1),
+        "modified": stored.modified_at > timezone.now() - timedelta(minutes=1),
+    }
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        {"status": Connection.Status.HEALTHY, "health_status_code": "healthy"},
+        {
+            "status": Connection.Status.ERROR,
+            "health_status_code": "provider_unavailable",
+            "refresh_failure_count": 2,
+            "refresh_failed_at": timezone.now() - timedelta(minutes=5),
+        },
+    ],
+    ids=["healthy", "recovering-from-a-failed-refresh"],
+)
+def test_a_batch_leaves_each_row_as_a_single_refresh_leaves_it(
+    fake_provider, oauth_provider, application, customer, before
+):
+    """Same tokens in, same row out: credentials (decrypted through the vault), expiry, next due time,
+    refresh state, health and webhooks, whether the row is written in bulk or, recovering, one by one."""
+    application.webhook_url = "https://hooks.acme.test/patchbay"
+    application.save()
+    ConnectorConfigFactory(application=application, provider=oauth_provider)
+    fake_provider.on("POST", "/token", body=rotating_token)
+    single, batched = (due_connections(application, customer, oauth_provider, 1)[0] for _ in range(2))
+    Connection.objects.filter(pk__in=[single.pk, batched.pk]).update(**before)
+
+    services.connection_refresh_credentials(connection_id=single.pk)
+    single_webhooks = WebhookDelivery.objects.count()
+    assert services.connection_refresh_batch(connection_ids=[batched.pk]) == 1
+
+    assert _state(batched) == _state(single)
+    assert _state(batched)["credentials"]["refresh_token"] == "next-rt-0"
+    assert WebhookDelivery.objects.count() == 2 * single_webhooks
+
+
+def test_a_batch_runs_the_same_statements_for_3_rows_as_for_12(fake_provider, oauth_provider, application, customer):
+    ConnectorConfigFactory(application=application, provider=oauth_provider)
+    fake_provider.on("POST", "/token", body=rotating_token)
+    few, many = (
+        due_connections(application, customer, oauth_provider, 3),
+        due_connections(application, customer, oauth_provider, 12),
+    )
+    with CaptureQueriesContext(db_connection) as for_few:
+        services.connection_refresh_batch(connection_ids=[c.pk for c in few])
+    with CaptureQueriesContext(db_connection) as for_many:
+        services.connection_refresh_batch(connection_ids=[c.pk for c in many])
+
+    assert len(for_many.captured_queries) == len(for_few.captured_queries) <= 7
+    statements = [q["sql"].lstrip().split(" ", 1)[0].upper() for q in for_many.captured_queries]
+    assert statements.count("UPDATE") == 1 and statements.count("WITH") == 1, "one claim, one write"
+    assert statements.count("INSERT") == 1, "the batch's refresh history"
+    assert all(Connection.objects.get(pk=c.pk).credentials["refresh_token"].startswith("next-") for c in few + many)
+
+
+def test_every_request_of_a_batch_is_marked_started_on_its_row_before_it_is_sent(
+    fake_provider, oauth_provider, application, customer
+):
+    """What makes an interrupted batch recoverable: a process killed after the provider answered leaves rows
+    that say "outcome unknown", so the next claimer resends inside the reuse grace or gives up once."""
+    ConnectorConfigFactory(application=application, provider=oauth_provider)
+    rows = due_connections(application, customer, oauth_provider, 5)
+    marks_seen_by_the_provider = []
+
+    def record_the_mark(request):
+        token = request.form["refresh_token"]
+        row = next(c for n, c in enumerate(rows) if f"rt-{n}" == token)
+        marks_seen_by_the_provider.append(
+            Connection.objects.filter(pk=row.pk).values_list("refresh_started_at", flat=True).get()
+        )
+        return rotating_token(request)
+
+    fake_provider.on("POST", "/token", body=record_the_mark)
+    services.connection_refresh_batch(connection_ids=[c.pk for c in rows])
+
+    assert len(marks_seen_by_the_provider) == 5 and None not in marks_seen_by_the_provider
+    assert all(Connection.objects.get(pk=c.pk).refresh_started_at is None for c in rows), "cleared once stored"
+
+
+def test_an_interrupted_refresh_found_by_a_batch_is_resent_inside_the_grace_or_given_up_once(
+    fake_provider, application, customer
+):
+    rotating = make_provider(
+        "rotating-graceful",
+        fake_provider.url,
+        oauth={"token_quirks": {"refresh_token_rotates": True, "refresh_token_reuse_seconds": 300}},
+    )
+    strict = make_provider(
+        "rotating-strict", fake_provider.url, oauth={"token_quirks": {"refresh_token_rotates": True}}
+    )
+    for provider in (rotating, strict):
+        ConnectorConfigFactory(application=application, provider=provider)
+    (graceful_row,) = due_connections(application, customer, rotating, 1)
+    (strict_row,) = due_connections(application, customer, strict, 1)
+    # What a killed batch leaves: the request was marked started a minute ago and the answer never stored.
+    Connection.objects.filter(pk__in=[graceful_row.pk, strict_row.pk]).update(
+        refresh_started_at=timezone.now() - timedelta(minutes=1)
+    )
+    fake_provider.on("POST", "/token", body=rotating_token)
+
+    assert services.connection_refresh_batch(connection_ids=[graceful_row.pk, strict_row.pk]) == 2
+    assert [call.form["refresh_token"] for call in fake_provider.calls("/token")] == ["rt-0"]
+    graceful, given_up = (Connection.objects.get(pk=c.pk) for c in (graceful_row, strict_row))
+    assert graceful.credentials["refresh_token"] == "next-rt-0" and graceful.refresh_started_at is None
+    assert given_up.status == Connection.Status.DISCONNECTED and given_up.health_status_code == "refresh_interrupted"
+    assert AuditEvent.objects.filter(action="connection.refresh_interrupted", target_id=strict_row.pk).count() == 1
+
+
+def test_a_row_reconnected_while_its_batch_waits_on_the_provider_keeps_the_new_grant(
+    fake_provider, oauth_provider, application, customer
+):
+    ConnectorConfigFactory(application=application, provider=oauth_provider)
+    reconnected, other = due_connections(application, customer, oauth_provider, 2)
+
+    def reconnect_during_the_request(request):
+        if request.form["refresh_token"] == "rt-0":
+            row = Connection.objects.get(pk=reconnected.pk)
+            row.credentials = {"access_token": "from-the-reconnect", "refresh_token": "rt-reconnected"}
+            row.refresh_lease_until = row.refresh_started_at = None
+            row.save()
+        return rotating_token(request)
+
+    fake_provider.on("POST", "/token", body=reconnect_during_the_request)
+    services.connection_refresh_batch(connection_ids=[reconnected.pk, other.pk])
+
+    assert Connection.objects.get(pk=reconnected.pk).credentials["access_token"] == "from-the-reconnect"
+    assert Connection.objects.get(pk=other.pk).credentials["refresh_token"] == "next-rt-1"
+
+
+def test_rows_the_send_window_left_unsent_are_freed_for_the_next_sweep(
+    fake_provider, oauth_provider, application, customer, monkeypatch
+):
+    ConnectorConfigFactory(application=application, provider=oauth_provider)
+    fresh, interrupted = due_connections(application, customer, oauth_provider, 2)
+    earlier_mark = timezone.now() - timedelta(seconds=10)
+    Connection.objects.filter(pk=interrupted.pk).update(refresh_started_at=earlier_mark)
+    fake_provider.on("POST", "/token", body=rotating_token)
+    monkeypatch.setattr(services, "REFRESH_BATCH_SEND_WINDOW", timedelta(0))
+
+    assert services.connection_refresh_batch(connection_ids=[fresh.pk, interrupted.pk]) == 2
+    assert fake_provider.calls("/token") == []
+    fresh, interrupted = (Connection.objects.get(pk=c.pk) for c in (fresh, interrupted))
+    assert fresh.refresh_lease_until is None and fresh.refresh_started_at is None, "nothing was sent"
+    assert interrupted.refresh_lease_until is None and interrupted.refresh_started_at == earlier_mark
+
+
+def test_a_batch_backs_off_a_refused_row_by_its_retry_after_and_announces_the_error_once(
+    fake_provider, oauth_provider, application, customer
+):
+    application.webhook_url = "https://hooks.acme.test/patchbay"
+    application.save()
+    ConnectorConfigFactory(application=application, provider=oauth_provider)
+    limited, fine = due_connections(application, customer, oauth_provider, 2)
+
+    def rate_limit_the_first(request):
+        if request.form["refresh_token"] == "rt-0":
+            return 429, {"error": "slow_down"}
+        return rotating_token(request)
+
+    fake_provider.on("POST", "/token", body=rate_limit_the_first, headers={"Retry-After": "600"})
+    services.connection_refresh_batch(connection_ids=[limited.pk, fine.pk])
+
+    limited = Connection.objects.get(pk=limited.pk)
+    assert limited.status == Connection.Status.ERROR and limited.refresh_failure_count == 1
+    assert limited.refresh_due_at >= timezone.now() + timedelta(seconds=590)
+    assert limited.refresh_lease_until is None and limited.refresh_started_at is None
+    assert list(WebhookDelivery.objects.values_list("event_type", flat=True)) == ["connection.error"]
+    assert Connection.objects.get(pk=fine.pk).credentials["refresh_token"] == "next-rt-1"

@@ -4,8 +4,16 @@ from apps.connections.selectors import (
     connection_list,
     connection_page_load,
     connection_page_shape,
+    connector_config_for,
+    connector_configs_for,
 )
-from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory, provider_for
+from tests.factories import (
+    ApplicationFactory,
+    ConnectionFactory,
+    ConnectorConfigFactory,
+    CustomerFactory,
+    provider_for,
+)
 
 
 def test_another_applications_connection_is_invisible(db):
@@ -45,3 +53,26 @@ def test_a_page_costs_the_same_queries_whatever_its_size(db, django_assert_max_n
         ConnectionFactory(application=application, customer=customer)
     with django_assert_max_num_queries(3):
         _read_page(application)
+
+
+def test_a_batch_resolves_the_same_oauth_clients_as_one_connection_at_a_time(db, django_assert_num_queries):
+    application, other_application = ApplicationFactory(), ApplicationFactory()
+    customer = CustomerFactory(application=application)
+    hubspot, sandbox, salesforce = (provider_for(name) for name in ("hubspot", "patchbay-sandbox", "salesforce"))
+    hubspot_client = ConnectorConfigFactory(application=application, provider=hubspot)
+    disabled = ConnectorConfigFactory(application=application, provider=salesforce, is_enabled=False)
+    ConnectorConfigFactory(application=other_application, provider=sandbox)
+    connections = [
+        ConnectionFactory(
+            application=application, customer=customer, provider=hubspot, connector_config=hubspot_client
+        ),
+        ConnectionFactory(application=application, customer=customer, provider=hubspot),
+        ConnectionFactory(application=application, customer=customer, provider=salesforce, connector_config=disabled),
+        ConnectionFactory(application=application, customer=customer, provider=sandbox),
+    ]
+    one_at_a_time = [connector_config_for(connection=connection) for connection in connections]
+
+    with django_assert_num_queries(2):
+        batched = connector_configs_for(connections=connections)
+    assert [batched[connection.pk] for connection in connections] == one_at_a_time
+    assert one_at_a_time == [hubspot_client, hubspot_client, disabled, None], "another application's is not used"
