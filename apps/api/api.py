@@ -1,7 +1,8 @@
 """The one NinjaAPI: native v1 plus the Stuut, OpenInt and Supaglue compatibility surfaces.
 
 Mounted at /api/ (config/urls.py): OpenAPI at /api/openapi.json, docs at /api/docs. Every operation
-authenticates with an application API key; every error is {"error": {"code", "message", "details"}}.
+authenticates with an application API key; every error is
+{"error": {"code", "message", "details", "title", "resolution"}} (apps/api/errors.py).
 """
 
 from ninja import NinjaAPI
@@ -19,7 +20,8 @@ api = NinjaAPI(
     version="1.0.0",
     description=(
         "Connect your customers' accounts at third-party services. Authenticate with "
-        '`Authorization: Bearer <api key>`. Errors are `{"error": {"code", "message", "details"}}`. '
+        '`Authorization: Bearer <api key>`. Errors are `{"error": {"code", "message", "details", "title", '
+        '"resolution"}}`: `code` is stable, `resolution` says what to do next. '
         "Compatibility surfaces for Stuut, OpenInt and Supaglue clients live under /api/compat/<product>."
     ),
     urls_namespace="api",

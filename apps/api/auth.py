@@ -23,9 +23,9 @@ from django.utils import timezone
 from ninja.errors import Throttled
 from ninja.security import APIKeyHeader, HttpBearer
 
-from apps.api.errors import ApiError
 from apps.api.selectors import customer_token_authenticate
 from apps.api.services import CUSTOMER_TOKEN_PREFIX
+from apps.core.errors import Forbidden
 from apps.tenants.models import ApiKey, Application, Customer
 from apps.tenants.selectors import api_key_authenticate
 
@@ -118,7 +118,7 @@ def _authenticate(raw: str, *, customer_token_allowed: bool) -> Caller | None:
         if token is None:
             return None
         if not customer_token_allowed:
-            raise ApiError(403, CUSTOMER_TOKEN_FORBIDDEN, code="forbidden")
+            raise Forbidden(CUSTOMER_TOKEN_FORBIDDEN)
         enforce_rate_limit(token.pk)
         return Caller(application=token.application, actor=f"customer_token:{token.pk}", customer=token.customer)
     api_key = api_key_authenticate(raw_key=raw)

@@ -1,7 +1,9 @@
-"""Every API failure is one JSON shape: {"error": {"code", "message", "details"}}.
+"""Every API failure is one JSON shape, rendered from a PatchbayError in one handler:
+{"error": {"code", "message", "details", "title", "resolution"}}.
 
-All exception handlers live here and are registered on the one NinjaAPI, so a service raising a domain
-exception never has to know which status code or body it becomes.
+Services raise PatchbayError subclasses; the framework's own failures (ninja's validation, authentication
+and throttling, Django's 404, database integrity errors, anything unexpected) are first translated into
+one (`as_patchbay_error`), so a service never has to know which status code or body its error becomes.
 """
 
 import logging
@@ -15,47 +17,71 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 
-from apps.connections.exceptions import ConnectError, SettingsInvalid
+from apps.core.errors import Conflict, NotFound, PatchbayError, ValidationFailed, error_body
 
 logger = logging.getLogger("apps.api")
 
-STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    422: "validation_error",
-    429: "rate_limited",
-    500: "internal_error",
-    502: "provider_error",
-}
+
+class Unauthorized(PatchbayError):
+    code = "unauthorized"
+    message = "Missing, unknown or revoked API key. Send 'Authorization: Bearer <api key>'."
+    status = 401
+    title = "Not signed in"
+    resolution = "Send a live API key (or a customer token) as 'Authorization: Bearer <key>'."
 
 
-class ApiError(HttpError):
-    """An HttpError with a stable machine-readable code and optional details."""
-
-    def __init__(self, status_code: int, message: str, *, code: str | None = None, details=None):
-        super().__init__(status_code, message)
-        self.code = code or STATUS_CODES.get(status_code, "error")
-        self.details = details
-
-
-class NotFound(ApiError):
-    def __init__(self, what: str = "Resource"):
-        super().__init__(404, f"{what} not found.", code="not_found")
+class RateLimited(PatchbayError):
+    code = "rate_limited"
+    message = "Too many requests for this API key."
+    status = 429
+    title = "Too many requests"
+    resolution = "Wait the number of seconds in Retry-After (also details.retry_after), then retry."
 
 
-def error_response(
-    api: NinjaAPI, request: HttpRequest, *, status: int, code: str, message: str, details=None
-) -> HttpResponse:
-    body = {"error": {"code": code, "message": message, "details": details if details is not None else {}}}
-    return api.create_response(request, body, status=status)
+class PayloadTooLarge(PatchbayError):
+    code = "payload_too_large"
+    message = "The request body is too large."
+    status = 413
+    title = "Request too large"
+    resolution = "Send a smaller body; the limit is in the message."
 
 
-def _clean_ninja_errors(errors: list) -> list:
+class InternalError(PatchbayError):
+    code = "internal_error"
+    message = "Something went wrong on our side. Please try again; if it keeps happening, contact support."
+    status = 500
+    title = "Something went wrong"
+    resolution = "Try again; if it keeps happening, contact support with the time of the request."
+
+
+class BadRequest(PatchbayError):
+    code = "bad_request"
+    message = "The request could not be read."
+    status = 400
+    title = "The request could not be read"
+    resolution = "Send a well-formed body (JSON with Content-Type: application/json) and try again."
+
+
+class InvalidCursor(PatchbayError):
+    code = "invalid_cursor"
+    message = "The cursor is not valid. Use next_cursor from a previous page."
+    status = 400
+    title = "Invalid page cursor"
+    resolution = "Pass next_cursor exactly as a previous page returned it, or leave cursor out for the first page."
+
+
+class UnknownProvider(PatchbayError):
+    code = "unknown_provider"
+    message = "Unknown provider."
+    status = 422
+    title = "Unknown provider"
+    resolution = "Use a provider name from GET /api/v1/providers."
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Unknown provider {name!r}.")
+
+
+def _clean_ninja_errors(errors: list[dict]) -> list[dict]:
     cleaned = []
     for error in errors:
         item = {k: v for k, v in error.items() if k in {"type", "loc", "msg"}}
@@ -64,135 +90,70 @@ def _clean_ninja_errors(errors: list) -> list:
     return cleaned
 
 
-def register_exception_handlers(api: NinjaAPI) -> None:
-    def on_validation(request, exc: NinjaValidationError):
-        return error_response(
-            api,
-            request,
-            status=422,
-            code="validation_error",
-            message="The request is not valid.",
-            details={"errors": _clean_ninja_errors(exc.errors)},
-        )
+def _from_django_validation(exc: DjangoValidationError) -> PatchbayError:
+    """A model's full_clean failing: per-field messages, and a unique constraint is a conflict."""
+    if hasattr(exc, "error_dict"):
+        details = {"fields": {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}}
+        codes = {e.code for errors in exc.error_dict.values() for e in errors}
+    else:
+        details = {"errors": [str(m) for m in exc.messages]}
+        codes = {getattr(e, "code", None) for e in exc.error_list}
+    if "unique" in codes or "unique_together" in codes:
+        return Conflict("That already exists.", details=details)
+    return ValidationFailed(details=details)
 
-    def on_authentication(request, exc: AuthenticationError):
-        return error_response(
-            api,
-            request,
-            status=401,
-            code="unauthorized",
-            message="Missing, unknown or revoked API key. Send 'Authorization: Bearer <api key>'.",
-        )
 
-    def on_throttled(request, exc: Throttled):
-        wait = max(1, int(exc.wait or 1))
-        response = error_response(
-            api,
-            request,
-            status=429,
-            code="rate_limited",
-            message=f"Too many requests for this API key. Retry in {wait} seconds.",
-            details={"retry_after": wait},
-        )
-        response["Retry-After"] = str(wait)
-        return response
-
-    def on_http_error(request, exc: HttpError):
-        return error_response(
-            api,
-            request,
-            status=exc.status_code,
-            code=getattr(exc, "code", None) or STATUS_CODES.get(exc.status_code, "error"),
-            message=str(exc.message),
-            details=getattr(exc, "details", None),
-        )
-
-    def on_404(request, exc: Http404):
-        return error_response(api, request, status=404, code="not_found", message="Not found.")
-
-    def on_settings_invalid(request, exc: SettingsInvalid):
-        return error_response(
-            api,
-            request,
-            status=422,
-            code=exc.code,
-            message=exc.user_message,
-            details={"settings": exc.errors},
-        )
-
-    def on_connect_error(request, exc: ConnectError):
-        response = error_response(
-            api,
-            request,
-            status=getattr(exc, "http_status", 400),
-            code=exc.code,
-            message=exc.user_message,
-        )
-        if getattr(exc, "retry_after", None):
-            response["Retry-After"] = str(exc.retry_after)
-        return response
-
-    def on_too_big(request, exc: RequestDataTooBig):
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return error_response(
-            api,
-            request,
-            status=413,
-            code="payload_too_large",
-            message=f"The request body is larger than the {limit}-byte limit.",
-        )
-
-    def on_django_validation(request, exc: DjangoValidationError):
-        if hasattr(exc, "error_dict"):
-            details = {"fields": {field: [str(m) for m in msgs] for field, msgs in exc.message_dict.items()}}
-            codes = {e.code for errors in exc.error_dict.values() for e in errors}
-        else:
-            details = {"errors": [str(m) for m in exc.messages]}
-            codes = {getattr(e, "code", None) for e in exc.error_list}
-        if "unique" in codes or "unique_together" in codes:
-            return error_response(
-                api, request, status=409, code="conflict", message="That already exists.", details=details
+def as_patchbay_error(request: HttpRequest, exc: Exception) -> PatchbayError:
+    """The domain error a failure is, for the caller; anything unforeseen is a logged internal_error."""
+    match exc:
+        case PatchbayError():
+            return exc
+        case NinjaValidationError():
+            return ValidationFailed(details={"errors": _clean_ninja_errors(exc.errors)})
+        case AuthenticationError():
+            return Unauthorized()
+        case Throttled():
+            wait = max(1, int(exc.wait or 1))
+            return RateLimited(
+                f"Too many requests for this API key. Retry in {wait} seconds.",
+                details={"retry_after": wait},
+                retry_after=wait,
             )
-        return error_response(
-            api, request, status=422, code="validation_error", message="The request is not valid.", details=details
-        )
+        case HttpError(status_code=400):
+            return BadRequest(f"The request could not be read: {exc.message}.")
+        case Http404():
+            return NotFound()
+        case RequestDataTooBig():
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return PayloadTooLarge(f"The request body is larger than the {limit}-byte limit.")
+        case DjangoValidationError():
+            return _from_django_validation(exc)
+        case IntegrityError():
+            logger.info("Integrity error on %s %s", request.method, request.path)
+            return Conflict()
+        case DataError():
+            # e.g. a NUL character in a string, or a value too long for its column: the input's fault.
+            logger.info("Data error on %s %s: %s", request.method, request.path, type(exc).__name__)
+            return ValidationFailed(
+                "A value in the request cannot be stored (too long, or it contains a NUL character)."
+            )
+    logger.exception("Unhandled API error on %s %s", request.method, request.path, exc_info=exc)
+    return InternalError()
 
-    def on_integrity(request, exc: IntegrityError):
-        logger.info("Integrity error on %s %s", request.method, request.path)
-        return error_response(
-            api, request, status=409, code="conflict", message="That conflicts with an existing object."
-        )
 
-    def on_data_error(request, exc: DataError):
-        # e.g. a NUL character in a string, or a value too long for its column: the input's fault.
-        logger.info("Data error on %s %s: %s", request.method, request.path, type(exc).__name__)
-        return error_response(
-            api,
-            request,
-            status=422,
-            code="validation_error",
-            message="A value in the request cannot be stored (too long, or it contains a NUL character).",
-        )
+def error_response(api: NinjaAPI, request: HttpRequest, error: PatchbayError) -> HttpResponse:
+    response = api.create_response(request, error_body(error), status=error.status)
+    if error.retry_after:
+        response["Retry-After"] = str(error.retry_after)
+    return response
 
-    def on_unexpected(request, exc: Exception):
-        logger.exception("Unhandled API error on %s %s", request.method, request.path)
-        return error_response(
-            api,
-            request,
-            status=500,
-            code="internal_error",
-            message="Something went wrong on our side. Please try again; if it keeps happening, contact support.",
-        )
 
-    api.add_exception_handler(NinjaValidationError, on_validation)
-    api.add_exception_handler(AuthenticationError, on_authentication)
-    api.add_exception_handler(Throttled, on_throttled)
-    api.add_exception_handler(HttpError, on_http_error)
-    api.add_exception_handler(Http404, on_404)
-    api.add_exception_handler(SettingsInvalid, on_settings_invalid)
-    api.add_exception_handler(ConnectError, on_connect_error)
-    api.add_exception_handler(DjangoValidationError, on_django_validation)
-    api.add_exception_handler(IntegrityError, on_integrity)
-    api.add_exception_handler(DataError, on_data_error)
-    api.add_exception_handler(RequestDataTooBig, on_too_big)
-    api.add_exception_handler(Exception, on_unexpected)
+def register_exception_handlers(api: NinjaAPI) -> None:
+    """One handler for every failure. It is registered for each class ninja has a default handler for
+    (the most specific registered class wins), and for Exception."""
+
+    def on_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return error_response(api, request, as_patchbay_error(request, exc))
+
+    for exception_class in (NinjaValidationError, HttpError, Http404, Exception):
+        api.add_exception_handler(exception_class, on_error)

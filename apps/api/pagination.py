@@ -14,7 +14,7 @@ from datetime import datetime
 from django.db.models import F, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 
-from apps.api.errors import ApiError
+from apps.api.errors import InvalidCursor
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
@@ -30,12 +30,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, pk = base64.urlsafe_b64decode(padded.encode()).decode().split("|", 1)
         created_at = datetime.fromisoformat(created)
-        if created_at.tzinfo is None or not pk:
-            raise ValueError("incomplete cursor")
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ApiError(
-            400, "The cursor is not valid. Use next_cursor from a previous page.", code="invalid_cursor"
-        ) from exc
+        raise InvalidCursor() from exc
+    if created_at.tzinfo is None or not pk:
+        raise InvalidCursor()
     return created_at, pk
 
 

@@ -34,10 +34,11 @@ from apps.connect.exceptions import (
 from apps.connect.links import start_link_resolve
 from apps.connect.portal import PortalBinding, Visitor
 from apps.connections import services as connection_services
-from apps.connections.exceptions import ConnectError, InvalidCredentials, ProviderUnavailable, SettingsInvalid
+from apps.connections.exceptions import InvalidCredentials, ProviderUnavailable, SettingsInvalid
 from apps.connections.models import Connection
 from apps.connections.provider_client import SettingOptions
 from apps.connections.settings_spec import settings_needed_before_authorize
+from apps.core.errors import PatchbayError
 from apps.tenants.models import Application, Customer
 
 CREDENTIAL_AUTH_TYPES = frozenset({Provider.AuthType.API_KEY, Provider.AuthType.BASIC})
@@ -133,7 +134,7 @@ class BackToPortal:
 class Error:
     """A failure the person can understand: the error page renders `error`."""
 
-    error: ConnectError
+    error: PatchbayError
 
 
 Outcome = (
@@ -155,7 +156,7 @@ def _failures_as_outcome[**P](flow: Callable[P, Outcome]) -> Callable[P, Outcome
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Outcome:
         try:
             return flow(*args, **kwargs)
-        except ConnectError as error:
+        except PatchbayError as error:
             return Error(error=error)
 
     return wrapper
@@ -226,7 +227,7 @@ def _credentials_store(connection: Connection, visitor: Visitor, data: Mapping[s
     except SettingsInvalid as exc:
         return CredentialsForm(connection=connection, errors=exc.errors)
     except (InvalidCredentials, ProviderUnavailable) as exc:
-        return CredentialsForm(connection=connection, message=exc.user_message, values=values)
+        return CredentialsForm(connection=connection, message=exc.message, values=values)
     return _authenticated(connection)
 
 

@@ -1,5 +1,5 @@
 """Hosted connect pages: each view turns the request into a call to `apps.connect.flows` and the
-outcome into a response (`_render_outcome`). Every ConnectError becomes templates/connect/error.html in
+outcome into a response (`_render_outcome`). Every PatchbayError becomes templates/connect/error.html in
 `error_page`, the one place failures turn into pages."""
 
 from functools import wraps
@@ -15,26 +15,7 @@ from apps.connect.exceptions import ConnectLinkInvalid
 from apps.connect.links import start_path
 from apps.connect.presenters import connection_badge, portal_rows
 from apps.connections import selectors as connection_selectors
-from apps.connections.exceptions import ConnectError
-
-ERROR_TITLES = {
-    "consent_denied": "Access was not approved",
-    "state_used": "This sign-in was already used",
-    "state_expired": "This sign-in expired",
-    "state_unknown": "We could not match this sign-in",
-    "state_provider_mismatch": "This sign-in came back from the wrong provider",
-    "connector_not_configured": "This integration is not set up yet",
-    "provider_unavailable": "The provider is not answering",
-    "provider_rejected_code": "The provider refused the sign-in",
-    "malformed_token_response": "The provider sent an unreadable answer",
-    "invalid_credentials": "The provider did not accept the credentials",
-    "connect_link_invalid": "This link is no longer valid",
-    "connect_session_expired": "This link has expired",
-    "connect_session_used": "This link was already used",
-    "connect_session_invalid": "This link is not valid",
-    "portal_session_missing": "Your session has ended",
-}
-
+from apps.core.errors import PatchbayError
 
 # --- one place where failures become pages --------------------------------------------------------------
 
@@ -69,7 +50,7 @@ def _apply_headers(request, response):
     return response
 
 
-def error_page(request, exc: ConnectError):
+def error_page(request, exc: PatchbayError):
     if portal.popup_active(request):
         return _popup_finish_page(request, exc=exc)
     binding = portal.binding_get(request)
@@ -80,27 +61,23 @@ def error_page(request, exc: ConnectError):
     )
     context = {
         "application": subject[0] if subject else None,
-        "title": ERROR_TITLES.get(exc.code, "The connection could not be completed"),
-        "message": exc.user_message,
-        "code": exc.code,
+        "error": exc,
         "portal_url": reverse("connect:portal") if binding else "",
         "return_url": binding.return_url if binding else "",
     }
-    return render(request, "connect/error.html", context, status=exc.http_status)
+    return render(request, "connect/error.html", context, status=exc.status)
 
 
-def _popup_finish_page(request, *, connection=None, exc: ConnectError | None = None):
+def _popup_finish_page(request, *, connection=None, exc: PatchbayError | None = None):
     """The last page of the widget's sign-in window: the outcome in one line, then the window closes itself.
     The widget shows the outcome too (it learns it from the server), so nothing here leads anywhere."""
     context = {
         "connection": connection,
         "provider": connection.provider if connection else None,
         "application": connection.application if connection else None,
-        "title": ERROR_TITLES.get(exc.code, "The connection could not be completed") if exc else "Connected",
-        "message": exc.user_message if exc else "",
-        "code": exc.code if exc else "connected",
+        "error": exc,
     }
-    return render(request, "connect/popup_finished.html", context, status=exc.http_status if exc else 200)
+    return render(request, "connect/popup_finished.html", context, status=exc.status if exc else 200)
 
 
 def connect_page(view):
@@ -108,7 +85,7 @@ def connect_page(view):
     def wrapper(request, *args, **kwargs):
         try:
             response = view(request, *args, **kwargs)
-        except ConnectError as exc:
+        except PatchbayError as exc:
             response = error_page(request, exc)
         return _apply_headers(request, response)
 

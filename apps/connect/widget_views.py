@@ -15,9 +15,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.connect import widget
+from apps.connect.exceptions import CrossSiteWidgetRequest
 from apps.connect.presenters import portal_rows
 from apps.connections import selectors as connection_selectors
-from apps.connections.exceptions import ConnectError
+from apps.core.errors import PatchbayError, error_body
 
 
 def _own_origin() -> str:
@@ -34,12 +35,11 @@ def _is_cross_site(request) -> bool:
 
 
 def _cross_site_refused() -> JsonResponse:
-    body = {"error": {"code": "cross_site", "message": "Widget requests must come from the widget's own page."}}
-    return _no_store(JsonResponse(body, status=403))
+    return _no_store(_error(CrossSiteWidgetRequest()))
 
 
-def _error(exc: ConnectError) -> JsonResponse:
-    return JsonResponse({"error": {"code": exc.code, "message": exc.user_message}}, status=exc.http_status)
+def _error(exc: PatchbayError) -> JsonResponse:
+    return JsonResponse(error_body(exc), status=exc.status)
 
 
 def _no_store(response, *, frame_origin: str = ""):
@@ -62,7 +62,7 @@ def widget_request(view):
         try:
             context = widget.widget_authenticate(credential=request.headers.get(widget.CREDENTIAL_HEADER, ""))
             response = view(request, context, *args, **kwargs)
-        except ConnectError as exc:
+        except PatchbayError as exc:
             return _no_store(_error(exc))
         return _no_store(response, frame_origin=context.session.widget_origin)
 
@@ -107,7 +107,7 @@ def widget_session(request):
             origin=request.POST.get("origin", ""),
             providers=request.POST.get("providers", "").split(","),
         )
-    except ConnectError as exc:
+    except PatchbayError as exc:
         return _no_store(_error(exc))
     context = widget.WidgetContext(session=session, application=session.application, customer=session.customer)
     page = {

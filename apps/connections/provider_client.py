@@ -192,16 +192,17 @@ def _token_request(*, provider: Provider, config: ConnectorConfig, token_url: st
             headers={"Accept": "application/json"},
         )
     except requests.Timeout:
-        raise ProviderUnavailable(detail="token endpoint timed out", outcome_unknown=True) from None
+        raise ProviderUnavailable(internal_detail="token endpoint timed out", outcome_unknown=True) from None
     except requests.ConnectionError as exc:
         raise ProviderUnavailable(
-            detail=f"token endpoint unreachable ({type(exc).__name__})", outcome_unknown=_may_have_arrived(exc)
+            internal_detail=f"token endpoint unreachable ({type(exc).__name__})", outcome_unknown=_may_have_arrived(exc)
         ) from None
     except requests.RequestException as exc:
-        raise ProviderUnavailable(detail=f"token endpoint unreachable ({type(exc).__name__})") from None
+        raise ProviderUnavailable(internal_detail=f"token endpoint unreachable ({type(exc).__name__})") from None
     if response.status_code == 429 or response.status_code >= 500:
         raise ProviderUnavailable(
-            detail=f"token endpoint answered {response.status_code}", retry_after=_retry_after_seconds(response)
+            internal_detail=f"token endpoint answered {response.status_code}",
+            retry_after=_retry_after_seconds(response),
         )
     try:
         body = response.json()
@@ -210,22 +211,22 @@ def _token_request(*, provider: Provider, config: ConnectorConfig, token_url: st
             body = dict(parse_qsl(response.text))  # form-encoded token responses (older GitHub apps)
         else:
             raise MalformedTokenResponse(
-                detail=f"token endpoint answered {response.status_code} without JSON"
+                internal_detail=f"token endpoint answered {response.status_code} without JSON"
             ) from None
     if not isinstance(body, dict):
-        raise MalformedTokenResponse(detail="token response is not a JSON object")
+        raise MalformedTokenResponse(internal_detail="token response is not a JSON object")
     body = _normalize_token_body(provider, body)
     error = body.get("error")
     if error == "invalid_grant":
-        raise InvalidGrant(detail=str(body.get("error_description") or error))
+        raise InvalidGrant(internal_detail=str(body.get("error_description") or error))
     if error or response.status_code >= 400:
         error = error or f"HTTP {response.status_code}"
         raise ProviderRejectedCode(
             f"The provider refused the authorization ({error}). Start the connection again.",
-            detail=str(body.get("error_description") or ""),
+            internal_detail=str(body.get("error_description") or ""),
         )
     if not isinstance(body.get("access_token"), str) or not body["access_token"]:
-        raise MalformedTokenResponse(detail="token response has no access_token")
+        raise MalformedTokenResponse(internal_detail="token response has no access_token")
     return body
 
 
@@ -355,7 +356,7 @@ def verify(*, provider: Provider, settings: dict, credentials: dict) -> Verifica
             ok=False, status_code=None, message=f"Waiting for settings: {', '.join(exc.errors)}.", deferred=True
         )
     except InsecureProviderUrl as exc:
-        return Verification(ok=False, status_code=None, message=exc.user_message)
+        return Verification(ok=False, status_code=None, message=exc.message)
     if any("{credentials." in value for value in spec.get("headers", {}).values()):
         auth_headers = {}  # the provider carries the token in its own header (e.g. X-Shopify-Access-Token)
     headers = {"Accept": "application/json", **auth_headers, **spec_headers}
@@ -402,7 +403,7 @@ def setting_options(*, provider: Provider, request: dict, settings: dict, creden
         url = resolve_url(request["url"], settings=settings, credentials=credentials)
         auth_headers, params, auth = _auth_for(provider, credentials, settings)
     except (SettingsInvalid, InsecureProviderUrl) as exc:
-        return SettingOptions(choices=[], error=exc.user_message)
+        return SettingOptions(choices=[], error=exc.message)
     try:
         response = _http(operation="setting options request").get(
             url, headers={"Accept": "application/json", **auth_headers}, params=params, auth=auth, timeout=_timeout()

@@ -777,7 +777,7 @@ def _refresh_event(
         trigger=trigger,
         is_resend=is_resend,
         error_code=error.code if error else "",
-        message=error.user_message[:500] if error else "",
+        message=error.message[:500] if error else "",
     )
 
 
@@ -1028,7 +1028,7 @@ def _mark_refresh_interrupted(connection: Connection) -> None:
         _end_connection_access(
             locked,
             code=RefreshInterrupted.code,
-            message=RefreshInterrupted.user_message,
+            message=RefreshInterrupted.message,
             status_message="A token refresh was interrupted and cannot be repeated.",
         )
         locked.save()
@@ -1076,7 +1076,7 @@ def _mark_refresh_failed(connection: Connection, error: ConnectError) -> None:
             locked,
             status=Connection.Status.ERROR,
             code=error.code,
-            message=error.user_message,
+            message=error.message,
             status_message="The last token refresh failed; Patchbay retries automatically.",
             resolution="Patchbay keeps retrying; reconnect if this persists.",
         )
@@ -1129,7 +1129,7 @@ def connection_with_fresh_credentials(
                 connection.refresh_from_db()
     expires_at = connection.credentials_expires_at
     if require_valid and connection.credentials and expires_at is not None and expires_at <= timezone.now():
-        raise CredentialsExpired(detail=connection.health_message)
+        raise CredentialsExpired(internal_detail=connection.health_message)
     return connection
 
 

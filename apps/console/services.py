@@ -29,8 +29,10 @@ OPERATE_PERMISSIONS = [("connections", "change_connection"), ("webhooks", "chang
 
 class ReconnectLinkUnavailable(ConnectError):
     code = "reconnect_link_unavailable"
-    user_message = "This connection is authenticated, so it has no reconnect link. Disconnect it first."
-    http_status = 409
+    message = "This connection is authenticated, so it has no reconnect link. Disconnect it first."
+    status = 409
+    title = "No reconnect link"
+    resolution = "Disconnect the connection first; the customer then reconnects through the new link."
 
 
 def support_permissions() -> QuerySet[Permission]:

@@ -21,8 +21,9 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
     assert response["Content-Type"].startswith("application/json")
     body = response.json()
     assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
+    assert set(body["error"]) == {"code", "message", "details", "title", "resolution"}
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert isinstance(body["error"]["resolution"], str) and body["error"]["resolution"]
     if code is not None:
         assert body["error"]["code"] == code
     return body["error"]

@@ -62,7 +62,7 @@ def test_a_failed_forced_refresh_is_recorded_with_its_safe_message_and_no_token(
 
     refreshed, failed = RefreshEvent.objects.filter(connection=connection)
     assert (failed.outcome, failed.trigger, failed.error_code) == ("failed", "force", ProviderUnavailable.code)
-    assert failed.message == ProviderUnavailable.user_message
+    assert failed.message == ProviderUnavailable.message
     assert (refreshed.outcome, refreshed.trigger, refreshed.is_resend) == ("refreshed", "force", False)
     stored = Connection.objects.get(pk=connection.pk).credentials
     row_text = str(list(RefreshEvent.objects.values()))

@@ -17,12 +17,12 @@ from typing import Literal, get_args
 from ninja import Field, Router
 
 from apps.api.auth import ApiKeyOrCustomerTokenAuth, SupaglueApiKeyHeader
-from apps.api.errors import NotFound
 from apps.api.row_fields import customer_external_id_of
 from apps.api.v1.common import READ_ERRORS, ensure_own_customer, render
 from apps.api.v1.schemas import Out
 from apps.connections.models import Connection
 from apps.connections.selectors import connection_list, connection_page_load, connection_page_shape
+from apps.core.errors import NotFound
 from apps.tenants.selectors import customer_get
 
 # Supaglue clients send their key as `x-api-key`; Bearer works too, as everywhere.
@@ -141,7 +141,7 @@ def list_customer_connections(request, customer_id: str):
     ensure_own_customer(request, customer_id)
     customer = customer_get(application=request.auth.application, external_id=customer_id)
     if customer is None:
-        raise NotFound("Customer")
+        raise NotFound("Customer not found.")
     connections = connection_page_load(
         list(connection_page_shape(connection_list(application=request.auth.application, customer=customer))),
         with_models=False,

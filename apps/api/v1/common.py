@@ -6,18 +6,20 @@ import pydantic_core
 from django.db.models import QuerySet
 from django.http import HttpResponse
 
-from apps.api.errors import ApiError, NotFound
 from apps.api.v1.schemas import Out
 from apps.audit.services import audit_record_many
 from apps.connections.models import Connection
 from apps.connections.selectors import connection_get, connection_list
 from apps.connections.services import connection_with_fresh_credentials
+from apps.core.errors import Forbidden, NotFound
 
 
 class ErrorBody(Out):
     code: str
     message: str
     details: Any = None
+    title: str
+    resolution: str
 
 
 class ErrorOut(Out):
@@ -56,7 +58,7 @@ def get_connection_or_404(request, connection_id: str) -> Connection:
         application=request.auth.application, connection_id=connection_id, customer=request.auth.customer
     )
     if connection is None:
-        raise NotFound("Connection")
+        raise NotFound("Connection not found.")
     return connection
 
 
@@ -69,13 +71,13 @@ def ensure_own_customer(request, external_id: str) -> None:
     """A customer token names only its own customer (in a path, query or body)."""
     customer = request.auth.customer
     if customer is not None and external_id != customer.external_id:
-        raise ApiError(403, "This customer token belongs to another customer.", code="forbidden")
+        raise Forbidden("This customer token belongs to another customer.")
 
 
 def ensure_secrets_allowed(request, include_secrets: bool) -> None:
     """Provider credentials go to the application's backend only, never to a customer token."""
     if include_secrets and request.auth.customer is not None:
-        raise ApiError(403, "include_secrets=true needs an API key; customer tokens never see credentials.")
+        raise Forbidden("include_secrets=true needs an API key; customer tokens never see credentials.")
 
 
 def fresh(connection: Connection, policy: str, *, handing_out_secrets: bool = False) -> Connection:
@@ -93,7 +95,3 @@ def record_secrets_read(request, *connections: Connection, via: str) -> None:
         application=request.auth.application,
         data={"via": via},
     )
-
-
-def unknown(what: str, value: str) -> ApiError:
-    return ApiError(422, f"Unknown {what} {value!r}.", code=f"unknown_{what.replace(' ', '_')}")

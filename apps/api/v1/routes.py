@@ -6,7 +6,7 @@ from django.db import IntegrityError
 from ninja import Field, Query, Router, Schema, Status
 
 from apps.api.auth import CUSTOMER_SCOPED, actor_for
-from apps.api.errors import ApiError, NotFound
+from apps.api.errors import UnknownProvider
 from apps.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, keyset_page, keyset_split, paginate_keyset
 from apps.api.selectors import customer_token_get
 from apps.api.services import customer_delete, customer_token_create, customer_token_revoke
@@ -20,7 +20,6 @@ from apps.api.v1.common import (
     get_connection_or_404,
     record_secrets_read,
     render,
-    unknown,
 )
 from apps.api.v1.schemas import (
     ApplicationOut,
@@ -65,6 +64,7 @@ from apps.connections.selectors import (
     connector_config_for_new_connection,
 )
 from apps.connections.services import connection_create, connection_delete, connection_update
+from apps.core.errors import Conflict, NotFound
 from apps.tenants.selectors import customer_get, customer_list
 from apps.tenants.services import application_update, customer_create, customer_get_or_create
 
@@ -82,7 +82,7 @@ class PageQuery(Schema):
 def _customer_or_404(request, external_id: str):
     customer = customer_get(application=request.auth.application, external_id=external_id)
     if customer is None:
-        raise NotFound("Customer")
+        raise NotFound("Customer not found.")
     return customer
 
 
@@ -90,7 +90,7 @@ def _customer_or_404(request, external_id: str):
 def create_customer(request, payload: CustomerIn):
     application = request.auth.application
     if customer_get(application=application, external_id=payload.external_id) is not None:
-        raise ApiError(409, f"A customer with external_id {payload.external_id!r} already exists.", code="conflict")
+        raise Conflict(f"A customer with external_id {payload.external_id!r} already exists.")
     try:
         customer = customer_create(
             application=application,
@@ -100,7 +100,7 @@ def create_customer(request, payload: CustomerIn):
             metadata=payload.metadata,
         )
     except IntegrityError as exc:  # lost a race with a concurrent create
-        raise ApiError(409, f"A customer with external_id {payload.external_id!r} already exists.") from exc
+        raise Conflict(f"A customer with external_id {payload.external_id!r} already exists.") from exc
     return Status(201, present_customer(customer))
 
 
@@ -142,7 +142,7 @@ def create_customer_token(request, external_id: str, payload: CustomerTokenIn):
 def revoke_customer_token(request, token_id: str):
     token = customer_token_get(application=request.auth.application, token_id=token_id)
     if token is None:
-        raise NotFound("Customer token")
+        raise NotFound("Customer token not found.")
     customer_token_revoke(token=token, actor=actor_for(request))
     return Status(204, None)
 
@@ -179,7 +179,7 @@ def create_connect_session(request, payload: ConnectSessionIn):
     application = request.auth.application
     for name in payload.allowed_providers:
         if provider_get(name=name) is None:
-            raise unknown("provider", name)
+            raise UnknownProvider(name)
     customer = customer_get_or_create(
         application=application, external_id=payload.customer_id, name=payload.customer_name
     )
@@ -224,7 +224,7 @@ def list_providers(request, filters: Query[ProviderFilters]):
 def get_provider(request, name: str):
     provider = provider_get(name=name)
     if provider is None:
-        raise NotFound("Provider")
+        raise NotFound("Provider not found.")
     return present_provider(provider)
 
 
@@ -241,9 +241,9 @@ def create_connector_config(request, payload: ConnectorConfigIn):
     application = request.auth.application
     provider = provider_get(name=payload.provider)
     if provider is None:
-        raise unknown("provider", payload.provider)
+        raise UnknownProvider(payload.provider)
     if connector_config_get(application=application, provider=provider) is not None:
-        raise ApiError(409, f"A connector config for {provider.name!r} already exists; PATCH it instead.")
+        raise Conflict(f"A connector config for {provider.name!r} already exists; PATCH it instead.")
     config = connector_config_upsert(
         application=application,
         provider=provider,
@@ -263,7 +263,7 @@ def create_connector_config(request, payload: ConnectorConfigIn):
 def update_connector_config(request, config_id: str, payload: ConnectorConfigPatch):
     config = connector_config_get_by_id(application=request.auth.application, config_id=config_id)
     if config is None:
-        raise NotFound("Connector config")
+        raise NotFound("Connector config not found.")
     changes = payload.model_dump(exclude_unset=True)
     config = connector_config_upsert(
         application=request.auth.application,
@@ -361,7 +361,7 @@ def create_connection(request, payload: ConnectionCreateIn):
     application = request.auth.application
     provider = provider_get(name=payload.provider)
     if provider is None:
-        raise unknown("provider", payload.provider)
+        raise UnknownProvider(payload.provider)
     # Before the customer is created: a refused connection leaves no customer behind either.
     config = connector_config_for_new_connection(application=application, provider=provider)
     customer = customer_get_or_create(application=application, external_id=payload.customer_id)

@@ -47,7 +47,7 @@ class _ServiceForm(forms.ModelForm):
             for name, message in exc.errors.items():
                 self.add_error(None, f"{name}: {message}")
         except ConnectError as exc:
-            self.add_error(None, exc.user_message)
+            self.add_error(None, exc.message)
         except ValidationError as exc:
             self.add_error(None, exc)
 
@@ -535,7 +535,7 @@ class ConnectionAdmin(ServiceDeleteAdmin):
                 service(connection=connection, actor=staff_actor(request))
                 done += 1
             except ConnectError as exc:
-                self.message_user(request, f"{connection_title(connection)}: {exc.user_message}", messages.ERROR)
+                self.message_user(request, f"{connection_title(connection)}: {exc.message}", messages.ERROR)
         if done:
             self.message_user(request, done_message.format(done=done), messages.SUCCESS)
 
@@ -571,7 +571,7 @@ class ConnectionAdmin(ServiceDeleteAdmin):
             try:
                 url = connection_reconnect_link_by_staff(connection=connection, actor=staff_actor(request))
             except ConnectError as exc:
-                self.message_user(request, f"{connection_title(connection)}: {exc.user_message}", messages.ERROR)
+                self.message_user(request, f"{connection_title(connection)}: {exc.message}", messages.ERROR)
                 continue
             self.message_user(request, f"Reconnect link for {connection_title(connection)}: {url}", messages.INFO)
 
