@@ -124,20 +124,21 @@ class ConnectionModel(TimeStampedModel):
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="models")
     name = models.CharField(max_length=100)
     display_name = models.CharField(max_length=200)
-    is_read_enabled = models.BooleanField(default=True)
-    is_write_enabled = models.BooleanField(default=False)
-    is_custom_object = models.BooleanField(default=False)
-    is_file_upload_enabled = models.BooleanField(default=False)
-    is_webhooks_setup = models.BooleanField(default=False)
-    is_read_supported = models.BooleanField(default=True)
-    is_write_supported = models.BooleanField(default=False)
-    is_sync_supported = models.BooleanField(default=True)
-    next_sync_at = models.DateTimeField(null=True, blank=True)
+    is_read_enabled = models.BooleanField("reads", default=True)
+    is_write_enabled = models.BooleanField("writes", default=False)
+    is_custom_object = models.BooleanField("custom object", default=False)
+    is_file_upload_enabled = models.BooleanField("file uploads", default=False)
+    is_webhooks_setup = models.BooleanField("provider webhooks set up", default=False)
+    is_read_supported = models.BooleanField("provider supports reads", default=True)
+    is_write_supported = models.BooleanField("provider supports writes", default=False)
+    is_sync_supported = models.BooleanField("provider supports sync", default=True)
+    next_sync_at = models.DateTimeField("next sync", null=True, blank=True)
     last_sync = models.ForeignKey(
         "SyncRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
     )
 
     class Meta:
+        verbose_name = "synced model"
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["connection", "name"], name="connection_model_unique_name")]
 
@@ -154,25 +155,38 @@ class SyncRun(TimeStampedModel):
 
     id = prefixed_id_field("sync")
     model = models.ForeignKey(ConnectionModel, on_delete=models.CASCADE, related_name="sync_runs")
+    connection = models.ForeignKey(
+        Connection,
+        on_delete=models.CASCADE,
+        related_name="sync_runs",
+        editable=False,
+        help_text="The model's connection, stored so a connection's runs are one indexed read.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
     attempt = models.PositiveIntegerField(default=1)
-    batch_id = models.UUIDField(default=uuid.uuid4)
-    entity_id = models.CharField(max_length=100, blank=True, null=True)
-    file_id = models.CharField(max_length=100, blank=True, null=True)
+    batch_id = models.UUIDField("batch ID", default=uuid.uuid4)
+    entity_id = models.CharField("entity ID", max_length=100, blank=True, null=True)
+    file_id = models.CharField("file ID", max_length=100, blank=True, null=True)
     error = models.TextField(blank=True, null=True)
-    is_initial_sync = models.BooleanField(default=False)
-    is_one_off = models.BooleanField(default=False)
+    is_initial_sync = models.BooleanField("initial sync", default=False)
+    is_one_off = models.BooleanField("one-off", default=False)
     pagination_state = models.JSONField(default=dict, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    timerange_start = models.DateTimeField(null=True, blank=True)
-    timerange_end = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField("started", null=True, blank=True)
+    completed_at = models.DateTimeField("completed", null=True, blank=True)
+    timerange_start = models.DateTimeField("from", null=True, blank=True)
+    timerange_end = models.DateTimeField("until", null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["connection", "-created_at"], name="sync_run_connection")]
 
     def __str__(self) -> str:
-        return f"{self.model_id} {self.status}"
+        return f"{self.get_status_display()} run {self.pk}"
+
+    def save(self, *args, **kwargs):
+        if self.connection_id is None:
+            self.connection_id = self.model.connection_id
+        super().save(*args, **kwargs)
 
 
 class RefreshEvent(models.Model):
@@ -198,18 +212,21 @@ class RefreshEvent(models.Model):
     id = prefixed_id_field("rfev")
     application = models.ForeignKey("tenants.Application", on_delete=models.CASCADE, related_name="+")
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="refresh_events")
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField(db_index=True)
+    started_at = models.DateTimeField("started")
+    finished_at = models.DateTimeField("finished", db_index=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
     is_resend = models.BooleanField(
-        default=False, help_text="The request repeated one whose answer was lost, with the same refresh token."
+        "resend",
+        default=False,
+        help_text="The request repeated one whose answer was lost, with the same refresh token.",
     )
     error_code = models.CharField(max_length=60, blank=True)
     message = models.CharField(max_length=500, blank=True, help_text="The error's message safe to show; never a token.")
 
     class Meta:
         verbose_name = "token refresh"
+        verbose_name_plural = "token refreshes"
         ordering = ["-finished_at", "-id"]
         indexes = [
             models.Index(fields=["connection", "-finished_at"], name="refresh_event_connection"),

@@ -191,7 +191,8 @@ def test_connection_edit_merges_metadata_through_the_service(staff_client):
     response = staff_client.post(
         url,
         {"display_name": "Renamed", "settings": "{}", "metadata": '{"keep": 1, "new": 3}',
-         "models-TOTAL_FORMS": "0", "models-INITIAL_FORMS": "0"},
+         "models-TOTAL_FORMS": "0", "models-INITIAL_FORMS": "0",
+         "sync_runs-TOTAL_FORMS": "0", "sync_runs-INITIAL_FORMS": "0"},
     )  # fmt: skip
     assert response.status_code == 302, response.content.decode()[:3000]
     connection.refresh_from_db()
@@ -281,7 +282,8 @@ def test_connection_settings_are_validated_against_the_provider_spec(staff_clien
     )
     url = reverse("admin:connections_connection_change", args=[connection.pk])
     form = {"display_name": "", "settings": '{"login_host": "evil.example.com"}', "metadata": "{}",
-            "models-TOTAL_FORMS": "0", "models-INITIAL_FORMS": "0"}  # fmt: skip
+            "models-TOTAL_FORMS": "0", "models-INITIAL_FORMS": "0",
+            "sync_runs-TOTAL_FORMS": "0", "sync_runs-INITIAL_FORMS": "0"}  # fmt: skip
     response = staff_client.post(url, form)
     assert response.status_code == 200
     errors = re.search(r'<ul class="errorlist nonfield">(.*?)</ul>', response.content.decode(), re.S)

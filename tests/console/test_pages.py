@@ -110,6 +110,8 @@ def test_page_query_counts_do_not_grow_with_rows(world, superuser, superuser_cli
     """Every page is measured, then the world grows (more connections, deliveries, audit rows, runs) and
     every page must cost the same number of queries."""
     pages = console_pages(superuser)
+    for url in pages:  # warm the per-process caches (content types, permissions) a first render fills
+        render(superuser_client, url)
     before = {url: render(superuser_client, url)[1] for url in pages}
     for n in range(6):
         grown = connect(external_id=f"more-{n}")
@@ -177,7 +179,8 @@ def test_support_edits_connection_settings_through_the_service(support_client, w
     response = support_client.post(
         url,
         {"display_name": "Renamed by support", "settings": "{}", "metadata": '{"ticket": "T-1"}',
-         "models-TOTAL_FORMS": "0", "models-INITIAL_FORMS": "0"},
+         "models-TOTAL_FORMS": "0", "models-INITIAL_FORMS": "0",
+         "sync_runs-TOTAL_FORMS": "0", "sync_runs-INITIAL_FORMS": "0"},
     )  # fmt: skip
     assert response.status_code == 302, response.content.decode()[:2000]
     connection.refresh_from_db()
@@ -210,6 +213,20 @@ def test_connection_page_reads_as_a_product(superuser_client, world):
     assert re.search(r"set · expires \d{4}-\d\d-\d\d \d\d:\d\d", html)
     assert 'class="pb-timeline"' in html and "connection.authenticated" in html and "webhook connection.created" in html
     assert "Contacts" in html  # synced models inline
+    assert 'id="sync_runs-group"' in html and "Scheduled" in html  # recent sync runs inline, read-only
+    assert 'name="sync_runs-0-status"' not in html
+
+
+def test_the_sync_runs_inline_shows_the_newest_ten_of_this_connection_only(superuser_client, world, connect):
+    connection = world["connection"]
+    model = ConnectionModel.objects.get(connection=connection)
+    runs = [SyncRun.objects.create(model=model, attempt=n) for n in range(2, 15)]
+    other = connect(external_id="other")
+    foreign = SyncRun.objects.create(model=ConnectionModel.objects.create(connection=other, name="deals"))
+    html = superuser_client.get(reverse("admin:connections_connection_change", args=[connection.pk])).content.decode()
+    shown = re.findall(r'name="sync_runs-\d+-id" value="([^"]+)"', html)
+    assert shown == [run.pk for run in reversed(runs)][:10]
+    assert foreign.pk not in html
 
 
 def test_labels_read_as_words(superuser_client, world):
@@ -223,8 +240,9 @@ def test_labels_read_as_words(superuser_client, world):
         "Applications &amp; API keys",
     ):
         assert section in index, section
-    for raw in ("O auth attempts", "Webhook deliverys", "Api keys", "Oauth2"):
+    for raw in ("O auth attempts", "Webhook deliverys", "Api keys", "Oauth2", "Connection models", "refreshs"):
         assert raw not in index, raw
+    assert "Synced models" in index and "Token refreshes" in index
     providers = superuser_client.get(reverse("admin:catalog_provider_changelist")).content.decode()
     assert "OAuth 2.0" in providers and '["' not in providers
     assert ">Ga<" not in providers

@@ -6,6 +6,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -122,6 +123,53 @@ class ConnectionModelInline(admin.TabularInline):
         return super().get_queryset(request).select_related("last_sync")
 
     def has_add_permission(self, request, obj=None):
+        return False
+
+
+RECENT_SYNC_RUNS = 10
+
+
+class RecentRunsFormSet(BaseInlineFormSet):
+    """The newest RECENT_SYNC_RUNS runs only (a connection syncs for years); read once, then reused."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_recent_runs"):
+            self._recent_runs = super().get_queryset()[:RECENT_SYNC_RUNS]
+        return self._recent_runs
+
+
+class SyncRunInline(admin.TabularInline):
+    model = SyncRun
+    formset = RecentRunsFormSet
+    verbose_name = "sync run"
+    verbose_name_plural = f"recent sync runs (newest {RECENT_SYNC_RUNS}; all under Sync runs)"
+    fields = readonly_fields = (
+        "model",
+        "status_display",
+        "attempt",
+        "is_initial_sync",
+        "started_at",
+        "completed_at",
+        "error",
+    )
+    ordering = ["-created_at", "-id"]
+    extra = 0
+    show_change_link = True
+
+    @admin.display(description="Status")
+    def status_display(self, obj):
+        return status_badge(obj.status, obj.get_status_display())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("model")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -262,7 +310,7 @@ class ConnectionAdmin(ServiceDeleteAdmin):
     search_help_text = "Connection id (exact), customer external id, customer name or display name."
     list_select_related = ["provider", "customer", "application"]
     list_per_page = 50
-    inlines = [ConnectionModelInline]
+    inlines = [ConnectionModelInline, SyncRunInline]
     actions = list(CONNECTION_ACTIONS)
     readonly_fields = [
         "id",
@@ -287,7 +335,6 @@ class ConnectionAdmin(ServiceDeleteAdmin):
         "must_reconnect_display",
         "health_checked_display",
         "next_sync_display",
-        "sync_runs",
         "timeline",
         "created_at",
         "modified_at",
@@ -344,7 +391,6 @@ class ConnectionAdmin(ServiceDeleteAdmin):
             },
         ),
         ("Timeline", {"fields": ["timeline"], "classes": ["pb-timeline-set"]}),
-        ("Sync runs", {"fields": ["sync_runs"]}),
         ("Timestamps", {"fields": ["created_at", "modified_at"]}),
     ]
 
@@ -411,26 +457,6 @@ class ConnectionAdmin(ServiceDeleteAdmin):
             '<span class="pb-copy"><input type="text" readonly value="{}" aria-label="Reconnect link" '
             'onfocus="this.select()"><span class="pb-muted">Select and copy; send it to the customer.</span></span>',
             url,
-        )
-
-    @admin.display(description="Recent sync runs")
-    def sync_runs(self, obj):
-        runs = SyncRun.objects.filter(model__connection=obj).select_related("model").order_by("-created_at")[:10]
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (run.model.display_name, status_badge(run.status, run.get_status_display()), run.attempt,
-                 run.started_at or "—", run.completed_at or "—")
-                for run in runs
-            ),
-        )  # fmt: skip
-        if not rows:
-            return "— none yet"
-        return format_html(
-            '<table class="pb-table"><thead><tr><th>Model</th><th>Status</th><th>Attempt</th><th>Started</th>'
-            "<th>Completed</th></tr></thead><tbody>{}</tbody></table>",
-            rows,
         )
 
     @admin.display(description="Timeline")
@@ -594,10 +620,11 @@ class ConnectionModelAdmin(admin.ModelAdmin):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyAdmin):
-    list_display = ["id", "model", "status", "attempt", "is_initial_sync", "started_at", "completed_at"]
+    list_display = ["id", "model", "connection", "status", "attempt", "is_initial_sync", "started_at", "completed_at"]
     list_filter = ["status", "is_initial_sync", "is_one_off"]
-    search_fields = ["id", "model__name", "model__connection__id", "entity_id"]
-    list_select_related = ["model"]
+    search_fields = ["=id", "model__name", "=connection__id", "entity_id"]
+    search_help_text = "Run id (exact), model name, connection id (exact) or entity id."
+    list_select_related = ["model", "connection__provider", "connection__customer"]
 
 
 class FailedRecentlyFilter(admin.SimpleListFilter):
