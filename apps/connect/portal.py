@@ -103,11 +103,23 @@ def visitor_get(request) -> Visitor:
     )
 
 
-def popup_mark(request) -> None:
-    """This browser window is the widget's sign-in window: its last page closes itself, with no portal links."""
-    request.session[POPUP_KEY] = (timezone.now() + POPUP_TTL).isoformat()
+def popup_mark(request, *, application_id: str = "") -> None:
+    """This browser window is the widget's sign-in window (for that application, once its link is resolved):
+    its last page closes itself, with no portal links, under the application's brand."""
+    request.session[POPUP_KEY] = {"until": (timezone.now() + POPUP_TTL).isoformat(), "application_id": application_id}
+
+
+def _popup_get(request) -> dict | None:
+    mark = request.session.get(POPUP_KEY)
+    if not isinstance(mark, dict) or datetime.fromisoformat(mark["until"]) <= timezone.now():
+        return None
+    return mark
 
 
 def popup_active(request) -> bool:
-    until = request.session.get(POPUP_KEY)
-    return bool(until) and datetime.fromisoformat(until) > timezone.now()
+    return _popup_get(request) is not None
+
+
+def popup_application_id(request) -> str:
+    """The application whose sign-in window this is; "" when not known (e.g. its link was void)."""
+    return (_popup_get(request) or {}).get("application_id", "")

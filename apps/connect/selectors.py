@@ -21,6 +21,11 @@ def portal_subject_get(*, application_id: str, customer_id: str) -> tuple[Applic
     return (customer.application, customer) if customer is not None else None
 
 
+def popup_application_get(*, application_id: str) -> Application | None:
+    """The application a sign-in window was opened for (its id comes from a link Patchbay signed), for its brand."""
+    return Application.objects.filter(pk=application_id).first() if application_id else None
+
+
 def portal_connection_get(
     *, application_id: str, connection_id: str, customer_id: str | None = None
 ) -> Connection | None:

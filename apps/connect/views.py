@@ -71,10 +71,14 @@ def error_page(request, exc: PatchbayError):
 def _popup_finish_page(request, *, connection=None, exc: PatchbayError | None = None):
     """The last page of the widget's sign-in window: the outcome in one line, then the window closes itself.
     The widget shows the outcome too (it learns it from the server), so nothing here leads anywhere."""
+    if connection is not None:
+        application = connection.application
+    else:  # an error: the window still wears the brand of the application that opened it, when known
+        application = selectors.popup_application_get(application_id=portal.popup_application_id(request))
     context = {
         "connection": connection,
         "provider": connection.provider if connection else None,
-        "application": connection.application if connection else None,
+        "application": application,
         "error": exc,
     }
     return render(request, "connect/popup_finished.html", context, status=exc.status if exc else 200)
@@ -354,6 +358,8 @@ def portal_disconnect(request, connection_id: str):
 @require_GET
 def widget_popup(request, signed: str):
     """`/connect/widget/popup/<signed>`: the first page of the sign-in window the widget opened."""
-    portal.popup_mark(request)
-    outcome = flows.widget_popup(signed=signed, visitor=portal.visitor_get(request))
-    return _render_outcome(request, _granting(request, outcome))
+    portal.popup_mark(request)  # first: a void link's error page is this window's last page too
+    outcome = _granting(request, flows.widget_popup(signed=signed, visitor=portal.visitor_get(request)))
+    if (connection := getattr(outcome, "connection", None)) is not None:
+        portal.popup_mark(request, application_id=connection.application_id)
+    return _render_outcome(request, outcome)

@@ -211,6 +211,21 @@ def test_denied_consent_reports_an_error_and_the_popup_closes_itself(widget_clie
     assert [(e["type"], e["code"]) for e in reported] == [("error", "consent_denied")]
 
 
+def test_the_error_page_of_the_popup_wears_the_applications_brand(widget_client, sandbox_app, person):
+    sandbox_app.brand_color = "#0A7B5C"
+    sandbox_app.save()
+    started = widget_client.post("/connect/widget/add/patchbay-sandbox").json()
+    page = person.http.get(person.consent(follow_popup(person, started["popupUrl"]), approve=False), timeout=10)
+    assert "data-popup-finished" in page.text and "Access was not approved" in page.text
+    assert f'<span class="brand-name">{sandbox_app.name}</span>' in page.text
+    assert '<span class="brand-name">Patchbay</span>' not in page.text
+    assert f"--brand: {sandbox_app.brand_color}" in page.text
+
+    void_link = person.http.get(person.url(started["popupUrl"][:-3] + "abc"), timeout=10)
+    assert "data-popup-finished" in void_link.text  # no application is known: Patchbay's own brand
+    assert '<span class="brand-name">Patchbay</span>' in void_link.text
+
+
 def test_api_key_provider_reports_one_connected(widget_client, person):
     started = widget_client.post("/connect/widget/add/patchbay-sandbox-keys").json()
     form = follow_popup(person, started["popupUrl"])
