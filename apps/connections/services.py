@@ -658,7 +658,8 @@ def connection_refresh_batch(*, connection_ids: list[str]) -> int:
     unsent: list[Connection] = []
     to_send: list[tuple[Connection, ConnectorConfig | None]] = []
     for connection in claim.connections:
-        if connection.pk in resent and not _may_resend(connection):
+        earlier_start = connection.refresh_started_at if connection.pk in resent else None
+        if earlier_start is not None and not _may_resend(connection, started_at=earlier_start):
             ended(connection, RefreshEvent.Outcome.INTERRUPTED, None, RefreshInterrupted())
             _mark_refresh_interrupted(connection)
         elif _refreshable(connection):
