@@ -21,10 +21,14 @@ from apps.connections.models import Connection, RefreshEvent
 from apps.connections.services import connection_check_health, connection_refresh_credentials
 
 SUPPORT_GROUP = "Support"
-VIEWABLE_APPS = ["tenants", "catalog", "connections", "connect", "webhooks", "audit", "sandbox"]
-# Running the console actions: check health, refresh, disconnect, reconnect link, sync on/off (connections)
-# and resend (webhooks) need the change permission on those two models only.
-OPERATE_PERMISSIONS = [("connections", "change_connection"), ("webhooks", "change_webhookdelivery")]
+VIEWABLE_APPS = ["api", "tenants", "catalog", "connections", "connect", "webhooks", "audit", "sandbox"]
+# Running the console actions: check health, refresh, disconnect, reconnect link, sync on/off (connections),
+# resend (webhooks) and revoking a customer token (api) need the change permission on those models only.
+OPERATE_PERMISSIONS = [
+    ("connections", "change_connection"),
+    ("webhooks", "change_webhookdelivery"),
+    ("api", "change_customertoken"),
+]
 
 
 class ReconnectLinkUnavailable(ConnectError):

@@ -12,6 +12,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
         [
             "connections.connection",
             "tenants.customer",
+            "api.customertoken",
             "connections.refreshevent",
             "connections.connectionmodel",
             "connections.syncrun",

@@ -17,7 +17,7 @@ from apps.webhooks.models import WebhookDelivery
 from tests.factories import ApplicationFactory, CustomerFactory, StaffUserFactory, provider_for
 
 SECRET = "sekrit-token-123"
-PATCHBAY_APPS = {"audit", "tenants", "catalog", "connections", "connect", "webhooks", "sandbox"}
+PATCHBAY_APPS = {"api", "audit", "tenants", "catalog", "connections", "connect", "webhooks", "sandbox"}
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +83,8 @@ def test_every_patchbay_model_is_registered():
     expected = {
         "tenants.Application", "tenants.ApiKey", "tenants.Customer", "catalog.Provider", "catalog.ConnectorConfig",
         "connections.Connection", "connections.ConnectionModel", "connections.SyncRun", "audit.AuditEvent",
-        "connect.ConnectSession", "connect.OAuthAttempt", "webhooks.WebhookDelivery",
+        "connect.ConnectSession", "connect.OAuthAttempt", "webhooks.WebhookDelivery", "api.CustomerToken",
+        "connections.RefreshEvent",
     }  # fmt: skip
     assert expected <= registered
 

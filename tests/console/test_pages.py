@@ -7,11 +7,12 @@ from datetime import timedelta
 import pytest
 from django.contrib import admin
 from django.db import connection as db_connection
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.api.services import customer_token_create
 from apps.audit.models import AuditEvent
 from apps.catalog.models import ConnectorConfig
 from apps.connect.models import ConnectSession, OAuthAttempt
@@ -49,8 +50,17 @@ def world(application, connect, superuser, oauth_provider):
         application=application, customer=connection.customer, token_hash="b" * 64, expires_at=timezone.now()
     )
     api_key, raw_key = api_key_create(application=application, name="seed")
+    customer_token, raw_customer_token = customer_token_create(
+        customer=connection.customer, ttl=timedelta(hours=1), actor=f"api_key:{api_key.pk}"
+    )
     TOTP.activate(superuser, TOTP_SECRET)
-    return {"connection": connection, "raw_key": raw_key, "key_hash": api_key.key_hash}
+    return {
+        "connection": connection,
+        "raw_key": raw_key,
+        "key_hash": api_key.key_hash,
+        "customer_token": customer_token,
+        "raw_customer_token": raw_customer_token,
+    }
 
 
 def object_for(model):
@@ -76,7 +86,15 @@ def console_pages(user=None):
 
 
 def forbidden_strings(world) -> list[str]:
-    return [*SECRETS, world["raw_key"], world["key_hash"], TOTP_SECRET, "pbv1:"]
+    return [
+        *SECRETS,
+        world["raw_key"],
+        world["key_hash"],
+        world["raw_customer_token"],
+        world["customer_token"].token_hash,
+        TOTP_SECRET,
+        "pbv1:",
+    ]
 
 
 def render(client, url):
@@ -268,9 +286,29 @@ def test_migrate_leaves_a_support_group_with_view_and_operate_rights_only(db):
 
     codenames = set(Group.objects.get(name="Support").permissions.values_list("codename", flat=True))
     assert {"view_connection", "change_connection", "view_webhookdelivery", "change_webhookdelivery"} <= codenames
+    assert {"view_customertoken", "change_customertoken", "view_refreshevent"} <= codenames
     assert {"view_connectorconfig", "view_apikey", "view_application", "view_auditevent"} <= codenames
     superuser_only = {
         "change_connectorconfig", "change_apikey", "add_apikey", "change_application", "delete_connection",
         "delete_customer", "delete_auditevent", "view_user", "view_authenticator",
     }  # fmt: skip
     assert not codenames & superuser_only
+
+
+def test_support_sees_customer_tokens_without_the_token_and_revokes_one_through_the_service(support_client, world):
+    token = world["customer_token"]
+    customer_api = Client(headers={"Authorization": f"Bearer {world['raw_customer_token']}"})
+    assert customer_api.get("/api/v1/connections").status_code == 200
+    changelist = reverse("admin:api_customertoken_changelist")
+    listed = support_client.get(changelist + "?state=active").content.decode()
+    assert token.pk in listed and "acme-42" in listed and "Active" in listed
+    page = support_client.get(reverse("admin:api_customertoken_change", args=[token.pk])).content.decode()
+    assert 'type="submit"' not in page.split('id="content-main"')[1]
+    assert support_client.post(reverse("admin:api_customertoken_delete", args=[token.pk])).status_code == 403
+
+    support_client.post(changelist, {"action": "revoke_tokens", "_selected_action": [token.pk]})
+
+    assert customer_api.get("/api/v1/connections").status_code == 401
+    event = AuditEvent.objects.get(action="customer_token.revoked", target_id=token.pk)
+    assert (event.actor, event.ip_address) == ("staff:helpdesk", "127.0.0.1")
+    assert "Revoked" in support_client.get(changelist + "?state=revoked").content.decode()
