@@ -6,7 +6,7 @@ import re
 from collections.abc import Set
 from dataclasses import dataclass
 from importlib.metadata import version
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import simple_icons_pack
@@ -63,7 +63,7 @@ class CatalogError(ValueError):
 class _Ctx:
     source: str
 
-    def fail(self, field: str, message: str):
+    def fail(self, field: str, message: str) -> NoReturn:
         raise CatalogError(self.source, field, message)
 
 
@@ -192,7 +192,30 @@ def _settings(ctx: _Ctx, data: Any, *, provider: str) -> list[dict]:
             setting["enum"] = _str_list(ctx, f"{path}.enum", item["enum"])
         _check_sample_values(ctx, path, setting, provider=provider)
         result.append(setting)
+    _check_filled_settings(ctx, result)
     return result
+
+
+def _check_filled_settings(ctx: _Ctx, settings: list[dict]) -> None:
+    """A setting an options request `fills` takes the chosen option's label and is not asked for, so it must
+    be free text that may stay empty (a typed value has no label) and filled by one setting only."""
+    by_name = {setting["name"]: setting for setting in settings}
+    filled_by: dict[str, str] = {}
+    for index, setting in enumerate(settings):
+        target_name = (setting["options"] or {}).get("fills")
+        if target_name is None:
+            continue
+        path = f"settings[{index}].options.fills"
+        target = by_name.get(target_name)
+        if target is None or target is setting:
+            ctx.fail(path, f"must name another declared setting (got {target_name!r})")
+        if target_name in filled_by:
+            ctx.fail(path, f"{target_name!r} is already filled by {filled_by[target_name]!r}")
+        if target["type"] != "string" or target["source"] != "user" or target["required"]:
+            ctx.fail(path, f"{target_name!r} must be an optional string setting the user would fill in")
+        if target["pattern"] or target["enum"] or target["options"]:
+            ctx.fail(path, f"{target_name!r} may not have a pattern, enum or options: it holds a label")
+        filled_by[target_name] = setting["name"]
 
 
 def _setting_options(ctx: _Ctx, path: str, data: Any, *, earlier: set[str]) -> dict:
@@ -201,8 +224,9 @@ def _setting_options(ctx: _Ctx, path: str, data: Any, *, earlier: set[str]) -> d
     `items` is the dotted path to the list in the JSON answer ("" for a top-level list); `value` and
     `label` name fields of each item. A URL that uses another setting names it in `depends_on`, which
     must be declared earlier: the form asks for it first and reloads these options when it changes.
+    `fills` names a setting that stores the chosen option's label (Business Central: the company's name).
     """
-    _check_keys(ctx, path, data, {"url", "value"}, {"items", "label", "depends_on"})
+    _check_keys(ctx, path, data, {"url", "value"}, {"items", "label", "depends_on", "fills"})
     depends_on = data.get("depends_on")
     if depends_on is not None and depends_on not in earlier:
         ctx.fail(f"{path}.depends_on", f"must name a setting declared before this one (got {depends_on!r})")
@@ -217,6 +241,7 @@ def _setting_options(ctx: _Ctx, path: str, data: Any, *, earlier: set[str]) -> d
         "value": value,
         "label": _str(ctx, f"{path}.label", data.get("label", value)),
         "depends_on": depends_on,
+        "fills": _str(ctx, f"{path}.fills", data["fills"]) if "fills" in data else None,
     }
 
 

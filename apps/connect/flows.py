@@ -246,7 +246,33 @@ def callback(*, provider_name: str, params: dict) -> Outcome:
 
 
 def _user_settings(connection: Connection) -> list[dict]:
-    return [spec for spec in connection.provider.settings_spec if spec.get("source", "user") == "user"]
+    """The settings the person is asked for: not those the provider fills, nor those a chosen option fills."""
+    specs = connection.provider.settings_spec
+    filled = {(spec["options"] or {}).get("fills") for spec in specs if spec.get("options")}
+    return [spec for spec in specs if spec.get("source", "user") == "user" and spec["name"] not in filled]
+
+
+def _with_chosen_labels(connection: Connection, *, specs: list[dict], values: dict) -> dict:
+    """`values` plus, for each setting whose options request `fills` another, the chosen option's label
+    there (Business Central: the company's name beside its id); "" when the value is not in the provider's
+    list (typed because the list failed). The list is asked again only when the choice changed."""
+    stored = connection.settings
+    changed = [
+        spec
+        for spec in specs
+        if (fills := (spec["options"] or {}).get("fills"))
+        and values.get(spec["name"])
+        and (values[spec["name"]] != stored.get(spec["name"]) or not stored.get(fills))
+    ]
+    if not changed:
+        return values
+    listed = connection_services.connection_setting_options(connection=connection, specs=changed, values=values)
+    labelled = dict(values)
+    for spec in changed:
+        options = listed.get(spec["name"])
+        labels = dict(options.choices) if options is not None else {}
+        labelled[spec["options"]["fills"]] = labels.get(str(values[spec["name"]]), "")
+    return labelled
 
 
 def _settings_form(
@@ -291,7 +317,9 @@ def setup_submit(*, connection_id: str, visitor: Visitor, data: Mapping[str, Any
     if not errors:
         try:
             connection = connection_services.connection_update_settings(
-                connection=connection, settings=cleaned, actor=visitor.actor
+                connection=connection,
+                settings=_with_chosen_labels(connection, specs=specs, values=cleaned),
+                actor=visitor.actor,
             )
         except SettingsInvalid as exc:
             errors = exc.errors

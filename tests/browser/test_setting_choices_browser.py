@@ -59,4 +59,4 @@ def test_person_picks_an_environment_then_one_of_its_companies(
 
     expect(page.get_by_role("heading", name="Connected")).to_be_visible()
     connection.refresh_from_db()
-    assert connection.settings == {"environment": "Sandbox", "company": SANDBOX_CO}
+    assert connection.settings == {"environment": "Sandbox", "company": SANDBOX_CO, "company_name": "Test company"}

@@ -37,6 +37,7 @@ def test_options_are_normalised_with_label_defaulting_to_value():
         "value": "code",
         "label": "code",
         "depends_on": None,
+        "fills": None,
     }
 
 
@@ -67,3 +68,40 @@ def test_a_boolean_or_provider_filled_setting_cannot_list_options():
     for extra in ({"type": "boolean"}, {"source": "provider"}):
         with pytest.raises(CatalogError, match="options"):
             validate_provider(provider_with([{**REGION, **extra, "options": options}]), source="t")
+
+
+TEAMS = {"url": "https://listing.example.com/teams", "value": "id", "label": "name"}
+TEAM_NAME = {"name": "team_name", "type": "string", "label": "Team name", "required": False}
+
+
+def test_a_choice_may_fill_an_optional_free_text_setting_declared_anywhere():
+    team = {"name": "team", "type": "string", "label": "Team", "options": {**TEAMS, "fills": "team_name"}}
+    definition = validate_provider(provider_with([team, TEAM_NAME]), source="t")
+    assert definition["settings"][0]["options"]["fills"] == "team_name"
+
+
+@pytest.mark.parametrize(
+    ("fills", "target", "message"),
+    [
+        ("team_label", {}, "another declared setting"),
+        ("team", {}, "another declared setting"),
+        ("team_name", {"required": True}, "optional string setting"),
+        ("team_name", {"type": "integer"}, "optional string setting"),
+        ("team_name", {"source": "provider"}, "optional string setting"),
+        ("team_name", {"pattern": "^[a-z]+$"}, "may not have a pattern"),
+    ],
+)
+def test_a_setting_a_choice_fills_must_be_able_to_hold_any_label(fills, target, message):
+    team = {"name": "team", "type": "string", "label": "Team", "options": {**TEAMS, "fills": fills}}
+    with pytest.raises(CatalogError) as error:
+        validate_provider(provider_with([team, {**TEAM_NAME, **target}]), source="t")
+    assert error.value.field == "settings[0].options.fills"
+    assert message in error.value.message
+
+
+def test_two_choices_cannot_fill_the_same_setting():
+    first = {"name": "team", "type": "string", "label": "Team", "options": {**TEAMS, "fills": "team_name"}}
+    second = {**first, "name": "squad", "label": "Squad"}
+    with pytest.raises(CatalogError, match="already filled by 'team'") as error:
+        validate_provider(provider_with([first, second, TEAM_NAME]), source="t")
+    assert error.value.field == "settings[1].options.fills"

@@ -50,6 +50,11 @@ settings:
       value: id
       label: name
       depends_on: environment
+      fills: company_name
+  - name: company_name
+    type: string
+    label: Company name
+    required: false
 sources:
   - https://learn.microsoft.com/dynamics365/business-central/dev-itpro/webservices/api-get-environments
 """
@@ -136,7 +141,24 @@ def test_companies_follow_the_chosen_environment(client, erp_connection, erp_api
     saved = client.post(f"/connect/setup/{erp_connection.pk}/", {"environment": "Sandbox", "company": SANDBOX_CO})
     assert saved.status_code == 302 and saved["Location"] == f"/connect/done/{erp_connection.pk}/"
     erp_connection.refresh_from_db()
-    assert erp_connection.settings == {"environment": "Sandbox", "company": SANDBOX_CO}
+    assert erp_connection.settings == {"environment": "Sandbox", "company": SANDBOX_CO, "company_name": "Test company"}
+
+
+def test_the_chosen_companys_name_fills_company_name_and_follows_a_new_choice(client, erp_connection, erp_api):
+    client = granted_client(client, erp_connection)
+    form = client.get(f"/connect/setup/{erp_connection.pk}/").content.decode()
+    assert 'name="company_name"' not in form  # filled from the choice, never asked for
+    client.post(f"/connect/setup/{erp_connection.pk}/", {"environment": "Production", "company": FABRIKAM})
+    erp_connection.refresh_from_db()
+    assert erp_connection.settings["company_name"] == "Fabrikam"
+
+    listed = len(erp_api.calls("/v2.0/Production/api/v2.0/companies"))
+    client.post(f"/connect/setup/{erp_connection.pk}/", {"environment": "Production", "company": FABRIKAM})
+    assert len(erp_api.calls("/v2.0/Production/api/v2.0/companies")) == listed  # same choice: not asked again
+
+    client.post(f"/connect/setup/{erp_connection.pk}/", {"environment": "Production", "company": CRONUS})
+    erp_connection.refresh_from_db()
+    assert erp_connection.settings["company_name"] == "CRONUS USA, Inc."
 
 
 def test_a_saved_environment_lists_its_companies_on_the_first_render(client, erp_connection, erp_api):
@@ -165,7 +187,7 @@ def test_a_failing_options_request_falls_back_to_typed_entry_with_the_providers_
     saved = client.post(f"/connect/setup/{erp_connection.pk}/", {"environment": "Production", "company": CRONUS})
     assert saved.status_code == 302
     erp_connection.refresh_from_db()
-    assert erp_connection.settings == {"environment": "Production", "company": CRONUS}
+    assert erp_connection.settings == {"environment": "Production", "company": CRONUS, "company_name": ""}
 
 
 def test_choices_are_only_for_a_browser_the_connection_was_granted_to(client, erp_connection, erp_api):
@@ -188,6 +210,7 @@ def test_business_central_lists_environments_then_companies_from_its_api(db):
         "value": "name",
         "label": "name",
         "depends_on": None,
+        "fills": None,
     }
     assert specs["company"]["options"] == {
         "url": "https://api.businesscentral.dynamics.com/v2.0/{settings.environment}/api/v2.0/companies",
@@ -195,6 +218,7 @@ def test_business_central_lists_environments_then_companies_from_its_api(db):
         "value": "id",
         "label": "name",
         "depends_on": "environment",
+        "fills": "company_name",
     }
 
 
