@@ -221,9 +221,10 @@ def main() -> None:
     django_on_bench_database("patchbay_bench_sweep")
 
     from django.conf import settings
+    from django.db.models import Count
     from django.utils import timezone
 
-    from apps.connections.models import Connection
+    from apps.connections.models import Connection, RefreshEvent
     from apps.connections.services import REFRESH_BATCH_CONCURRENCY, REFRESH_BATCH_SIZE
     from apps.ops.management.commands.runall import build_children
     from config.celery import app
@@ -249,6 +250,7 @@ def main() -> None:
             status="healthy",
             credentials_expires_at=now + timedelta(minutes=2),
             refresh_due_at=now - timedelta(seconds=1),
+            health_checked_at=now,  # not due for beat's health check, which would refresh them one at a time
         )
         row.credentials = {"access_token": f"old-{n}", "refresh_token": f"rt-{n}"}
         rows.append(row)
@@ -293,6 +295,7 @@ def main() -> None:
                 )
                 endpoint.reset()
             cpu_before = cpu_seconds(worker.pid)
+            round_started = timezone.now()
             if round_number > 1:
                 app.send_task(SWEEP_TASK)
             killed_after = wait_for_round(
@@ -323,6 +326,14 @@ def main() -> None:
                 f"{os.getloadavg()[0]:5.1f}",
                 flush=True,
             )
+            failures = (
+                RefreshEvent.objects.filter(application=application, finished_at__gte=round_started)
+                .exclude(outcome=RefreshEvent.Outcome.REFRESHED)
+                .values_list("outcome", "error_code")
+                .annotate(count=Count("id"))
+            )
+            for outcome, code, count in failures:
+                print(f"       {count:,} requests ended {outcome} ({code}): retried by a later sweep")
             if killed_after is not None:
                 print(
                     f"       pool killed after {killed_after:,} connections' token requests "

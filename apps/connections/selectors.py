@@ -89,7 +89,7 @@ def connector_configs_for(*, connections: list[Connection]) -> dict[str, Connect
         else:
             without.append(connection)
     if without:
-        applications_configs: dict[tuple[str, str], ConnectorConfig] = {}
+        applications_configs: dict[tuple[str, int], ConnectorConfig] = {}
         for config in ConnectorConfig.objects.filter(
             application_id__in={connection.application_id for connection in without},
             provider_id__in={connection.provider_id for connection in without},

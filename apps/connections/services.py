@@ -8,15 +8,16 @@ import os
 import random
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings as django_settings
 from django.db import connections as db_connections
 from django.db import transaction
-from django.db.models import Case, F, Field, Q, Value, When
+from django.db.models import Field, Q
 from django.utils import timezone
 
 from apps.audit.services import audit_record
@@ -526,29 +527,27 @@ def _claim_refresh_lease(*, connection_id: str, force_since: datetime | None) ->
 
 @dataclass(frozen=True)
 class _BatchClaim:
-    """The rows one batch won, with what the claim wrote on them: `lease_until`, and `started_at` as the
-    request-started mark of every row that had none (a row keeping an older mark had a refresh interrupted).
-    No token request of the batch starts after `send_deadline` (time.monotonic()), so each one ends, or
-    times out, while the lease still runs."""
+    """The rows one batch won, as they were before the claim, and the lease it wrote on them. No token
+    request of the batch starts after `send_deadline` (time.monotonic()), so each one ends, or times out,
+    while the lease still runs."""
 
     connections: list[Connection]
     lease_until: datetime
-    started_at: datetime
     send_deadline: float
 
 
 def _claim_refresh_leases(*, connection_ids: list[str]) -> _BatchClaim:
     """_claim_refresh_lease for many rows in one statement (UPDATE … RETURNING every column): the rows this
-    caller won, leased and marked "request started" before any request is sent.
+    caller won.
 
     The lease conditions sit in the UPDATE's own WHERE, so a row a concurrent caller claimed first is
     re-checked against its new version and skipped, as with the single claim.
     """
     now = timezone.now()
-    claim_window = _refresh_lease() + REFRESH_BATCH_SEND_WINDOW
-    lease_until, send_deadline = now + claim_window, time.monotonic() + REFRESH_BATCH_SEND_WINDOW.total_seconds()
+    lease_until = now + _refresh_lease() + REFRESH_BATCH_SEND_WINDOW
+    send_deadline = time.monotonic() + REFRESH_BATCH_SEND_WINDOW.total_seconds()
     if not connection_ids:
-        return _BatchClaim(connections=[], lease_until=lease_until, started_at=now, send_deadline=send_deadline)
+        return _BatchClaim(connections=[], lease_until=lease_until, send_deadline=send_deadline)
     lease_free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lte=now)
     claimable = Connection.objects.filter(lease_free, _wanted(now=now, force_since=None), pk__in=connection_ids)
     query = claimable.query
@@ -557,16 +556,14 @@ def _claim_refresh_leases(*, connection_ids: list[str]) -> _BatchClaim:
     database = db_connections[claimable.db]
     quote = compiler.quote_name
     meta = Connection._meta
-    lease, started = meta.get_field("refresh_lease_until"), meta.get_field("refresh_started_at")
+    lease = meta.get_field("refresh_lease_until")
     columns = meta.concrete_fields
     sql = (
-        f"UPDATE {quote(meta.db_table)} SET {quote(lease.column)} = %s, "  # noqa: S608
-        f"{quote(started.column)} = COALESCE({quote(started.column)}, %s) "
+        f"UPDATE {quote(meta.db_table)} SET {quote(lease.column)} = %s "  # noqa: S608
         f"WHERE {where} RETURNING {', '.join(quote(field.column) for field in columns)}"
     )
-    params = [lease.get_db_prep_save(lease_until, database), started.get_db_prep_save(now, database), *where_params]
     with database.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [lease.get_db_prep_save(lease_until, database), *where_params])
         rows: Iterable[Sequence[Any]] = cursor.fetchall()
     converters = compiler.get_converters([field.get_col(meta.db_table) for field in columns])
     if converters:
@@ -575,7 +572,6 @@ def _claim_refresh_leases(*, connection_ids: list[str]) -> _BatchClaim:
     return _BatchClaim(
         connections=[Connection.from_db(claimable.db, names, list(row)) for row in rows],
         lease_until=lease_until,
-        started_at=now,
         send_deadline=send_deadline,
     )
 
@@ -606,12 +602,7 @@ class _SentRequest:
     finished_at: datetime
 
 
-def _request_new_token_before(
-    deadline: float, connection: Connection, config: ConnectorConfig | None
-) -> _SentRequest | None:
-    """Send one token request, or nothing (None) once the batch's send window has closed."""
-    if time.monotonic() >= deadline:
-        return None
+def _send_token_request(connection: Connection, config: ConnectorConfig | None) -> _SentRequest:
     started_at = timezone.now()
     answer: dict[str, Any] | ConnectError
     try:
@@ -621,12 +612,51 @@ def _request_new_token_before(
     return _SentRequest(answer=answer, started_at=started_at, finished_at=timezone.now())
 
 
+def _mark_requests_started(connections: list[Connection], *, claim: _BatchClaim) -> None:
+    """Record on the rows, before their requests go out, that a request started (one UPDATE). A row that
+    already carries a mark keeps it: its earlier request's outcome is still unknown."""
+    now = timezone.now()
+    Connection.objects.filter(
+        pk__in=[connection.pk for connection in connections],
+        refresh_lease_until=claim.lease_until,
+        refresh_started_at__isnull=True,
+    ).update(refresh_started_at=now)
+    for connection in connections:
+        connection.refresh_started_at = connection.refresh_started_at or now
+
+
+def _send_token_requests(
+    to_send: list[tuple[Connection, ConnectorConfig | None]], *, claim: _BatchClaim
+) -> tuple[list[tuple[Connection, _SentRequest]], list[Connection]]:
+    """Send the batch's token requests, REFRESH_BATCH_CONCURRENCY at a time, until the send window closes.
+
+    Rows are marked "request started" a few at a time, just before threads are free to send them, so a
+    process killed mid-batch leaves "outcome unknown" only on the requests that were really out (a
+    provider that rotates refresh tokens without a reuse grace cannot take a resend). Returns each sent
+    row with its answer, and the rows left unsent, unmarked."""
+    threads = _token_request_threads()
+    waiting = list(to_send)
+    in_flight: set[Future[_SentRequest]] = set()
+    sent: list[tuple[Connection, Future[_SentRequest]]] = []
+    while waiting and time.monotonic() < claim.send_deadline:
+        while len(in_flight) > REFRESH_BATCH_CONCURRENCY // 2:
+            in_flight = futures_wait(in_flight, return_when=FIRST_COMPLETED).not_done
+        free = REFRESH_BATCH_CONCURRENCY - len(in_flight)
+        starting, waiting = waiting[:free], waiting[free:]
+        _mark_requests_started([connection for connection, _config in starting], claim=claim)
+        for connection, config in starting:
+            request = threads.submit(_send_token_request, connection, config)
+            in_flight.add(request)
+            sent.append((connection, request))
+    return [(connection, request.result()) for connection, request in sent], [c for c, _config in waiting]
+
+
 def connection_refresh_batch(*, connection_ids: list[str]) -> int:
-    """Refresh the due connections among `connection_ids`, as the sweep does, in a fixed number of
-    statements: one claims the leases and marks every request started, one or two load the providers and
-    OAuth clients, REFRESH_BATCH_CONCURRENCY token requests run at a time (no transaction open), then one
-    short transaction writes every new token in one UPDATE and the batch's refresh history in one INSERT.
-    Rows another caller holds (a read refreshing one, an overlapping batch)
+    """Refresh the due connections among `connection_ids`, as the sweep does, in statements counted per
+    batch, not per row: one claims the leases, one or two load the providers and OAuth clients, one per
+    few requests marks them started just before REFRESH_BATCH_CONCURRENCY threads send them (no
+    transaction open), then one short transaction writes every new token in one UPDATE and the batch's
+    refresh history in one INSERT. Rows another caller holds (a read refreshing one, an overlapping batch)
     are skipped, so a duplicate batch costs one UPDATE. Revoked, failed and interrupted refreshes, and a
     refresh that ends an error, are recorded one by one exactly as a single refresh records them.
     Returns how many rows this batch claimed."""
@@ -636,8 +666,12 @@ def connection_refresh_batch(*, connection_ids: list[str]) -> int:
     _attach_providers(claim.connections)
     configs = connector_configs_for(connections=claim.connections)
     events: list[RefreshEvent] = []
-    # Rows on which the claim kept an older request-started mark: a refresh whose answer was lost.
-    resent = {connection.pk for connection in claim.connections if connection.refresh_started_at != claim.started_at}
+    # Rows that carry a request-started mark from before this claim: a refresh whose answer was lost.
+    resent = {
+        connection.pk: connection.refresh_started_at
+        for connection in claim.connections
+        if connection.refresh_started_at is not None
+    }
 
     def ended(
         connection: Connection, outcome: str, request: _SentRequest | None, error: ConnectError | None = None
@@ -658,22 +692,18 @@ def connection_refresh_batch(*, connection_ids: list[str]) -> int:
     unsent: list[Connection] = []
     to_send: list[tuple[Connection, ConnectorConfig | None]] = []
     for connection in claim.connections:
-        earlier_start = connection.refresh_started_at if connection.pk in resent else None
-        if earlier_start is not None and not _may_resend(connection, started_at=earlier_start):
+        if connection.pk in resent and not _may_resend(connection, started_at=resent[connection.pk]):
             ended(connection, RefreshEvent.Outcome.INTERRUPTED, None, RefreshInterrupted())
             _mark_refresh_interrupted(connection)
         elif _refreshable(connection):
             to_send.append((connection, configs[connection.pk]))
         else:
             unsent.append(connection)
-    threads = _token_request_threads()
-    sending = [threads.submit(_request_new_token_before, claim.send_deadline, *each) for each in to_send]
+    answered, not_reached = _send_token_requests(to_send, claim=claim)
     refreshed: dict[str, tuple[Connection, _SentRequest]] = {}
     now = timezone.now()
-    for (connection, _config), request in zip(to_send, (each.result() for each in sending), strict=True):
-        if request is None:
-            unsent.append(connection)
-        elif isinstance(request.answer, InvalidGrant):
+    for connection, request in answered:
+        if isinstance(request.answer, InvalidGrant):
             ended(connection, RefreshEvent.Outcome.REVOKED, request, request.answer)
             _mark_refresh_revoked(connection)
         elif isinstance(request.answer, ConnectError):
@@ -685,7 +715,7 @@ def connection_refresh_batch(*, connection_ids: list[str]) -> int:
         else:
             _apply_refreshed_token(connection, request.answer, now=now)
             refreshed[connection.pk] = (connection, request)
-    _release_unsent(unsent, claim=claim)
+    _release_unsent([*unsent, *not_reached], claim=claim)
     with transaction.atomic():
         written = _write_leased_rows(
             [connection for connection, _request in refreshed.values()],
@@ -702,16 +732,12 @@ def connection_refresh_batch(*, connection_ids: list[str]) -> int:
 
 
 def _release_unsent(connections: list[Connection], *, claim: _BatchClaim) -> None:
-    """Free the rows this batch claimed but sent nothing for (not refreshable, or the send window closed),
-    taking back the request-started mark where the claim wrote it: no request was made."""
-    if not connections:
-        return
-    Connection.objects.filter(pk__in=[c.pk for c in connections], refresh_lease_until=claim.lease_until).update(
-        refresh_lease_until=None,
-        refresh_started_at=Case(
-            When(refresh_started_at=claim.started_at, then=Value(None)), default=F("refresh_started_at")
-        ),
-    )
+    """Free the rows this batch claimed and sent nothing for (not refreshable, or the send window closed
+    first); a request-started mark from before the claim stays: that outcome is still unknown."""
+    if connections:
+        Connection.objects.filter(
+            pk__in=[connection.pk for connection in connections], refresh_lease_until=claim.lease_until
+        ).update(refresh_lease_until=None)
 
 
 def _write_leased_rows(connections: list[Connection], *, fields: list[str], lease_until: datetime) -> set[str]:
@@ -722,25 +748,28 @@ def _write_leased_rows(connections: list[Connection], *, fields: list[str], leas
     if not connections:
         return set()
     database = db_connections[Connection.objects.db]
-    quote = database.ops.quote_name
     meta = Connection._meta
-    table, pk, lease = quote(meta.db_table), meta.pk, meta.get_field("refresh_lease_until")
-    written = [meta.get_field(name) for name in fields]
+    concrete = {field.name: field for field in meta.concrete_fields}
+    pk, lease, written = meta.pk, concrete["refresh_lease_until"], [concrete[name] for name in fields]
+    table = database.ops.quote_name(meta.db_table)
     # PostgreSQL types a VALUES column from its literals (text when all are NULL): cast to the column's type.
     # SQLite stores what it is given, and a CAST there would turn a datetime's text into a number.
-    cast = database.vendor == "postgresql"
+    cast_values = database.vendor == "postgresql"
+
+    def column(field: Field) -> str:
+        return database.ops.quote_name(cast(str, field.column))  # a concrete field always has its column
 
     def value(field: Field) -> str:
-        source = f"refreshed.{quote(field.column)}"
-        return f"CAST({source} AS {field.db_type(database)})" if cast else source
+        source = f"refreshed.{column(field)}"
+        return f"CAST({source} AS {field.db_type(database)})" if cast_values else source
 
     row = f"({', '.join(['%s'] * (1 + len(written)))})"
     sql = (
-        f"WITH refreshed ({', '.join(quote(field.column) for field in [pk, *written])}) "  # noqa: S608
+        f"WITH refreshed ({', '.join(column(field) for field in [pk, *written])}) "  # noqa: S608
         f"AS (VALUES {', '.join([row] * len(connections))}) "
-        f"UPDATE {table} SET {', '.join(f'{quote(field.column)} = {value(field)}' for field in written)} "
-        f"FROM refreshed WHERE {table}.{quote(pk.column)} = refreshed.{quote(pk.column)} "
-        f"AND {table}.{quote(lease.column)} = %s RETURNING {table}.{quote(pk.column)}"
+        f"UPDATE {table} SET {', '.join(f'{column(field)} = {value(field)}' for field in written)} "
+        f"FROM refreshed WHERE {table}.{column(pk)} = refreshed.{column(pk)} "
+        f"AND {table}.{column(lease)} = %s RETURNING {table}.{column(pk)}"
     )
     params: list[Any] = []
     for connection in connections:
@@ -915,7 +944,7 @@ def _request_new_token(connection: Connection, config: ConnectorConfig | None) -
     if connection.provider.auth_type == Provider.AuthType.OAUTH2_CLIENT_CREDENTIALS:
         return provider_client.fetch_client_credentials_token(connection=connection, config=config)
     return provider_client.refresh_token(
-        connection=connection, config=config, refresh_token_value=connection.credentials["refresh_token"]
+        connection=connection, config=config, refresh_token_value=(connection.credentials or {})["refresh_token"]
     )
 
 
