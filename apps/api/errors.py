@@ -17,7 +17,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 
-from apps.core.errors import Conflict, NotFound, PatchbayError, ValidationFailed, error_body
+from apps.core.errors import Conflict, NotFound, PatchbayError, ValidationFailed, error_body, from_django_validation
 
 logger = logging.getLogger("apps.api")
 
@@ -90,19 +90,6 @@ def _clean_ninja_errors(errors: list[dict]) -> list[dict]:
     return cleaned
 
 
-def _from_django_validation(exc: DjangoValidationError) -> PatchbayError:
-    """A model's full_clean failing: per-field messages, and a unique constraint is a conflict."""
-    if hasattr(exc, "error_dict"):
-        details = {"fields": {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}}
-        codes = {e.code for errors in exc.error_dict.values() for e in errors}
-    else:
-        details = {"errors": [str(m) for m in exc.messages]}
-        codes = {getattr(e, "code", None) for e in exc.error_list}
-    if "unique" in codes or "unique_together" in codes:
-        return Conflict("That already exists.", details=details)
-    return ValidationFailed(details=details)
-
-
 def as_patchbay_error(request: HttpRequest, exc: Exception) -> PatchbayError:
     """The domain error a failure is, for the caller; anything unforeseen is a logged internal_error."""
     match exc:
@@ -127,7 +114,7 @@ def as_patchbay_error(request: HttpRequest, exc: Exception) -> PatchbayError:
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             return PayloadTooLarge(f"The request body is larger than the {limit}-byte limit.")
         case DjangoValidationError():
-            return _from_django_validation(exc)
+            return from_django_validation(exc)
         case IntegrityError():
             logger.info("Integrity error on %s %s", request.method, request.path)
             return Conflict()

@@ -3,7 +3,6 @@
 import secrets
 from datetime import timedelta
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -11,6 +10,7 @@ from apps.api.models import CustomerToken
 from apps.audit.services import audit_record
 from apps.connections.selectors import connection_list_for_customer
 from apps.connections.services import connection_delete
+from apps.core.errors import ValidationFailed
 from apps.tenants.models import Application, Customer
 from apps.tenants.services import hash_secret
 
@@ -60,7 +60,7 @@ def application_delete(*, application: Application, actor: str = "system") -> No
 def customer_token_create(*, customer: Customer, ttl: timedelta, actor: str) -> tuple[CustomerToken, str]:
     """Mint a token scoped to one customer; returns it with its plaintext, which is never stored."""
     if not timedelta(seconds=60) <= ttl <= CUSTOMER_TOKEN_MAX_TTL:
-        raise ValidationError("A customer token lives between 60 seconds and 24 hours.")
+        raise ValidationFailed.from_messages("A customer token lives between 60 seconds and 24 hours.")
     raw = CUSTOMER_TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = CustomerToken.objects.create(
         application=customer.application,

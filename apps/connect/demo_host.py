@@ -12,10 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import close_old_connections
 
 from apps.connect.services import connect_session_create
+from apps.core.errors import ValidationFailed
 from apps.tenants.models import Application
 from apps.tenants.selectors import customer_get
 
@@ -142,8 +142,8 @@ class DemoHostHandler(BaseHTTPRequestHandler):
             _session, token = connect_session_create(
                 application=application, customer=customer, allowed_origin=self.origin, actor="system:demo_host"
             )
-        except ValidationError as exc:
-            return self._send(422, json.dumps({"error": " ".join(exc.messages)}), "application/json")
+        except ValidationFailed as exc:
+            return self._send(exc.status, json.dumps({"error": exc.message}), "application/json")
         return self._send(200, json.dumps({"token": token}), "application/json")
 
 

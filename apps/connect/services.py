@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -44,6 +43,7 @@ from apps.connections.exceptions import (
 )
 from apps.connections.models import Connection
 from apps.connections.selectors import connector_config_for
+from apps.core.errors import ValidationFailed
 from apps.core.purge import delete_in_batches
 from apps.tenants.models import Application, Customer
 from apps.tenants.services import normalize_origin
@@ -207,15 +207,15 @@ def oauth_attempt_record_failure(*, attempt: OAuthAttempt, code: str) -> None:
 def origin_of(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ValidationError(f"{url!r} is not an absolute http(s) URL.")
+        raise ValidationFailed.from_messages(f"{url!r} is not an absolute http(s) URL.")
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 def allowed_origin_check(*, application: Application, origin: str) -> str:
-    """Return the normalised origin, or raise ValidationError when the application does not allow it."""
+    """Return the normalised origin, or raise ValidationFailed when the application does not allow it."""
     normalised = normalize_origin(origin)
     if not application.is_origin_allowed(normalised):
-        raise ValidationError(
+        raise ValidationFailed.from_messages(
             f"{normalised} is not one of this application's allowed origins. Add it first with "
             "PATCH /api/v1/application (allowed_origins), or in the admin under Applications."
         )
@@ -228,10 +228,12 @@ def return_url_check(*, application: Application, url: str) -> str:
         return ""
     try:
         origin = origin_of(url)
-    except ValidationError:
-        raise ValidationError("return_url must be an absolute https URL on one of the allowed origins.") from None
+    except ValidationFailed:
+        raise ValidationFailed.from_messages(
+            "return_url must be an absolute https URL on one of the allowed origins."
+        ) from None
     if not application.is_origin_allowed(origin) or urlsplit(url).username:
-        raise ValidationError(
+        raise ValidationFailed.from_messages(
             f"return_url must be on one of this application's allowed origins; {origin} is not allowed. "
             "Add it with PATCH /api/v1/application (allowed_origins)."
         )
@@ -245,7 +247,7 @@ def frame_ancestors(*, application: Application, origin: str = "") -> str:
     for candidate in origins:
         try:
             safe.append(normalize_origin(candidate))
-        except ValidationError:
+        except ValidationFailed:
             continue
     return " ".join(safe) if safe else "'none'"
 
@@ -266,12 +268,12 @@ def connect_session_create(
 ) -> tuple[ConnectSession, str]:
     """Mint a single-use token for one customer's connect UI. Returns (session, raw token); only a hash is kept."""
     if customer.application_id != application.pk:
-        raise ValidationError("The customer belongs to another application.")
+        raise ValidationFailed.from_messages("The customer belongs to another application.")
     if allowed_origin:
         allowed_origin = allowed_origin_check(application=application, origin=allowed_origin)
     return_url = return_url_check(application=application, url=return_url)
     if not 60 <= ttl_seconds <= 86400:
-        raise ValidationError("ttl_seconds must be between 60 and 86400.")
+        raise ValidationFailed.from_messages("ttl_seconds must be between 60 and 86400.")
     raw = "cst_" + secrets.token_urlsafe(32)
     session = ConnectSession.objects.create(
         application=application,

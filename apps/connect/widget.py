@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from django.core import signing
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -32,6 +31,7 @@ from apps.connect.exceptions import (
 from apps.connect.models import ConnectSession
 from apps.connections import services as connection_services
 from apps.connections.models import Connection
+from apps.core.errors import ValidationFailed
 from apps.tenants.models import Application, Customer
 from apps.tenants.services import hash_secret, normalize_origin
 
@@ -69,7 +69,7 @@ def widget_frame_origin(*, origin: str) -> str | None:
     """The origin the widget page may be framed by: the one asked for, if some application allows it."""
     try:
         normalised = normalize_origin(origin or "")
-    except ValidationError:
+    except ValidationFailed:
         return None
     return normalised if selectors.origin_is_allowed_anywhere(origin=normalised) else None
 
@@ -84,7 +84,7 @@ def widget_session_start(*, token: str, origin: str, providers: list[str] | None
     session = services.connect_session_lock_unused(token=token)
     try:
         origin = normalize_origin(origin or "")
-    except ValidationError:
+    except ValidationFailed:
         raise WidgetOriginNotAllowed() from None
     if session.allowed_origin:
         allowed = origin == session.allowed_origin
@@ -207,7 +207,7 @@ def widget_events(*, context: WidgetContext) -> list[dict]:
 def widget_popup_link(*, context: WidgetContext, connection: Connection, action: str) -> str:
     """A short-lived link that lets the popup window (first-party, with cookies) act on this one connection."""
     if action not in PopupAction.ALL:
-        raise ValidationError(f"Unknown popup action {action!r}.")
+        raise ValueError(f"Unknown popup action {action!r}; the URLconf passes only PopupAction.ALL.")
     signed = signing.TimestampSigner(salt=POPUP_LINK_SALT).sign_object(
         {"c": connection.pk, "a": connection.application_id, "u": context.customer.pk, "r": action}
     )

@@ -41,6 +41,7 @@ from apps.connections.selectors import (
 )
 from apps.connections.settings_spec import clean_settings
 from apps.connections.tokens import normalize_token
+from apps.core.errors import ValidationFailed
 from apps.core.purge import delete_in_batches
 from apps.tenants.models import Application, Customer
 from apps.webhooks.services import event_emit
@@ -187,7 +188,7 @@ def connection_create(
     OAuth client in the application (`connector_config`, when the caller resolved it already with
     `connector_config_for_new_connection`); without one, ConnectorNotConfigured and nothing is written."""
     if customer.application_id != application.pk:
-        raise ValueError("customer belongs to another application")
+        raise ValidationFailed.from_messages("The customer belongs to another application.")
     config = connector_config or connector_config_for_new_connection(application=application, provider=provider)
     merged_settings = {**(config.default_settings if config else {}), **(settings or {})}
     connection = Connection(

@@ -11,6 +11,9 @@ Codes are public API: once shipped, a code never changes its name.
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model
+
 REQUIRED_ATTRIBUTES = ("code", "message", "status", "title", "resolution")
 
 _REGISTRY: dict[str, type["PatchbayError"]] = {}
@@ -116,3 +119,26 @@ class Conflict(PatchbayError):
     status = 409
     title = "That already exists"
     resolution = "Read the existing object and update it, or choose another identifier."
+
+
+def from_django_validation(exc: DjangoValidationError) -> ValidationFailed | Conflict:
+    """Django's ValidationError (a model's full_clean, a form field) as the domain error it means: per-field
+    messages in details.fields (or details.errors), and a broken unique constraint is a conflict."""
+    details: dict[str, Any]
+    if hasattr(exc, "error_dict"):
+        details = {"fields": {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}}
+        codes = {error.code for errors in exc.error_dict.values() for error in errors}
+    else:
+        details = {"errors": [str(m) for m in exc.messages]}
+        codes = {getattr(error, "code", None) for error in exc.error_list}
+    if codes & {"unique", "unique_together"}:
+        return Conflict("That already exists.", details=details)
+    return ValidationFailed(details=details)
+
+
+def full_clean(instance: Model, *, exclude: list[str] | None = None) -> None:
+    """`instance.full_clean()` for services: its failures leave as ValidationFailed or Conflict."""
+    try:
+        instance.full_clean(exclude=exclude)
+    except DjangoValidationError as exc:
+        raise from_django_validation(exc) from exc

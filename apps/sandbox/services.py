@@ -14,6 +14,7 @@ from apps.audit.services import audit_record
 from apps.catalog.models import ConnectorConfig
 from apps.catalog.selectors import connector_config_get, provider_get
 from apps.catalog.services import connector_config_upsert
+from apps.sandbox.exceptions import SandboxNameTaken
 from apps.tenants.models import Application
 
 SANDBOX_PROVIDER = "patchbay-sandbox"
@@ -100,7 +101,7 @@ def sandbox_user_get_or_create(*, display_name: str) -> User:
         return user
     if not hasattr(user, "sandbox_identity") or user.is_staff or user.is_superuser:
         # Never let the sandbox sign-in act as a real account that happens to share the name.
-        raise PermissionError("This name belongs to a non-sandbox account.")
+        raise SandboxNameTaken()
     return user
 
 

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from oauth2_provider.views import AuthorizationView, ProtectedResourceView
 
 from apps.sandbox import services
+from apps.sandbox.exceptions import SandboxNameTaken
 
 SESSION_KEY = "sandbox_user_id"
 
@@ -62,8 +63,8 @@ def sandbox_login(request):
         else:
             try:
                 user = services.sandbox_user_get_or_create(display_name=display_name)
-            except PermissionError:
-                error = "That name is taken by a non-sandbox account. Pick another name."
+            except SandboxNameTaken as exc:
+                error = exc.message
             else:
                 request.session.cycle_key()
                 request.session[SESSION_KEY] = user.pk

@@ -4,12 +4,12 @@ import secrets
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from apps.audit.services import audit_record
+from apps.core.errors import ValidationFailed, full_clean
 from apps.tenants.models import ApiKey, Application, Customer
 
 API_KEY_PREFIX = "pb_live_"
@@ -21,12 +21,12 @@ def hash_secret(raw: str) -> str:
 
 
 def normalize_origin(origin: str) -> str:
-    """Return scheme://host[:port] or raise ValidationError; paths, queries and wildcards are refused."""
+    """Return scheme://host[:port] or raise ValidationFailed; paths, queries and wildcards are refused."""
     parts = urlsplit(origin.strip())
     if parts.scheme not in {"http", "https"} or not parts.hostname or "*" in origin:
-        raise ValidationError(f"{origin!r} is not an origin like https://app.example.com")
+        raise ValidationFailed.from_messages(f"{origin!r} is not an origin like https://app.example.com")
     if parts.path not in {"", "/"} or parts.query or parts.fragment or parts.username:
-        raise ValidationError(f"{origin!r} must be an origin only (no path, query or credentials)")
+        raise ValidationFailed.from_messages(f"{origin!r} must be an origin only (no path, query or credentials)")
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
@@ -41,7 +41,7 @@ def application_create(
         webhook_url=webhook_url,
     )
     application.webhook_secret = {"secret": webhook_secret_new()}
-    application.full_clean()
+    full_clean(application)
     application.save()
     audit_record(action="application.created", target=application, application=application)
     return application
@@ -98,7 +98,7 @@ def application_update(
         changed.append("webhook_url")
     if not changed:
         return application
-    application.full_clean(exclude=["webhook_secret"])
+    full_clean(application, exclude=["webhook_secret"])
     application.save(update_fields=[*changed, "modified_at"])
     audit_record(action="application.updated", target=application, actor=actor, data={"fields": changed})
     return application
@@ -128,7 +128,7 @@ def customer_create(
     customer = Customer(
         application=application, external_id=external_id, name=name, email=email, metadata=metadata or {}
     )
-    customer.full_clean()
+    full_clean(customer)
     customer.save()
     return customer
 

@@ -23,13 +23,13 @@ from typing import Any, Protocol
 import requests
 from celery import signature
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from apps.audit.services import audit_record
+from apps.core.errors import ValidationFailed
 from apps.core.ids import new_id
 from apps.core.timestamps import format_timestamp
 from apps.core.transactions import ensure_no_transaction
@@ -118,7 +118,9 @@ def event_emit(*, type: str, connection: EventConnection, data: dict[str, Any] |
 def webhook_test_event_send(*, application: Application, actor: str = "system") -> WebhookDelivery:
     """Queue a `webhook.test` event to the application's webhook URL, signed like every real event."""
     if not application.webhook_url:
-        raise ValidationError("This application has no webhook URL; set one before sending a test event.")
+        raise ValidationFailed.from_messages(
+            "This application has no webhook URL; set one before sending a test event."
+        )
     delivery = _delivery_create(
         application=application,
         type=TEST_EVENT_TYPE,

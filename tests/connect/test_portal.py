@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from apps.connect.links import start_path
@@ -15,6 +14,7 @@ from apps.connect.services import (
 )
 from apps.connections.models import Connection
 from apps.connections.services import connection_create
+from apps.core.errors import ValidationFailed
 from apps.tenants.services import hash_secret
 from tests.factories import (
     ApplicationFactory,
@@ -54,7 +54,7 @@ def test_connect_session_stores_only_the_hash(application, customer):
     ],
 )
 def test_connect_session_refuses_origins_outside_the_application(application, customer, kwargs):
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationFailed) as excinfo:
         connect_session_create(application=application, customer=customer, **kwargs)
     assert "allowed origin" in str(excinfo.value) or "origin only" in str(excinfo.value)
 

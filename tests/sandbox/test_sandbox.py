@@ -7,6 +7,7 @@ import responses
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password
 from django.utils import timezone
+from django.utils.html import escape
 from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
 
@@ -14,7 +15,9 @@ from apps.catalog.models import ConnectorConfig
 from apps.connections.exceptions import RefreshInterrupted
 from apps.connections.models import Connection
 from apps.connections.services import connection_refresh_credentials
+from apps.sandbox.exceptions import SandboxNameTaken
 from apps.sandbox.services import sandbox_connector_config_ensure, sandbox_user_get_or_create
+from apps.sandbox.views import SESSION_KEY
 from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory, StaffUserFactory, provider_for
 
 pytestmark = pytest.mark.django_db
@@ -79,8 +82,16 @@ def test_sandbox_user_is_never_staff_and_has_no_password():
 
 def test_sandbox_sign_in_never_becomes_a_real_account():
     get_user_model().objects.create(username="sandbox__root", is_staff=True)
-    with pytest.raises(PermissionError):
+    with pytest.raises(SandboxNameTaken):
         sandbox_user_get_or_create(display_name="root")
+
+
+def test_login_page_says_a_staff_name_is_taken(client):
+    get_user_model().objects.create(username="sandbox__root", is_staff=True)
+    response = client.post("/sandbox/login/", {"display_name": "root"})
+    assert response.status_code == 400
+    assert escape(SandboxNameTaken.message) in response.content.decode()
+    assert SESSION_KEY not in client.session
 
 
 def test_login_page_then_redirects_to_the_consent_page(client):

@@ -3,12 +3,12 @@
 import hashlib
 
 import pytest
-from django.core.exceptions import ValidationError
 
 from apps.audit.models import AuditEvent
 from apps.catalog.models import ConnectorConfig
 from apps.catalog.selectors import connector_config_get, connector_config_get_by_id, connector_config_list
 from apps.connections.models import Connection
+from apps.core.errors import Conflict, ValidationFailed
 from apps.tenants.models import ApiKey, Application
 from apps.tenants.selectors import api_key_authenticate, customer_get, customer_list
 from apps.tenants.services import (
@@ -94,7 +94,7 @@ def test_origins_are_normalised(given, expected):
     ],
 )
 def test_non_origins_are_refused(bad):
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationFailed):
         normalize_origin(bad)
 
 
@@ -116,7 +116,7 @@ def test_application_create_stores_the_webhook_secret_as_a_dict():
 
 
 def test_application_create_refuses_bad_origins():
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationFailed):
         application_create(name="Bad", allowed_origins=["https://bad.test/path"])
     assert not Application.objects.filter(name="Bad").exists()
 
@@ -125,7 +125,7 @@ def test_customer_external_id_is_unique_per_application_only():
     first, second = ApplicationFactory(), ApplicationFactory()
     customer_create(application=first, external_id="c-1")
     customer_create(application=second, external_id="c-1")
-    with pytest.raises(ValidationError):
+    with pytest.raises(Conflict):
         customer_create(application=first, external_id="c-1")
     again = customer_get_or_create(application=first, external_id="c-1")
     assert again.application == first

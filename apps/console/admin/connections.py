@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 
 from apps.catalog.models import Provider
 from apps.connect.links import authorization_url
-from apps.connections.exceptions import ConnectError, SettingsInvalid
+from apps.connections.exceptions import SettingsInvalid
 from apps.connections.models import Connection, ConnectionModel, RefreshEvent, SyncRun
 from apps.connections.services import (
     connection_create,
@@ -29,6 +29,7 @@ from apps.console.services import (
     connection_reconnect_link_by_staff,
     connection_refresh_by_staff,
 )
+from apps.core.errors import PatchbayError
 
 
 class _ServiceForm(forms.ModelForm):
@@ -47,10 +48,8 @@ class _ServiceForm(forms.ModelForm):
         except SettingsInvalid as exc:
             for name, message in exc.errors.items():
                 self.add_error(None, f"{name}: {message}")
-        except ConnectError as exc:
+        except PatchbayError as exc:
             self.add_error(None, exc.message)
-        except ValidationError as exc:
-            self.add_error(None, exc)
 
 
 class ConnectionAddForm(_ServiceForm):
@@ -560,7 +559,7 @@ class ConnectionAdmin(ServiceDeleteAdmin):
             try:
                 service(connection=connection, actor=staff_actor(request))
                 done += 1
-            except ConnectError as exc:
+            except PatchbayError as exc:
                 self.message_user(request, f"{connection_title(connection)}: {exc.message}", messages.ERROR)
         if done:
             self.message_user(request, done_message.format(done=done), messages.SUCCESS)
@@ -596,7 +595,7 @@ class ConnectionAdmin(ServiceDeleteAdmin):
         for connection in queryset.select_related("provider", "customer"):
             try:
                 url = connection_reconnect_link_by_staff(connection=connection, actor=staff_actor(request))
-            except ConnectError as exc:
+            except PatchbayError as exc:
                 self.message_user(request, f"{connection_title(connection)}: {exc.message}", messages.ERROR)
                 continue
             self.message_user(request, f"Reconnect link for {connection_title(connection)}: {url}", messages.INFO)

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 
 from apps.api.services import application_delete, customer_delete
 from apps.console.admin.common import ServiceDeleteAdmin, staff_actor, vault_display
+from apps.core.errors import ValidationFailed
 from apps.tenants.models import ApiKey, Application, Customer
 from apps.tenants.services import (
     api_key_create,
@@ -38,8 +39,8 @@ class ApplicationForm(forms.ModelForm):
                 continue
             try:
                 origins.append(normalize_origin(line))
-            except ValidationError as exc:
-                errors.extend(exc.messages)
+            except ValidationFailed as exc:
+                errors.append(exc.message)
         if errors:
             raise ValidationError(errors)
         return list(dict.fromkeys(origins))
@@ -79,8 +80,8 @@ class ApplicationAdmin(ServiceDeleteAdmin):
         for application in queryset:
             try:
                 delivery = webhook_test_event_send(application=application, actor=staff_actor(request))
-            except ValidationError as exc:
-                self.message_user(request, f"{application}: {' '.join(exc.messages)}", messages.ERROR)
+            except ValidationFailed as exc:
+                self.message_user(request, f"{application}: {exc.message}", messages.ERROR)
                 continue
             queued = f"{application}: test event {delivery.payload['id']} queued to {delivery.url}."
             self.message_user(request, queued, messages.SUCCESS)
