@@ -13,7 +13,7 @@ class AuditEvent(models.Model):
     actor = models.CharField(max_length=200, help_text="api_key:<id>, staff:<username>, customer:<id> or system")
     action = models.CharField(max_length=100, db_index=True)
     target_type = models.CharField(max_length=50)
-    target_id = models.CharField(max_length=40, db_index=True)
+    target_id = models.CharField("target ID", max_length=40, db_index=True)
     data = models.JSONField(default=dict, blank=True)
     ip_address = models.GenericIPAddressField(
         "IP address", null=True, blank=True, help_text="The client address of the request that caused it."

@@ -14,7 +14,7 @@ class ConnectSession(TimeStampedModel):
     token_hash = models.CharField(max_length=64, unique=True)
     allowed_providers = models.JSONField(default=list, blank=True, help_text="Empty = every enabled provider.")
     allowed_origin = models.CharField(max_length=300, blank=True)
-    return_url = models.URLField(max_length=1000, blank=True)
+    return_url = models.URLField("return URL", max_length=1000, blank=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     widget_origin = models.CharField(
@@ -42,8 +42,8 @@ class OAuthAttempt(TimeStampedModel):
     provider = models.ForeignKey("catalog.Provider", on_delete=models.CASCADE, related_name="+")
     state_hash = models.CharField(max_length=64, unique=True)
     code_verifier = EncryptedJSONField()
-    redirect_uri = models.URLField(max_length=500)
-    return_url = models.URLField(max_length=1000, blank=True)
+    redirect_uri = models.URLField("redirect URI", max_length=500)
+    return_url = models.URLField("return URL", max_length=1000, blank=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     failure_code = models.CharField(

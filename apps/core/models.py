@@ -12,4 +12,4 @@ class TimeStampedModel(models.Model):
 
 
 def prefixed_id_field(prefix: str) -> models.CharField:
-    return models.CharField(primary_key=True, max_length=40, default=PrefixedId(prefix), editable=False)
+    return models.CharField("ID", primary_key=True, max_length=40, default=PrefixedId(prefix), editable=False)

@@ -16,14 +16,14 @@ class Application(TimeStampedModel):
         blank=True,
         help_text="Exact origins (scheme://host[:port]) that may embed the widget and receive redirects.",
     )
-    webhook_url = models.URLField(max_length=500, blank=True)
+    webhook_url = models.URLField("webhook URL", max_length=500, blank=True)
     webhook_secret = EncryptedJSONField(help_text="Signing secret for outbound webhooks.")
     brand_color = models.CharField(
         max_length=7,
         default="#4f46e5",
         validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a hex colour like #4f46e5.")],
     )
-    logo_url = models.URLField(max_length=500, blank=True)
+    logo_url = models.URLField("logo URL", max_length=500, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -63,7 +63,7 @@ class Customer(TimeStampedModel):
 
     id = prefixed_id_field("cus")
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="customers")
-    external_id = models.CharField(max_length=200)
+    external_id = models.CharField("external ID", max_length=200)
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
     metadata = models.JSONField(default=dict, blank=True)

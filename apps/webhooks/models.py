@@ -15,7 +15,7 @@ class WebhookDelivery(TimeStampedModel):
     application = models.ForeignKey("tenants.Application", on_delete=models.CASCADE, related_name="webhook_deliveries")
     event_type = models.CharField(max_length=100)
     payload = models.JSONField()
-    url = models.URLField(max_length=500)
+    url = models.URLField("URL", max_length=500)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     attempts = models.PositiveSmallIntegerField("attempt", default=0)
     next_attempt_at = models.DateTimeField("next retry", null=True, blank=True, db_index=True)

@@ -312,3 +312,28 @@ def test_support_sees_customer_tokens_without_the_token_and_revokes_one_through_
     event = AuditEvent.objects.get(action="customer_token.revoked", target_id=token.pk)
     assert (event.actor, event.ip_address) == ("staff:helpdesk", "127.0.0.1")
     assert "Revoked" in support_client.get(changelist + "?state=revoked").content.decode()
+
+
+LABEL_PATTERNS = [
+    r'<th[^>]*class="[^"]*column-[^"]*"[^>]*>\s*(?:<div class="text">)?(?:<a[^>]*>)?\s*(?:<span>)?([^<]+)',
+    r"<label[^>]*>([^<]+)</label>",
+    r"<summary>\s*By ([^<]+)\s*</summary>",
+    r"<h3>\s*By ([^<]+)</h3>",
+    r'<h2[^>]*class="inline-heading"[^>]*>\s*([^<]+)',
+]
+COLUMN_NAME_WORDS = re.compile(r"^Is |^is |\b(Id|id|Url|url|Uri|uri)\b|_")
+
+
+def test_no_label_on_any_page_reads_like_a_column_name(superuser_client, world, superuser):
+    """Headers, form labels, filter titles and inline headings on every page: "Is read enabled", "Client
+    id", "Webhook url" are column names, not words (staff-account pages are Django's own)."""
+    leftovers = {}
+    for url in console_pages(superuser):
+        if url.split("/")[2] in SUPPORT_HIDDEN:
+            continue
+        html = superuser_client.get(url).content.decode()
+        for pattern in LABEL_PATTERNS:
+            for label in re.findall(pattern, html):
+                if COLUMN_NAME_WORDS.search(label.strip()):
+                    leftovers.setdefault(label.strip(), url)
+    assert not leftovers, leftovers
