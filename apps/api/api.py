@@ -1,8 +1,9 @@
 """The one NinjaAPI: native v1 plus the Stuut, OpenInt and Supaglue compatibility surfaces.
 
 Mounted at /api/ (config/urls.py): OpenAPI at /api/openapi.json, docs at /api/docs. Every operation
-authenticates with an application API key; every error is
-{"error": {"code", "message", "details", "title", "resolution"}} (apps/api/errors.py).
+authenticates with an application API key, the customer-scoped ones also with a customer token
+(apps/api/auth.py); every error is {"error": {"code", "message", "details", "title", "resolution"}}
+(apps/api/errors.py).
 """
 
 from ninja import NinjaAPI

@@ -143,4 +143,5 @@ def register_exception_handlers(api: NinjaAPI) -> None:
         return error_response(api, request, as_patchbay_error(request, exc))
 
     for exception_class in (NinjaValidationError, HttpError, Http404, Exception):
-        api.add_exception_handler(exception_class, on_error)
+        # ninja types a handler as also taking the exception class; it only ever passes the instance.
+        api.add_exception_handler(exception_class, on_error)  # type: ignore[arg-type]

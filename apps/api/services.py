@@ -1,4 +1,6 @@
-"""Writes the API needs that span apps. Each one calls the owning app's services for the actual change."""
+"""Writes the API needs that span apps: deleting a customer or an application (every connection through
+connection_delete, so each is revoked at its provider and announced, then the rows themselves), and the
+API's own customer tokens."""
 
 import secrets
 from datetime import timedelta

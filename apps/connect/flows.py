@@ -3,7 +3,7 @@ provider, or posts a settings or credentials form.
 
 Each public function takes what the request carried (a start token, a callback's query parameters, a
 form post) and the `Visitor` (who the browser is), and returns one outcome. Views turn the outcome into
-a response and do nothing else; a failure a person can cause comes back as `Error`.
+a response (and record the grants it carries); a failure a person can cause comes back as `Error`.
 
     start / start_submit      the start link (GET shows the next step, POST saves a form)
     callback                  the provider's redirect back with `code` and `state`

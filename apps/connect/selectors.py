@@ -1,4 +1,6 @@
-"""Reads for the hosted connect pages, always scoped by application (and customer for the portal)."""
+"""Reads for the hosted connect pages and the widget: scoped by application, and by customer for the portal
+and the widget. Two lookups come before any scope exists: a widget session by its credential's hash, and
+whether any application allows an origin (the widget's frame check)."""
 
 from collections.abc import Iterable
 from datetime import datetime

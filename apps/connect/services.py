@@ -1,7 +1,8 @@
-"""The hosted connect flow: OAuth attempts and callbacks, connect sessions and customer portal links.
+"""Writes of the hosted connect pages: OAuth attempts and callbacks (state, PKCE, replay protection, token
+exchange), connect sessions, customer portal links, and the purge of expired attempts and sessions.
 
-Views in apps/connect/views.py parse the request and call one function from here; the story of a
-connect — state, PKCE, replay protection, token exchange — is told in this module.
+apps/connect/flows.py tells the story of a connect and calls these; views call them directly only to
+redeem a connect session or a portal link.
 """
 
 import base64

@@ -1,6 +1,7 @@
-"""Hosted connect pages: each view turns the request into a call to `apps.connect.flows` and the
-outcome into a response (`_render_outcome`). Every PatchbayError becomes templates/connect/error.html in
-`error_page`, the one place failures turn into pages."""
+"""Hosted connect pages: a view of the connect flow turns the request into a call to `apps.connect.flows`
+and the outcome into a response (`_render_outcome`); opening a connect session or portal link calls its
+service, and the portal's list pages read through selectors. Every PatchbayError becomes
+templates/connect/error.html in `error_page`, the one place failures turn into pages."""
 
 from functools import wraps
 

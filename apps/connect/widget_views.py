@@ -1,4 +1,5 @@
-"""The embedded widget's HTTP surface. Each view parses, calls apps/connect/widget.py and renders.
+"""The embedded widget's HTTP surface. Each view parses, calls apps/connect/widget.py (the connection list:
+its selector) and renders.
 
 Inside the iframe nothing depends on a cookie: requests carry the widget credential in the
 `X-Patchbay-Widget` header (htmx `hx-headers`, or widget.js). That header is also the CSRF defence: a

@@ -1,4 +1,6 @@
-"""Reads of connections. Every query is scoped to an application (or a customer, which has one)."""
+"""Reads of connections. Every read made for a caller is scoped to its application (or a customer, which has
+one); only the periodic sweeps (connection_ids_needing_refresh, connection_ids_for_health_check) list ids
+across all applications."""
 
 from collections import defaultdict
 from datetime import datetime

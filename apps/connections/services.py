@@ -1,5 +1,10 @@
-"""Every write to a connection. Each function is keyword-only and writes in one transaction; requests to
-the provider happen before that transaction, never while a row lock is held."""
+"""Every write to a connection; the public functions are keyword-only.
+
+No transaction is open while a provider is called. A write that needs the provider asks first, then
+locks the row and writes in one short transaction. A write made of steps commits each on its own:
+creating a connection and storing its first token, disconnecting (revoke, then wipe) before a delete, and a
+refresh's claim, token request and recorded outcome (claim, call, record).
+"""
 
 import copy
 import functools

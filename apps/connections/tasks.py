@@ -1,4 +1,5 @@
-"""Celery entry points: take ids, call one service."""
+"""Celery entry points. A task takes ids (or nothing) and calls one service; the periodic sweeps read the
+due ids with one selector and queue a task per id or per batch of ids."""
 
 from datetime import timedelta
 

@@ -1,7 +1,9 @@
 """Native v1 request/response schemas and the presenters that turn model rows into them.
 
 Presenters return plain dicts (one per row, no queries: every relation they touch is loaded by the
-selector), and ninja validates them against these schemas on the way out.
+selector). A single object goes out through ninja, which validates it against its schema; a list page is
+serialised as it is (v1/common.render, for speed), so the tests check that it matches (schemathesis over
+every operation, the compat shapes against the reference docs).
 """
 
 from datetime import datetime

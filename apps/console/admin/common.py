@@ -1,7 +1,9 @@
-"""Pieces every console ModelAdmin shares: vault masking, the staff actor, read-only and service-backed deletes."""
+"""Pieces every console ModelAdmin shares: vault masking, the staff actor, one-choice list filters, read-only
+and service-backed deletes."""
 
 from django.contrib import admin
 from django.contrib.admin.options import csrf_protect_m
+from django.db.models import QuerySet
 from django.utils.html import format_html
 
 SET = "•••• (set)"
@@ -42,6 +44,21 @@ def status_badge(value: str, label: str):
 
 def staff_actor(request) -> str:
     return f"staff:{request.user.get_username()}"
+
+
+class OneChoiceFilter(admin.SimpleListFilter):
+    """A list filter with one choice besides "All": `choice` keeps the rows `matching` returns."""
+
+    choice = ""
+
+    def lookups(self, request, model_admin):
+        return [("1", self.choice)]
+
+    def queryset(self, request, queryset):
+        return self.matching(queryset) if self.value() == "1" else queryset
+
+    def matching(self, queryset: QuerySet) -> QuerySet:
+        raise NotImplementedError
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -22,7 +22,14 @@ from apps.connections.services import (
     connection_disconnect,
     connection_update,
 )
-from apps.console.admin.common import ReadOnlyAdmin, ServiceDeleteAdmin, category_label, staff_actor, status_badge
+from apps.console.admin.common import (
+    OneChoiceFilter,
+    ReadOnlyAdmin,
+    ServiceDeleteAdmin,
+    category_label,
+    staff_actor,
+    status_badge,
+)
 from apps.console.selectors import FAILING_STATUSES, RECENT, connection_timeline
 from apps.console.services import (
     connection_check_health_by_staff,
@@ -172,27 +179,21 @@ class SyncRunInline(admin.TabularInline):
         return False
 
 
-class FailingFilter(admin.SimpleListFilter):
+class FailingFilter(OneChoiceFilter):
     title = "needs attention"
     parameter_name = "failing"
+    choice = "Failing (error or disconnected)"
 
-    def lookups(self, request, model_admin):
-        return [("1", "Failing (error or disconnected)")]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(status__in=FAILING_STATUSES) if self.value() == "1" else queryset
+    def matching(self, queryset):
+        return queryset.filter(status__in=FAILING_STATUSES)
 
 
-class RefreshFailingFilter(admin.SimpleListFilter):
+class RefreshFailingFilter(OneChoiceFilter):
     title = "token refresh"
     parameter_name = "refresh_failing"
+    choice = "Failing in the last 24 h"
 
-    def lookups(self, request, model_admin):
-        return [("1", "Failing in the last 24 h")]
-
-    def queryset(self, request, queryset):
-        if self.value() != "1":
-            return queryset
+    def matching(self, queryset):
         # refresh_failed_at is cleared by the next successful refresh, so these are still failing.
         return queryset.filter(refresh_failed_at__gte=timezone.now() - RECENT)
 
@@ -626,16 +627,12 @@ class SyncRunAdmin(ReadOnlyAdmin):
     list_select_related = ["model", "connection__provider", "connection__customer"]
 
 
-class FailedRecentlyFilter(admin.SimpleListFilter):
+class FailedRecentlyFilter(OneChoiceFilter):
     title = "needs attention"
     parameter_name = "failed_recently"
+    choice = "Failed in the last 24 h"
 
-    def lookups(self, request, model_admin):
-        return [("1", "Failed in the last 24 h")]
-
-    def queryset(self, request, queryset):
-        if self.value() != "1":
-            return queryset
+    def matching(self, queryset):
         return queryset.filter(finished_at__gte=timezone.now() - RECENT).exclude(outcome=RefreshEvent.Outcome.REFRESHED)
 
 

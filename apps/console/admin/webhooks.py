@@ -2,22 +2,18 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
 
-from apps.console.admin.common import ReadOnlyAdmin, staff_actor, status_badge
+from apps.console.admin.common import OneChoiceFilter, ReadOnlyAdmin, staff_actor, status_badge
 from apps.console.selectors import RECENT
 from apps.webhooks.models import WebhookDelivery
 from apps.webhooks.services import webhook_deliveries_queue, webhook_delivery_resend
 
 
-class FailingDeliveryFilter(admin.SimpleListFilter):
+class FailingDeliveryFilter(OneChoiceFilter):
     title = "needs attention"
     parameter_name = "failing"
+    choice = "Failing in the last 24 h"
 
-    def lookups(self, request, model_admin):
-        return [("1", "Failing in the last 24 h")]
-
-    def queryset(self, request, queryset):
-        if self.value() != "1":
-            return queryset
+    def matching(self, queryset):
         return (
             queryset.filter(modified_at__gte=timezone.now() - RECENT)
             .exclude(last_error="")
