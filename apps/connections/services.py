@@ -12,7 +12,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
@@ -469,6 +469,8 @@ LEASE_POLL_SECONDS = 0.05
 REFRESH_BATCH_SIZE = 100
 REFRESH_BATCH_CONCURRENCY = 8
 REFRESH_BATCH_SEND_WINDOW = timedelta(seconds=5)
+# A batch records its answers (one UPDATE, one INSERT) each time this many have come back.
+REFRESH_BATCH_RECORD_EVERY = 4 * REFRESH_BATCH_CONCURRENCY
 
 
 def refresh_margin(lifetime: timedelta) -> timedelta:
@@ -631,41 +633,55 @@ def _mark_requests_started(connections: list[Connection], *, claim: _BatchClaim)
         connection.refresh_started_at = connection.refresh_started_at or now
 
 
-def _send_token_requests(
-    to_send: list[tuple[Connection, ConnectorConfig | None]], *, claim: _BatchClaim
-) -> tuple[list[tuple[Connection, _SentRequest]], list[Connection]]:
-    """Send the batch's token requests, REFRESH_BATCH_CONCURRENCY at a time, until the send window closes.
+AnsweredRequests = list[tuple[Connection, _SentRequest]]
 
-    Rows are marked "request started" a few at a time, just before threads are free to send them, so a
-    process killed mid-batch leaves "outcome unknown" only on the requests that were really out (a
-    provider that rotates refresh tokens without a reuse grace cannot take a resend). Returns each sent
-    row with its answer, and the rows left unsent, unmarked."""
+
+def _send_token_requests(
+    to_send: list[tuple[Connection, ConnectorConfig | None]],
+    *,
+    claim: _BatchClaim,
+    record: Callable[[AnsweredRequests], None],
+) -> list[Connection]:
+    """Send the batch's token requests, REFRESH_BATCH_CONCURRENCY at a time, until the send window closes,
+    handing the answers to `record` REFRESH_BATCH_RECORD_EVERY at a time (and the last ones at the end).
+
+    Rows are marked "request started" a few at a time, just before threads are free to send them, and
+    answers are recorded as they pile up, so a process killed mid-batch leaves "outcome unknown" only on
+    the requests that were out or answered since the last record (a provider that rotates refresh tokens
+    without a reuse grace cannot take a resend). Returns the rows left unsent, unmarked."""
     threads = _token_request_threads()
     waiting = list(to_send)
-    in_flight: set[Future[_SentRequest]] = set()
-    sent: list[tuple[Connection, Future[_SentRequest]]] = []
+    in_flight: dict[Future[_SentRequest], Connection] = {}
+    answered: AnsweredRequests = []
+
+    def collect(finished: set[Future[_SentRequest]]) -> None:
+        answered.extend((in_flight.pop(request), request.result()) for request in finished)
+
     while waiting and time.monotonic() < claim.send_deadline:
         while len(in_flight) > REFRESH_BATCH_CONCURRENCY // 2:
-            in_flight = futures_wait(in_flight, return_when=FIRST_COMPLETED).not_done
+            collect(futures_wait(in_flight, return_when=FIRST_COMPLETED).done)
+        if len(answered) >= REFRESH_BATCH_RECORD_EVERY:
+            record(answered[:])
+            answered.clear()
         free = REFRESH_BATCH_CONCURRENCY - len(in_flight)
         starting, waiting = waiting[:free], waiting[free:]
         _mark_requests_started([connection for connection, _config in starting], claim=claim)
         for connection, config in starting:
-            request = threads.submit(_send_token_request, connection, config)
-            in_flight.add(request)
-            sent.append((connection, request))
-    return [(connection, request.result()) for connection, request in sent], [c for c, _config in waiting]
+            in_flight[threads.submit(_send_token_request, connection, config)] = connection
+    collect(futures_wait(in_flight).done)
+    record(answered)
+    return [connection for connection, _config in waiting]
 
 
 def connection_refresh_batch(*, connection_ids: list[str]) -> int:
     """Refresh the due connections among `connection_ids`, as the sweep does, in statements counted per
     batch, not per row: one claims the leases, one or two load the providers and OAuth clients, one per
     few requests marks them started just before REFRESH_BATCH_CONCURRENCY threads send them (no
-    transaction open), then one short transaction writes every new token in one UPDATE and the batch's
-    refresh history in one INSERT. Rows another caller holds (a read refreshing one, an overlapping batch)
-    are skipped, so a duplicate batch costs one UPDATE. Revoked, failed and interrupted refreshes, and a
-    refresh that ends an error, are recorded one by one exactly as a single refresh records them.
-    Returns how many rows this batch claimed."""
+    transaction open), and for every REFRESH_BATCH_RECORD_EVERY answers one short transaction writes their
+    new tokens in one UPDATE and their refresh history in one INSERT. Rows another caller holds (a read
+    refreshing one, an overlapping batch) are skipped, so a duplicate batch costs one UPDATE. Revoked,
+    failed and interrupted refreshes, and a refresh that ends an error, are recorded one by one exactly as
+    a single refresh records them. Returns how many rows this batch claimed."""
     claim = _claim_refresh_leases(connection_ids=connection_ids)
     if not claim.connections:
         return 0
@@ -695,6 +711,38 @@ def connection_refresh_batch(*, connection_ids: list[str]) -> int:
             )
         )
 
+    def record(answered: AnsweredRequests) -> None:
+        refreshed: dict[str, tuple[Connection, _SentRequest]] = {}
+        now = timezone.now()
+        for connection, request in answered:
+            if isinstance(request.answer, InvalidGrant):
+                ended(connection, RefreshEvent.Outcome.REVOKED, request, request.answer)
+                _mark_refresh_revoked(connection)
+            elif isinstance(request.answer, ConnectError):
+                ended(connection, RefreshEvent.Outcome.FAILED, request, request.answer)
+                _mark_refresh_failed(connection, request.answer)
+            elif _recovers_from_refresh_error(connection):
+                ended(connection, RefreshEvent.Outcome.REFRESHED, request)
+                _store_refreshed_token(connection, request.answer)
+            else:
+                _apply_refreshed_token(connection, request.answer, now=now)
+                refreshed[connection.pk] = (connection, request)
+        if not (refreshed or events):
+            return
+        with transaction.atomic():
+            written = _write_leased_rows(
+                [connection for connection, _request in refreshed.values()],
+                fields=REFRESHED_TOKEN_FIELDS,
+                lease_until=claim.lease_until,
+            )
+            # A row reconnected (or taken over) while its request was out keeps its new owner's state, and
+            # the answer this batch got for it is not history: the new owner records its own.
+            for connection_id in written:
+                connection, request = refreshed[connection_id]
+                ended(connection, RefreshEvent.Outcome.REFRESHED, request)
+            refresh_events_record(events=events)
+        events.clear()
+
     unsent: list[Connection] = []
     to_send: list[tuple[Connection, ConnectorConfig | None]] = []
     for connection in claim.connections:
@@ -705,35 +753,8 @@ def connection_refresh_batch(*, connection_ids: list[str]) -> int:
             to_send.append((connection, configs[connection.pk]))
         else:
             unsent.append(connection)
-    answered, not_reached = _send_token_requests(to_send, claim=claim)
-    refreshed: dict[str, tuple[Connection, _SentRequest]] = {}
-    now = timezone.now()
-    for connection, request in answered:
-        if isinstance(request.answer, InvalidGrant):
-            ended(connection, RefreshEvent.Outcome.REVOKED, request, request.answer)
-            _mark_refresh_revoked(connection)
-        elif isinstance(request.answer, ConnectError):
-            ended(connection, RefreshEvent.Outcome.FAILED, request, request.answer)
-            _mark_refresh_failed(connection, request.answer)
-        elif _recovers_from_refresh_error(connection):
-            ended(connection, RefreshEvent.Outcome.REFRESHED, request)
-            _store_refreshed_token(connection, request.answer)
-        else:
-            _apply_refreshed_token(connection, request.answer, now=now)
-            refreshed[connection.pk] = (connection, request)
+    not_reached = _send_token_requests(to_send, claim=claim, record=record)
     _release_unsent([*unsent, *not_reached], claim=claim)
-    with transaction.atomic():
-        written = _write_leased_rows(
-            [connection for connection, _request in refreshed.values()],
-            fields=REFRESHED_TOKEN_FIELDS,
-            lease_until=claim.lease_until,
-        )
-        # A row reconnected (or taken over) while its request was out keeps its new owner's state, and the
-        # answer this batch got for it is not history: the new owner records its own.
-        for connection_id in written:
-            connection, request = refreshed[connection_id]
-            ended(connection, RefreshEvent.Outcome.REFRESHED, request)
-        refresh_events_record(events=events)
     return len(claim.connections)
 
 
