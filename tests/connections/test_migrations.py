@@ -17,11 +17,20 @@ def migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
+@pytest.fixture(autouse=True)
+def back_to_latest():
+    yield
+    executor = MigrationExecutor(db_connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 def test_existing_sync_runs_get_their_models_connection():
     old = migrate(BEFORE)
     application = old.get_model("tenants", "Application").objects.create(name="Acme", slug="acme")
     customer = old.get_model("tenants", "Customer").objects.create(application=application, external_id="c1")
-    provider = old.get_model("catalog", "Provider").objects.first()
+    provider = old.get_model("catalog", "Provider").objects.create(
+        name="acme-crm", display_name="Acme CRM", auth_type="oauth2", definition={}, source_file="acme-crm.yaml"
+    )
     Connection = old.get_model("connections", "Connection")
     ConnectionModel = old.get_model("connections", "ConnectionModel")
     runs = {}
