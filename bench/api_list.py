@@ -1,5 +1,5 @@
 """Benchmark: a page of 100 connections through every list endpoint, at 1k / 100k / 1M rows, first page and
-middle page, each against a bare Django view that returns the same connection columns from one query.
+middle page, each against a bare Django view that returns the same fields from one query.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pb_perf python bench/api_list.py [--requests 60]
 
@@ -9,11 +9,15 @@ with INSERT … SELECT generate_series (three rows share each created_at, so tie
 reused by later runs. Everything runs in one process through django.test.Client: the same middleware,
 database and rows for ours and the baseline, requests interleaved round-robin so all see the same load.
 
-Baselines (the "bare" views): one `values()` query of the connection's own columns plus customer external
-id and provider name, straight to JsonResponse; no authentication, no models list, no presenter.
-- "bare keyset" pages with the same row-value condition the native cursor uses; it is the baseline of
-  the native list and of Supaglue (a customer's whole list, 100 rows here, so it has no middle page).
-- "bare offset" pages with OFFSET; it is the baseline of Stuut and OpenInt, whose APIs page by offset.
+Baselines (the "bare" views): one `values()` query of the same page of 100 — every column the responses
+are built from (the connection's, its customer's external id, its provider's name, whether it has
+credentials) and, for the endpoints that return synced models, the models with their last sync run as
+one JSON array per row (the subquery the API uses) — straight to JsonResponse: no authentication, no
+rate limit, no presenter (so none of the derived fields: lifecycle, start link, the catalog's provider
+objects, renamed and regrouped keys).
+- "bare keyset+models" pages with the row-value condition the native cursor uses: the native list's.
+- "bare offset+models" pages with OFFSET: Stuut's; "bare offset" without models: OpenInt's.
+- "bare customer" is one customer's whole list (100 rows here, so no middle page): Supaglue's.
 Prints p50/p95 per endpoint, the ratio to its baseline (target ≤ 1.5) and the queries of one request
 (target ≤ 3, the API key lookup included). Not part of pytest.
 """
@@ -38,6 +42,7 @@ TARGET_RATIO = 1.5
 TARGET_QUERIES = 3
 BARE_FIELDS = (
     "id",
+    "application_id",
     "customer__external_id",
     "provider__name",
     "connector_config_id",
@@ -61,6 +66,7 @@ BARE_FIELDS = (
     "next_sync_at",
     "created_at",
     "modified_at",
+    "connect_nonce",
 )
 
 
@@ -78,30 +84,47 @@ def ensure_database(url: str) -> None:
 def _bare_rows(request):
     from apps.connections.models import Connection
 
-    return Connection.objects.filter(application_id=request.GET["app"]).order_by("-created_at", "-id")
+    rows = Connection.objects.filter(application_id=request.GET["app"])
+    if request.GET.get("customer"):
+        rows = rows.filter(customer__external_id=request.GET["customer"])
+    return rows.order_by("-created_at", "-id")
+
+
+def _bare_json(request, page):
+    """The page's columns (with its models as one JSON array per row when asked) from one query."""
+    import pydantic_core
+    from django.db.models import Q
+    from django.http import JsonResponse
+
+    from apps.connections.selectors import ConnectionModelsJSON
+
+    fields = {"has_credentials": Q(credentials__isnull=False)}
+    with_models = bool(request.GET.get("models"))
+    if with_models:
+        fields["synced_models"] = ConnectionModelsJSON()
+    items = list(page.values(*BARE_FIELDS, **fields))
+    if with_models:
+        for item in items:
+            item["synced_models"] = pydantic_core.from_json(item["synced_models"] or "[]")
+    return JsonResponse({"items": items})
 
 
 def bare_keyset_view(request):
     from django.db.models import F
     from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
-    from django.http import JsonResponse
 
     from apps.api.pagination import decode_cursor
 
     rows = _bare_rows(request)
     if request.GET.get("cursor"):
         rows = rows.filter(TupleLessThan(Tuple(F("created_at"), F("id")), decode_cursor(request.GET["cursor"])))
-    rows = rows.filter(pk__in=rows.values("pk")[:PAGE])
-    return JsonResponse({"items": list(rows.values(*BARE_FIELDS))})
+    return _bare_json(request, rows.filter(pk__in=rows.values("pk")[:PAGE]))
 
 
 def bare_offset_view(request):
-    from django.http import JsonResponse
-
     offset = int(request.GET.get("offset", 0))
     rows = _bare_rows(request)
-    rows = rows.filter(pk__in=rows.values("pk")[offset : offset + PAGE])
-    return JsonResponse({"items": list(rows.values(*BARE_FIELDS))})
+    return _bare_json(request, rows.filter(pk__in=rows.values("pk")[offset : offset + PAGE]))
 
 
 SEED_SQL = """
@@ -113,13 +136,14 @@ INSERT INTO connections_connection (
     created_at, modified_at, id, display_name, status, status_message, is_authentication_pending,
     is_running_setup, is_sync_disabled, disabled, settings, metadata, credentials, scopes_granted,
     refresh_failure_count, health_status_code, health_message, health_suggested_resolution,
-    health_authentication_required, connect_nonce, application_id, customer_id, provider_id)
+    health_authentication_required, status_changed_at, connect_nonce, application_id, customer_id, provider_id)
 SELECT timestamptz '2026-01-01' + make_interval(secs => n / 3), timestamptz '2026-01-01',
     'conn_' || %(slug)s || '_' || lpad(n::text, 8, '0'), 'Connection ' || n, 'healthy', '', false,
     false, false, false,
     CASE WHEN n %% 4 = 2 THEN '{"environment": "Production", "company": "11111111-2222-3333-4444-555555555555"}'
          ELSE '{}' END::jsonb,
-    jsonb_build_object('n', n), NULL, '[]', 0, 'healthy', '', '', false, md5(n::text), %(app)s,
+    jsonb_build_object('n', n), NULL, '[]', 0, 'healthy', '', '', false, timestamptz '2026-01-01', md5(n::text),
+    %(app)s,
     'cus_' || %(slug)s || '_' || (n %% %(customers)s), (%(providers)s)[1 + n %% 4]
 FROM generate_series(0, %(count)s - 1) AS n;
 
@@ -188,31 +212,37 @@ def endpoints_for(label: str, raw_key: str, application) -> list[tuple[str, str,
     auth = {"Authorization": f"Bearer {raw_key}"}
     middle = middle_cursor(application, count)
     customer = f"{label}-{count // PER_CUSTOMER // 2}"
+    app = f"app={application.pk}"
     rows = []
     for position, cursor, offset in (("first", "", 0), ("middle", middle, count // 2)):
         keyset = f"&cursor={middle}" if cursor else ""
-        bare_keyset = f"bare keyset {position}"
-        bare_offset = f"bare offset {position}"
+        keyset_models, offset_models, offset_bare = (
+            f"bare keyset+models {position}",
+            f"bare offset+models {position}",
+            f"bare offset {position}",
+        )
         rows += [
-            (bare_keyset, bare_keyset, f"/bench/bare-keyset?app={application.pk}{keyset}", {}),
-            (bare_offset, bare_offset, f"/bench/bare-offset?app={application.pk}&offset={offset}", {}),
-            (f"native {position}", bare_keyset, f"/api/v1/connections?limit={PAGE}{keyset}", auth),
+            (keyset_models, keyset_models, f"/bench/bare-keyset?{app}&models=1{keyset}", {}),
+            (f"native {position}", keyset_models, f"/api/v1/connections?limit={PAGE}{keyset}", auth),
+            (offset_models, offset_models, f"/bench/bare-offset?{app}&models=1&offset={offset}", {}),
             (
                 f"stuut {position}",
-                bare_offset,
+                offset_models,
                 f"/api/compat/stuut/v2/integrations/connections?limit={PAGE}&offset={offset}",
                 auth,
             ),
+            (offset_bare, offset_bare, f"/bench/bare-offset?{app}&offset={offset}", {}),
             (
                 f"openint {position}",
-                bare_offset,
+                offset_bare,
                 f"/api/compat/openint/connection?limit={PAGE}&offset={offset}&refresh_policy=none",
                 auth,
             ),
         ]
-    rows.append(
-        ("supaglue customer", "bare keyset first", f"/api/compat/supaglue/customers/{customer}/connections", auth)
-    )
+    rows += [
+        ("bare customer", "bare customer", f"/bench/bare-keyset?{app}&customer={customer}", {}),
+        ("supaglue customer", "bare customer", f"/api/compat/supaglue/customers/{customer}/connections", auth),
+    ]
     return rows
 
 

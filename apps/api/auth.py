@@ -9,6 +9,7 @@ The Supaglue-compatible endpoint also takes the API key in `x-api-key`, as Supag
 Credentials are never logged: failures log nothing, and the caller is recorded by id only.
 """
 
+import copy
 import functools
 import logging
 import time
@@ -26,8 +27,10 @@ from ninja.security import APIKeyHeader, HttpBearer
 from apps.api.selectors import customer_token_authenticate
 from apps.api.services import CUSTOMER_TOKEN_PREFIX
 from apps.core.errors import Forbidden
+from apps.tenants.key_generation import API_KEYS_GENERATION, api_keys_generation
 from apps.tenants.models import ApiKey, Application, Customer
 from apps.tenants.selectors import api_key_authenticate
+from apps.tenants.services import hash_secret
 
 logger = logging.getLogger(__name__)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -42,17 +45,23 @@ def _touch_last_used(api_key: ApiKey) -> None:
         api_key.last_used_at = now
 
 
-def _count_in_window(key: str) -> int:
-    """This request's number in its window. On Redis one round trip (INCR and EXPIRE NX pipelined);
-    Django's cache API would take two or three (its incr is EXISTS then INCRBY)."""
+def _count_in_window(key: str, *, with_generation: bool) -> tuple[int, int | None]:
+    """This request's number in its window and, when asked, the API keys' generation (key_generation.py).
+    On Redis one round trip (INCR, EXPIRE NX and GET pipelined); Django's cache API would take three or
+    four (its incr is EXISTS then INCRBY)."""
     client = _redis_client()
     if client is not None:
-        count, _ = client.pipeline(transaction=False).incr(key).expire(key, RATE_WINDOW_SECONDS + 5, nx=True).execute()
-        return count
+        pipeline = client.pipeline(transaction=False).incr(key).expire(key, RATE_WINDOW_SECONDS + 5, nx=True)
+        if with_generation:
+            pipeline.get(cache.make_and_validate_key(API_KEYS_GENERATION))
+        count, _, *generation = pipeline.execute()
+        # Django's Redis cache stores integers as their digits, so a raw GET reads what cache.get would.
+        return count, int(generation[0]) if generation and generation[0] is not None else None
     try:
-        return cache.incr(key)
+        count = cache.incr(key)
     except ValueError:  # no such window yet (or evicted); a concurrent first request may win the add
-        return 1 if cache.add(key, 1, timeout=RATE_WINDOW_SECONDS + 5) else cache.incr(key)
+        count = 1 if cache.add(key, 1, timeout=RATE_WINDOW_SECONDS + 5) else cache.incr(key)
+    return count, api_keys_generation() if with_generation else None
 
 
 @functools.cache
@@ -76,24 +85,94 @@ def _warn_cache_down(exc: Exception) -> None:
         logger.warning("API rate limiting is off: the cache is unreachable (%s)", type(exc).__name__)
 
 
-def enforce_rate_limit(credential_id: str) -> None:
+GENERATION_UNKNOWN = -1  # what enforce_rate_limit returns when it could not read the generation
+
+
+def enforce_rate_limit(credential_id: str, *, read_generation: bool = False) -> int | None:
     """Fixed window in the shared Django cache: PATCHBAY_API_RATE_LIMIT_PER_MINUTE requests per key.
+    With `read_generation`, returns the API keys' generation read in the same round trip.
 
     Fails open: with the cache (Redis) down, requests are served unthrottled and a warning is logged,
-    rather than every authenticated call failing.
+    rather than every authenticated call failing (the generation is then GENERATION_UNKNOWN).
     """
     limit = settings.PATCHBAY_API_RATE_LIMIT_PER_MINUTE
     if not limit or limit <= 0:
-        return
+        return _generation_or_unknown() if read_generation else None
     now = time.time()
     window = int(now // RATE_WINDOW_SECONDS)
     try:
-        count = _count_in_window(f"patchbay:api-rate:{credential_id}:{window}")
+        count, generation = _count_in_window(
+            f"patchbay:api-rate:{credential_id}:{window}", with_generation=read_generation
+        )
     except Exception as exc:  # noqa: BLE001 - whatever the cache backend raises when it is unreachable
         _warn_cache_down(exc)
-        return
+        return GENERATION_UNKNOWN
     if count > limit:
         raise Throttled(wait=int((window + 1) * RATE_WINDOW_SECONDS - now) + 1)
+    return generation
+
+
+def _generation_or_unknown() -> int | None:
+    try:
+        return api_keys_generation()
+    except Exception as exc:  # noqa: BLE001 - whatever the cache backend raises when it is unreachable
+        _warn_cache_down(exc)
+        return GENERATION_UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class _RememberedKey:
+    api_key: ApiKey  # with its application; never handed out itself, only copies
+    generation: int | None
+    until: float  # time.monotonic()
+
+
+# Keys this process authenticated, by hash: a page read then costs no query for its key. Reused only
+# while the API keys' generation is unchanged (tenants/key_generation.py) and for a minute at most.
+_remembered_keys: dict[str, _RememberedKey] = {}
+REMEMBER_KEYS_SECONDS = 60
+_REMEMBERED_KEYS_MAX = 1024
+
+
+def _remember(digest: str, api_key: ApiKey, generation: int | None) -> None:
+    if generation == GENERATION_UNKNOWN:
+        return
+    if len(_remembered_keys) >= _REMEMBERED_KEYS_MAX:
+        _remembered_keys.clear()
+    _remembered_keys[digest] = _RememberedKey(api_key, generation, time.monotonic() + REMEMBER_KEYS_SECONDS)
+
+
+def _copy_of(api_key: ApiKey) -> ApiKey:
+    """A request's own copy: handlers may change request.auth.application (PATCH /application)."""
+    copied = copy.copy(api_key)
+    copied.application = copy.copy(api_key.application)
+    return copied
+
+
+def _api_key_caller(raw: str) -> "Caller | None":
+    """The caller for an application API key: a remembered key when its generation still holds (checked
+    in the rate limiter's round trip), else one query."""
+    digest = hash_secret(raw)
+    remembered = _remembered_keys.get(digest)
+    if remembered is not None and remembered.until > time.monotonic():
+        generation = enforce_rate_limit(remembered.api_key.pk, read_generation=True)
+        if generation == remembered.generation and generation != GENERATION_UNKNOWN:
+            api_key = _copy_of(remembered.api_key)
+            _touch_last_used(api_key)
+            remembered.api_key.last_used_at = api_key.last_used_at
+            return Caller(application=api_key.application, actor=f"api_key:{api_key.pk}")
+        _remembered_keys.pop(digest, None)
+        counted = True
+    else:
+        generation, counted = _generation_or_unknown(), False
+    api_key = api_key_authenticate(raw_key=raw)  # read after the generation, so a change meanwhile shows
+    if api_key is None:
+        return None
+    if not counted:
+        enforce_rate_limit(api_key.pk)
+    _touch_last_used(api_key)
+    _remember(digest, _copy_of(api_key), generation)
+    return Caller(application=api_key.application, actor=f"api_key:{api_key.pk}")
 
 
 @dataclass(frozen=True)
@@ -121,12 +200,7 @@ def _authenticate(raw: str, *, customer_token_allowed: bool) -> Caller | None:
             raise Forbidden(CUSTOMER_TOKEN_FORBIDDEN)
         enforce_rate_limit(token.pk)
         return Caller(application=token.application, actor=f"customer_token:{token.pk}", customer=token.customer)
-    api_key = api_key_authenticate(raw_key=raw)
-    if api_key is None:
-        return None
-    enforce_rate_limit(api_key.pk)
-    _touch_last_used(api_key)
-    return Caller(application=api_key.application, actor=f"api_key:{api_key.pk}")
+    return _api_key_caller(raw)
 
 
 class ApiKeyAuth(HttpBearer):

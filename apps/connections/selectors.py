@@ -2,16 +2,31 @@
 one); only the periodic sweeps (connection_ids_needing_refresh, connection_ids_for_health_check) list ids
 across all applications."""
 
-from collections import defaultdict
-from datetime import datetime
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from django.db.models import F, Prefetch, Q, QuerySet
+import pydantic_core
+from django.db.models import (
+    BooleanField,
+    DateTimeField,
+    Expression,
+    F,
+    Field,
+    JSONField,
+    Prefetch,
+    Q,
+    QuerySet,
+    TextField,
+    UUIDField,
+)
 
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.catalog.selectors import connector_config_get
 from apps.connections.exceptions import ConnectorNotConfigured
+from apps.connections.lifecycle import Lifecycle, lifecycle_of
 from apps.connections.models import Connection, ConnectionModel, SyncRun
 from apps.tenants.models import Application, Customer
 
@@ -30,7 +45,7 @@ def connection_list(
     status: str | None = None,
     category: str | None = None,
 ) -> QuerySet[Connection]:
-    """The application's connections, newest first. Shape a page with connection_page_shape."""
+    """The application's connections, newest first. Read a page of them with connection_page_rows."""
     connections = Connection.objects.filter(application=application)
     if customer is not None:
         connections = connections.filter(customer=customer)
@@ -41,26 +56,6 @@ def connection_list(
     if category:
         connections = connections.filter(provider__category_index__contains=f",{category},")
     return connections.order_by("-created_at", "-id")
-
-
-def connection_page_shape(
-    connections: QuerySet[Connection], *, with_connector_config: bool = False, with_credentials: bool = False
-) -> QuerySet[Connection]:
-    """Columns for a page of connections; pass the page's rows to connection_page_load.
-
-    Rows carry `customer_external_id` (annotated instead of building a Customer per row) and
-    `provider_version`. The encrypted credentials column is only fetched `with_credentials`; otherwise
-    `has_stored_credentials` says whether there are any. Count before shaping: these joins would stay
-    in a COUNT.
-    """
-    connections = connections.annotate(
-        customer_external_id=F("customer__external_id"), provider_version=F("provider__modified_at")
-    )
-    if not with_credentials:
-        connections = connections.defer("credentials").annotate(has_stored_credentials=Q(credentials__isnull=False))
-    if with_connector_config:
-        connections = connections.select_related("connector_config")
-    return connections
 
 
 def connector_config_for(*, connection: Connection) -> ConnectorConfig | None:
@@ -156,19 +151,18 @@ def connection_ids_for_health_check(*, checked_before: datetime) -> QuerySet[Con
     )
 
 
-PAGE_MODELS_ATTR = "_page_models"
+PAGE_MODELS_ATTR = "page_models"
 _PROVIDER_CACHE: dict[tuple[int, datetime | None], Provider] = {}
 _PROVIDER_CACHE_SIZE = 512
 
 
-def _providers_for(connections: list[Connection]) -> dict[int, Provider]:
+def _providers_for(rows: Iterable[Any]) -> dict[int, Provider]:
     """Providers by pk, from a process cache keyed by (pk, modified_at) so a catalog change is seen at once.
 
-    connection_page_shape annotates each row with its provider's modified_at (a cheap join on one column); a hit
-    skips the query that would load and JSON-decode each definition again. Rows without the annotation,
-    or versions not cached yet, are loaded in one query.
+    Page rows carry their provider's modified_at (a cheap join on one column); a hit skips the query that
+    would load and JSON-decode each definition again. Versions not cached yet are loaded in one query.
     """
-    wanted = {(c.provider_id, c.__dict__.get("provider_version")) for c in connections}
+    wanted = {(row.provider_id, row.__dict__.get("provider_version")) for row in rows}
     found = {pk: _PROVIDER_CACHE[(pk, version)] for pk, version in wanted if (pk, version) in _PROVIDER_CACHE}
     missing = {pk for pk, _ in wanted if pk not in found}
     if missing:
@@ -180,41 +174,153 @@ def _providers_for(connections: list[Connection]) -> dict[int, Provider]:
     return found
 
 
-def connection_page_load(connections: list[Connection], *, with_models: bool = True) -> list[Connection]:
-    """Attach providers and (optionally) synced models with their last sync run: one query each."""
-    if not connections:
-        return connections
-    providers = _providers_for(connections)
-    models_by_connection = defaultdict(list)
-    if with_models:
-        rows = (
-            ConnectionModel.objects.filter(connection_id__in=[c.pk for c in connections])
-            .order_by("name")
-            .values(*_MODEL_FIELDS, *(f"last_sync__{name}" for name in _RUN_FIELDS))
-        )
-        for row in rows:
-            models_by_connection[row["connection_id"]].append(_model_row(row))
-    for connection in connections:
-        connection.provider = providers[connection.provider_id]
-        if with_models:
-            setattr(connection, PAGE_MODELS_ATTR, models_by_connection.get(connection.pk, []))
-    return connections
+_MODEL_FIELDS = {f.attname: f for f in ConnectionModel._meta.concrete_fields}
+_RUN_FIELDS = {f.attname: f for f in SyncRun._meta.concrete_fields}
 
 
-_MODEL_FIELDS = [f.attname for f in ConnectionModel._meta.concrete_fields]
-_RUN_FIELDS = [f.attname for f in SyncRun._meta.concrete_fields]
+def _models_json_sql(vendor: str, outer: str) -> str:
+    """The correlated subquery behind ConnectionModelsJSON, written out from the two models' columns.
 
-
-def _model_row(row: dict[str, Any]) -> SimpleNamespace:
-    """A read-only stand-in for ConnectionModel (+ last_sync) built from one values() row.
-
-    Presenters only read attributes, and building a namespace is far cheaper than two model instances.
+    Keys are literals and nothing is resolved per query: built with the ORM (JSONObject over 33 columns)
+    the same subquery took longer to compile than the database took to run it.
     """
-    model = SimpleNamespace(**{name: row[name] for name in _MODEL_FIELDS})
-    model.pk = model.id
-    run = None
-    if row["last_sync__id"] is not None:
-        run = SimpleNamespace(**{name: row[f"last_sync__{name}"] for name in _RUN_FIELDS})
-        run.pk = run.id
-    model.last_sync = run
-    return model
+    if vendor == "postgresql":
+        build_object, array_of, json_column, as_text = "JSON_BUILD_OBJECT", "JSON_AGG", "{}", "({})::text"
+    else:
+        build_object, array_of, json_column, as_text = "JSON_OBJECT", "JSON_GROUP_ARRAY", "JSON({})", "{}"
+    members = []
+    for prefix, alias, fields in (("", "m", _MODEL_FIELDS), ("last_sync__", "s", _RUN_FIELDS)):
+        for name, field in fields.items():
+            column = f'{alias}."{field.column}"'
+            value = json_column.format(column) if isinstance(field, JSONField) else column
+            members.append(f"'{prefix}{name}', {value}")
+    model_table, run_table = ConnectionModel._meta.db_table, SyncRun._meta.db_table
+    aggregate = as_text.format(f"{array_of}({build_object}({', '.join(members)}))")
+    join = f'"{model_table}" m LEFT JOIN "{run_table}" s ON s."id" = m."last_sync_id"'
+    # Every name comes from the models' _meta, nothing from a request.
+    return f'(SELECT {aggregate} FROM {join} WHERE m."connection_id" = {outer}."id")'  # noqa: S608
+
+
+class ConnectionModelsJSON(Expression):
+    """Per connection, its synced models with their last sync run as one JSON array (text; NULL without
+    models), so a page reads its models in the same query as its rows. Decode with models_from_json."""
+
+    output_field = TextField()
+
+    def as_sql(self, compiler, connection):
+        outer = compiler.quote_name(compiler.query.get_initial_alias())
+        return _models_json_sql(connection.vendor, outer), []
+
+
+def _from_json(field: Field, value: Any) -> Any:
+    """A column's value as the ORM would return it, from its JSON form (SQLite stores booleans as 0/1,
+    instants as naive UTC text and UUIDs as bare hex; PostgreSQL writes instants with an offset)."""
+    if value is None:
+        return None
+    if isinstance(field, BooleanField):
+        return bool(value)
+    if isinstance(field, DateTimeField):
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    if isinstance(field, UUIDField):
+        return uuid.UUID(value)
+    return value
+
+
+def models_from_json(items: str | None) -> list[SimpleNamespace]:
+    """Read-only stand-ins for ConnectionModel (+ last_sync) from ConnectionModelsJSON, by name.
+
+    Presenters only read attributes, and a namespace is far cheaper to build than two model instances.
+    """
+    models = []
+    for item in pydantic_core.from_json(items) if items else []:
+        model = SimpleNamespace(**{name: _from_json(f, item[name]) for name, f in _MODEL_FIELDS.items()})
+        model.pk = model.id
+        run = None
+        if item["last_sync__id"] is not None:
+            run = SimpleNamespace(
+                **{name: _from_json(f, item[f"last_sync__{name}"]) for name, f in _RUN_FIELDS.items()}
+            )
+            run.pk = run.id
+        model.last_sync = run
+        models.append(model)
+    models.sort(key=lambda model: model.name)
+    return models
+
+
+class ConnectionRow:
+    """One connection of a list page, read with values() instead of as a model instance (building 100
+    instances cost more than the query). It has the attributes the API presenters read, under the
+    model's names, plus `customer_external_id`, `has_stored_credentials` and (with models) `page_models`.
+    Read-only: to change a connection, load it with connection_get.
+    """
+
+    _meta = Connection._meta  # what audit rows record as the target's type
+
+    provider: Provider
+    connector_config: ConnectorConfig | None
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+    @property
+    def pk(self) -> str:
+        return self.id
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return lifecycle_of(
+            required_settings=self.provider.required_setting_names,
+            settings=self.settings,
+            is_authentication_pending=self.is_authentication_pending,
+            status=self.status,
+        )
+
+    @property
+    def credentials(self) -> dict | None:
+        """Decrypted on read, like the model's field; only selected when the page was read with_credentials."""
+        stored = self.__dict__["credentials"]
+        return None if not stored else CREDENTIALS_FIELD.decrypt_stored(model=Connection, pk=self.id, stored=stored)
+
+
+CREDENTIALS_FIELD = Connection._meta.get_field("credentials")
+_ROW_FIELDS = [f.attname for f in Connection._meta.concrete_fields if f.attname != "credentials"]
+
+
+def connection_page_rows(
+    page: QuerySet[Connection],
+    *,
+    with_models: bool = True,
+    with_credentials: bool = False,
+    with_connector_config: bool = False,
+) -> list[ConnectionRow]:
+    """The rows of a page queryset (keyset_page / offset_page) in one query, as ConnectionRows with their
+    provider attached (from the process cache; one more query the first time a catalog version is seen).
+
+    The encrypted credentials are only read `with_credentials`; `has_stored_credentials` says whether
+    there are any. `with_connector_config` costs one more query for the page's configs.
+    """
+    columns = [*_ROW_FIELDS, "credentials"] if with_credentials else _ROW_FIELDS
+    annotations: dict[str, Any] = {
+        "customer_external_id": F("customer__external_id"),
+        "provider_version": F("provider__modified_at"),
+        "has_stored_credentials": Q(credentials__isnull=False),
+    }
+    if with_models:
+        annotations[PAGE_MODELS_ATTR] = ConnectionModelsJSON()
+    rows = [ConnectionRow(values) for values in page.values(*columns, **annotations)]
+    if not rows:
+        return rows
+    providers = _providers_for(rows)
+    configs = (
+        ConnectorConfig.objects.in_bulk({row.connector_config_id for row in rows if row.connector_config_id})
+        if with_connector_config
+        else {}
+    )
+    for row in rows:
+        row.provider = providers[row.provider_id]
+        if with_models:
+            row.page_models = models_from_json(row.page_models)
+        if with_connector_config:
+            row.connector_config = configs.get(row.connector_config_id)
+    return rows

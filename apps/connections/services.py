@@ -40,6 +40,7 @@ from apps.connections.exceptions import (
 )
 from apps.connections.models import Connection, ConnectionModel, RefreshEvent, new_connect_nonce
 from apps.connections.selectors import (
+    ConnectionRow,
     connector_config_for,
     connector_config_for_new_connection,
     connector_configs_for,
@@ -1164,6 +1165,13 @@ def refresh_retry_countdown(*, connection_id: str) -> int:
     return max(1, int((due - timezone.now()).total_seconds()) + 1)
 
 
+def credentials_need_refresh(*, connection: Connection | ConnectionRow, policy: str) -> bool:
+    """Whether a read with this refresh policy refreshes the token first (`connection` may be a list row)."""
+    if policy == "none" or connection.is_authentication_pending:
+        return False
+    return policy == "force" or (connection.refresh_due_at is not None and connection.refresh_due_at <= timezone.now())
+
+
 def connection_with_fresh_credentials(
     *, connection: Connection, policy: str = "auto", require_valid: bool = False
 ) -> Connection:
@@ -1174,16 +1182,14 @@ def connection_with_fresh_credentials(
     """
     if policy == "none":
         return connection
-    if not connection.is_authentication_pending:
-        due = connection.refresh_due_at is not None and connection.refresh_due_at <= timezone.now()
-        if policy == "force" or due:
-            try:
-                refreshed = connection_refresh_credentials(connection_id=connection.pk, force=policy == "force")
-                connection = _reuse_relations(refreshed, connection)
-            except ConnectError:
-                if policy == "force":
-                    raise
-                connection.refresh_from_db()
+    if credentials_need_refresh(connection=connection, policy=policy):
+        try:
+            refreshed = connection_refresh_credentials(connection_id=connection.pk, force=policy == "force")
+            connection = _reuse_relations(refreshed, connection)
+        except ConnectError:
+            if policy == "force":
+                raise
+            connection.refresh_from_db()
     expires_at = connection.credentials_expires_at
     if require_valid and connection.credentials and expires_at is not None and expires_at <= timezone.now():
         raise CredentialsExpired(internal_detail=connection.health_message)

@@ -13,8 +13,8 @@ TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 def format_timestamp(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("format_timestamp needs an aware datetime; naive values have no defined instant")
-    utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat is a third of strftime's cost, and a page of 100 connections writes ~700 instants.
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def format_optional_timestamp(value: datetime | None) -> str | None:

@@ -81,7 +81,11 @@ class EncryptedJSONField(models.TextField):
         return None if value is None else Ciphertext(value)
 
     def decrypt_for(self, instance, stored: str):
-        return crypto.decrypt_json(stored, aad=aad_for(type(instance), instance.pk, self.name))
+        return self.decrypt_stored(model=type(instance), pk=instance.pk, stored=stored)
+
+    def decrypt_stored(self, *, model: type[models.Model], pk, stored: str):
+        """The plaintext of a value read without a model instance (values()), e.g. a list page's rows."""
+        return crypto.decrypt_json(stored, aad=aad_for(model, pk, self.name))
 
     def pre_save(self, model_instance, add):
         cache_name = f"_{self.name}_plaintext"

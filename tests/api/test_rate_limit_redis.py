@@ -5,11 +5,15 @@ shown, without one.
 """
 
 import os
+from unittest import mock
 
 import pytest
 import redis
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.api import auth
+from apps.tenants.services import api_key_revoke
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +32,7 @@ def redis_cache(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     auth._redis_client.cache_clear()
     yield client
-    for key in client.scan_iter("patchbay:api-rate:*"):
+    for key in [*client.scan_iter("patchbay:api-rate:*"), *client.scan_iter("*patchbay:api-keys:generation")]:
         client.delete(key)
     auth._redis_client.cache_clear()
 
@@ -43,3 +47,21 @@ def test_limit_counts_in_redis_with_a_window_ttl(api, settings, redis_cache):
     (key,) = list(redis_cache.scan_iter("patchbay:api-rate:*"))
     assert int(redis_cache.get(key)) == 4
     assert 0 < redis_cache.ttl(key) <= auth.RATE_WINDOW_SECONDS + 5
+
+
+def test_a_remembered_key_is_checked_against_revocation_in_the_limiters_round_trip(api, api_key, settings, redis_cache):
+    settings.PATCHBAY_API_RATE_LIMIT_PER_MINUTE = 100
+    assert api.get("/api/v1/connections").status_code == 200
+    pipelines = []
+    execute = redis.client.Pipeline.execute
+
+    def recorded(pipeline, *args, **kwargs):
+        pipelines.append([command[0][0] for command in pipeline.command_stack])
+        return execute(pipeline, *args, **kwargs)
+
+    with mock.patch.object(redis.client.Pipeline, "execute", recorded), CaptureQueriesContext(db_connection) as ctx:
+        assert api.get("/api/v1/connections").status_code == 200
+    assert pipelines == [["INCRBY", "EXPIRE", "GET"]]
+    assert not [q for q in ctx.captured_queries if '"tenants_apikey"' in q["sql"]]
+    api_key_revoke(api_key=api_key[0])
+    assert api.get("/api/v1/connections").status_code == 401

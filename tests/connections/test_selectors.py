@@ -1,9 +1,10 @@
+from datetime import UTC, datetime
+
+from apps.connections.models import ConnectionModel, SyncRun
 from apps.connections.selectors import (
-    PAGE_MODELS_ATTR,
     connection_get,
     connection_list,
-    connection_page_load,
-    connection_page_shape,
+    connection_page_rows,
     connector_config_for,
     connector_configs_for,
 )
@@ -36,10 +37,10 @@ def test_list_filters_by_customer_provider_status_and_category(db):
 
 
 def _read_page(application) -> None:
-    rows = connection_page_load(list(connection_page_shape(connection_list(application=application))[:100]))
+    rows = connection_page_rows(connection_list(application=application)[:100])
     for connection in rows:
-        _ = (connection.customer_external_id, connection.provider.name, connection.missing_settings)
-        _ = [model.last_sync for model in connection.__dict__[PAGE_MODELS_ATTR]]
+        _ = (connection.customer_external_id, connection.provider.name, connection.lifecycle.missing_settings)
+        _ = [model.last_sync for model in connection.page_models]
 
 
 def test_a_page_costs_the_same_queries_whatever_its_size(db, django_assert_max_num_queries):
@@ -47,11 +48,11 @@ def test_a_page_costs_the_same_queries_whatever_its_size(db, django_assert_max_n
     customer = CustomerFactory(application=application)
     for _ in range(3):
         ConnectionFactory(application=application, customer=customer)
-    with django_assert_max_num_queries(3):  # page, models, providers not cached yet
+    with django_assert_max_num_queries(2):  # the page with its models; providers not cached yet
         _read_page(application)
     for _ in range(20):
         ConnectionFactory(application=application, customer=customer)
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(1):
         _read_page(application)
 
 
@@ -76,3 +77,43 @@ def test_a_batch_resolves_the_same_oauth_clients_as_one_connection_at_a_time(db,
         batched = connector_configs_for(connections=connections)
     assert [batched[connection.pk] for connection in connections] == one_at_a_time
     assert one_at_a_time == [hubspot_client, hubspot_client, disabled, None], "another application's is not used"
+
+
+def test_page_rows_read_models_and_their_last_sync_as_the_orm_does(db):
+    application = ApplicationFactory()
+    connection = ConnectionFactory(application=application, customer=CustomerFactory(application=application))
+    ConnectionModel.objects.create(connection=connection, name="deals", display_name="Deals")
+    contacts = ConnectionModel.objects.create(
+        connection=connection,
+        name="contacts",
+        display_name="Contacts",
+        is_write_enabled=True,
+        next_sync_at=datetime(2026, 3, 4, 5, 6, 7, 891000, tzinfo=UTC),
+    )
+    run = SyncRun.objects.create(
+        model=contacts,
+        status="failed",
+        attempt=3,
+        error="quota",
+        pagination_state={"cursor": "abc", "page": 2},
+        started_at=datetime(2026, 3, 4, 5, 0, tzinfo=UTC),
+    )
+    contacts.last_sync = run
+    contacts.save()
+
+    (row,) = connection_page_rows(connection_list(application=application))
+
+    assert [model.name for model in row.page_models] == ["contacts", "deals"]
+    for read, stored in zip(row.page_models, ConnectionModel.objects.order_by("name"), strict=True):
+        assert vars(read) | {"last_sync": None} == {
+            **{f.attname: getattr(stored, f.attname) for f in ConnectionModel._meta.concrete_fields},
+            "pk": stored.pk,
+            "last_sync": None,
+        }
+    last_sync = row.page_models[0].last_sync
+    run.refresh_from_db()
+    assert vars(last_sync) == {
+        **{f.attname: getattr(run, f.attname) for f in SyncRun._meta.concrete_fields},
+        "pk": run.pk,
+    }
+    assert row.page_models[1].last_sync is None

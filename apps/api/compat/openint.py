@@ -29,6 +29,7 @@ from apps.api.v1.common import (
     ensure_own_customer,
     ensure_secrets_allowed,
     fresh,
+    fresh_rows,
     get_connection_or_404,
     record_secrets_read,
     render,
@@ -39,7 +40,7 @@ from apps.catalog.json_schemas import connection_settings_schema, connector_conf
 from apps.catalog.models import Provider
 from apps.catalog.selectors import provider_list
 from apps.connections.models import Connection
-from apps.connections.selectors import connection_page_load, connection_page_shape
+from apps.connections.selectors import ConnectionRow, connection_page_rows
 from apps.core.timestamps import format_timestamp
 
 router = Router(tags=["compat: openint"])
@@ -183,7 +184,7 @@ def present_openint_connector(provider: Provider) -> dict:
     }
 
 
-def _settings(connection: Connection, *, include_secrets: bool) -> dict:
+def _settings(connection: Connection | ConnectionRow, *, include_secrets: bool) -> dict:
     settings = dict(connection.settings or {})
     if include_secrets:
         credentials = connection.credentials or {}
@@ -194,7 +195,9 @@ def _settings(connection: Connection, *, include_secrets: bool) -> dict:
     return settings
 
 
-def present_openint_connection(connection: Connection, *, include_secrets: bool, expand: set[str]) -> dict:
+def present_openint_connection(
+    connection: Connection | ConnectionRow, *, include_secrets: bool, expand: set[str]
+) -> dict:
     data = {
         "id": connection.pk,
         "customer_id": customer_external_id_of(connection),
@@ -294,12 +297,13 @@ def list_connections(request, query: Query[OpenIntListQuery]):
             Q(display_name__icontains=query.search_query) | Q(provider__name__icontains=query.search_query)
         )
     counted, below_horizon = capped_count(connections, up_to=TOTAL_COUNT_HORIZON)
-    page = connection_page_shape(
-        offset_page(connections, offset=query.offset, limit=query.limit + 1), with_credentials=query.include_secrets
+    rows = connection_page_rows(
+        offset_page(connections, offset=query.offset, limit=query.limit + 1),
+        with_models=False,
+        with_credentials=query.include_secrets,
     )
-    rows = connection_page_load(list(page), with_models=False)
     has_more = len(rows) > query.limit
-    rows = [fresh(connection, query.refresh_policy) for connection in rows[: query.limit]]
+    rows = fresh_rows(request, rows[: query.limit], query.refresh_policy)
     total, total_is_exact = _total(
         counted=counted, below_horizon=below_horizon, offset=query.offset, rows=len(rows), has_more=has_more
     )

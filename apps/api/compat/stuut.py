@@ -20,7 +20,7 @@ from apps.api.v1.schemas import Out, Timestamp, absolute
 from apps.catalog.models import Provider
 from apps.connect.links import authorization_url
 from apps.connections.models import Connection, ConnectionModel, SyncRun
-from apps.connections.selectors import connection_page_load, connection_page_shape
+from apps.connections.selectors import ConnectionRow, connection_page_rows
 from apps.core.timestamps import format_optional_timestamp
 
 router = Router(tags=["compat: stuut"])
@@ -214,7 +214,7 @@ def _text_or_none(value) -> str | None:
     return None if value in (None, "") else str(value)
 
 
-def present_stuut_connection(connection: Connection) -> dict:
+def present_stuut_connection(connection: Connection | ConnectionRow) -> dict:
     settings = connection.settings or {}
     lifecycle = connection.lifecycle
     data = {
@@ -266,6 +266,5 @@ def list_connections(request, query: Query[StuutListQuery]):
     `limit`/`offset` so very large applications can page (clients that send neither see no change
     until they pass 1,000 connections).
     """
-    page = connection_page_shape(offset_page(connections_visible(request), offset=query.offset, limit=query.limit))
-    rows = connection_page_load(list(page))
+    rows = connection_page_rows(offset_page(connections_visible(request), offset=query.offset, limit=query.limit))
     return render([present_stuut_connection(c) for c in rows])

@@ -21,7 +21,7 @@ from apps.api.row_fields import customer_external_id_of
 from apps.api.v1.common import READ_ERRORS, ensure_own_customer, render
 from apps.api.v1.schemas import Out
 from apps.connections.models import Connection
-from apps.connections.selectors import connection_list, connection_page_load, connection_page_shape
+from apps.connections.selectors import ConnectionRow, connection_list, connection_page_rows
 from apps.core.errors import NotFound
 from apps.tenants.selectors import customer_get
 
@@ -111,7 +111,7 @@ class SupaglueConnection(Out):
     connection_sync_config: ConnectionSyncConfig | None = None
 
 
-def present_supaglue_connection(connection: Connection) -> dict | None:
+def present_supaglue_connection(connection: Connection | ConnectionRow) -> dict | None:
     compat = connection.provider.definition.get("compat") or {}
     provider_name = compat.get("supaglue_provider_name")
     if provider_name not in SUPAGLUE_PROVIDER_NAMES:
@@ -142,9 +142,8 @@ def list_customer_connections(request, customer_id: str):
     customer = customer_get(application=request.auth.application, external_id=customer_id)
     if customer is None:
         raise NotFound("Customer not found.")
-    connections = connection_page_load(
-        list(connection_page_shape(connection_list(application=request.auth.application, customer=customer))),
-        with_models=False,
+    connections = connection_page_rows(
+        connection_list(application=request.auth.application, customer=customer), with_models=False
     )
     rows = [row for row in (present_supaglue_connection(c) for c in connections) if row is not None]
     return render(rows)

@@ -9,8 +9,8 @@ from django.http import HttpResponse
 from apps.api.v1.schemas import Out
 from apps.audit.services import audit_record_many
 from apps.connections.models import Connection
-from apps.connections.selectors import connection_get, connection_list
-from apps.connections.services import connection_with_fresh_credentials
+from apps.connections.selectors import ConnectionRow, connection_get, connection_list
+from apps.connections.services import connection_with_fresh_credentials, credentials_need_refresh
 from apps.core.errors import Forbidden, NotFound
 
 
@@ -86,7 +86,18 @@ def fresh(connection: Connection, policy: str, *, handing_out_secrets: bool = Fa
     return connection_with_fresh_credentials(connection=connection, policy=policy, require_valid=handing_out_secrets)
 
 
-def record_secrets_read(request, *connections: Connection, via: str) -> None:
+def fresh_rows(request, rows: list[ConnectionRow], policy: str) -> list[ConnectionRow | Connection]:
+    """A list page after its refresh policy ran. A row whose token is refreshed is read again in full
+    (that read is dwarfed by the token request it accompanies); every other row stays as listed."""
+    return [
+        fresh(get_connection_or_404(request, row.pk), policy)
+        if credentials_need_refresh(connection=row, policy=policy)
+        else row
+        for row in rows
+    ]
+
+
+def record_secrets_read(request, *connections: Connection | ConnectionRow, via: str) -> None:
     """One audit row per connection whose secrets were returned, all in one INSERT."""
     audit_record_many(
         action="connection.secrets_read",

@@ -17,6 +17,7 @@ from apps.api.v1.common import (
     ensure_own_customer,
     ensure_secrets_allowed,
     fresh,
+    fresh_rows,
     get_connection_or_404,
     record_secrets_read,
     render,
@@ -58,11 +59,7 @@ from apps.catalog.selectors import (
 )
 from apps.catalog.services import connector_config_upsert
 from apps.connect.services import connect_session_create, connect_session_url
-from apps.connections.selectors import (
-    connection_page_load,
-    connection_page_shape,
-    connector_config_for_new_connection,
-)
+from apps.connections.selectors import connection_page_rows, connector_config_for_new_connection
 from apps.connections.services import connection_create, connection_delete, connection_update
 from apps.core.errors import Conflict, NotFound
 from apps.tenants.selectors import customer_get, customer_list
@@ -324,14 +321,13 @@ def list_connections(request, query: Query[ConnectionListQuery]):
     )
     if query.customer_id:
         connections = connections.filter(customer__external_id=query.customer_id)
-    page = connection_page_shape(
+    page = connection_page_rows(
         keyset_page(connections, cursor=query.cursor, limit=query.limit),
         with_connector_config=Expand.CONNECTOR in expand,
         with_credentials=query.include_secrets,
     )
-    rows, next_cursor = keyset_split(list(page), limit=query.limit)
-    connection_page_load(rows)
-    rows = [fresh(connection, query.refresh_policy) for connection in rows]
+    rows, next_cursor = keyset_split(page, limit=query.limit)
+    rows = fresh_rows(request, rows, query.refresh_policy)
     if query.include_secrets and rows:
         record_secrets_read(request, *rows, via="api.v1.list_connections")
     items = [present_connection(c, include_secrets=query.include_secrets, expand=expand) for c in rows]

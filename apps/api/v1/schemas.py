@@ -18,6 +18,7 @@ from apps.api.row_fields import customer_external_id_of, has_credentials_of, mod
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.connect.links import authorization_url
 from apps.connections.models import Connection, ConnectionModel, SyncRun
+from apps.connections.selectors import ConnectionRow
 from apps.core.timestamps import format_optional_timestamp, format_timestamp
 from apps.tenants.models import Customer
 
@@ -398,7 +399,7 @@ def _present_model(model: ConnectionModel) -> dict:
 
 
 def present_connection(
-    connection: Connection, *, include_secrets: bool = False, expand: frozenset[str] = frozenset()
+    connection: Connection | ConnectionRow, *, include_secrets: bool = False, expand: frozenset[str] = frozenset()
 ) -> dict:
     """Without include_secrets the dict has no credentials key at all (not even null)."""
     lifecycle = connection.lifecycle
