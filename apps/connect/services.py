@@ -113,11 +113,23 @@ def oauth_attempt_claim(*, provider_name: str, state: str) -> OAuthAttempt:
     """Check the state and mark its attempt used before any code exchange.
 
     A replayed, forged, expired or cross-provider state raises. The claim is a compare-and-set on
-    `used_at IS NULL`, so of two callbacks racing with the same state exactly one wins.
+    `used_at IS NULL`, so of two callbacks racing with the same state exactly one wins. The attempt is read
+    with its connection and everything the code exchange and the stored token's event need (one query
+    instead of three on every callback).
     """
     if not state:
         raise StateUnknown()
-    attempt = OAuthAttempt.objects.select_related("provider").filter(state_hash=_sha256(state)).first()
+    attempt = (
+        OAuthAttempt.objects.select_related(
+            "provider",
+            "connection__provider",
+            "connection__application",
+            "connection__customer",
+            "connection__connector_config",
+        )
+        .filter(state_hash=_sha256(state))
+        .first()
+    )
     if attempt is None:
         raise StateUnknown()
     if attempt.used_at is not None:
@@ -153,9 +165,7 @@ def oauth_callback_complete(*, provider_name: str, params: dict, actor: str = "s
     on the attempt (`failure_code`), which is how an embedded widget learns that its sign-in window failed.
     """
     attempt = oauth_attempt_claim(provider_name=provider_name, state=params.get("state", ""))
-    connection = Connection.objects.select_related("provider", "application", "connector_config").get(
-        pk=attempt.connection_id
-    )
+    connection = attempt.connection
     try:
         connection = _oauth_callback_exchange(attempt=attempt, connection=connection, params=params, actor=actor)
     except ConnectError as exc:
