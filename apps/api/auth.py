@@ -165,9 +165,10 @@ def _api_key_caller(raw: str) -> "Caller | None":
         counted = True
     else:
         generation, counted = _generation_or_unknown(), False
-    api_key = api_key_authenticate(raw_key=raw)  # read after the generation, so a change meanwhile shows
-    if api_key is None:
+    found = api_key_authenticate(raw_key=raw)  # read after the generation, so a change meanwhile shows
+    if found is None:
         return None
+    api_key = found
     if not counted:
         enforce_rate_limit(api_key.pk)
     _touch_last_used(api_key)

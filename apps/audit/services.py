@@ -4,9 +4,10 @@ so services record who did what from where without each signature carrying the r
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from django.db import models
+from django.db.models.options import Options
 
 from apps.audit.models import AuditEvent
 
@@ -35,10 +36,20 @@ def audit_record(
     return event
 
 
+class AuditTarget(Protocol):
+    """A model instance, or a read-only row that stands for one (a list page's connections)."""
+
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def _meta(self) -> "Options[Any]": ...
+
+
 def audit_record_many(
     *,
     action: str,
-    targets: Sequence[models.Model],
+    targets: Sequence[AuditTarget],
     actor: str = "system",
     application: models.Model | None = None,
     data: dict[str, Any] | None = None,
@@ -53,7 +64,12 @@ def audit_record_many(
 
 
 def _audit_event(
-    *, action: str, target: models.Model, actor: str, application: models.Model | None, data: dict[str, Any] | None
+    *,
+    action: str,
+    target: models.Model | AuditTarget,
+    actor: str,
+    application: models.Model | None,
+    data: dict[str, Any] | None,
 ) -> AuditEvent:
     # The audit layer sits below tenants, so the application is any model here (tenants.Application in practice).
     return AuditEvent(

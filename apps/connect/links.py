@@ -10,19 +10,20 @@ from django.urls import reverse
 
 from apps.connect.exceptions import ConnectLinkInvalid
 from apps.connections.models import Connection
+from apps.connections.selectors import ConnectionRow
 
 START_TOKEN_SALT = "patchbay.connect.start"
 
 
-def start_token(connection: Connection) -> str:
+def start_token(connection: Connection | ConnectionRow) -> str:
     return signing.Signer(salt=START_TOKEN_SALT).sign(f"{connection.pk}.{connection.connect_nonce}")
 
 
-def start_path(connection: Connection) -> str:
+def start_path(connection: Connection | ConnectionRow) -> str:
     return reverse("connect:start", args=[start_token(connection)])
 
 
-def authorization_url(connection: Connection) -> str | None:
+def authorization_url(connection: Connection | ConnectionRow) -> str | None:
     """The absolute start link while the connection waits for authentication; None once authenticated."""
     if not connection.is_authentication_pending:
         return None

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pydantic_core
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     BooleanField,
     DateTimeField,
@@ -22,6 +23,7 @@ from django.db.models import (
     TextField,
     UUIDField,
 )
+from django.db.models.sql.compiler import SQLCompiler
 
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.catalog.selectors import connector_config_get
@@ -151,7 +153,6 @@ def connection_ids_for_health_check(*, checked_before: datetime) -> QuerySet[Con
     )
 
 
-PAGE_MODELS_ATTR = "page_models"
 _PROVIDER_CACHE: dict[tuple[int, datetime | None], Provider] = {}
 _PROVIDER_CACHE_SIZE = 512
 
@@ -207,9 +208,9 @@ class ConnectionModelsJSON(Expression):
 
     output_field = TextField()
 
-    def as_sql(self, compiler, connection):
+    def as_sql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> tuple[str, tuple[()]]:
         outer = compiler.quote_name(compiler.query.get_initial_alias())
-        return _models_json_sql(connection.vendor, outer), []
+        return _models_json_sql(connection.vendor, outer), ()
 
 
 def _from_json(field: Field, value: Any) -> Any:
@@ -257,6 +258,46 @@ class ConnectionRow:
 
     _meta = Connection._meta  # what audit rows record as the target's type
 
+    # Every concrete column but the credentials, under its attname (tests check none is missing) ...
+    id: str
+    created_at: datetime
+    modified_at: datetime
+    application_id: str
+    customer_id: str
+    provider_id: int
+    connector_config_id: str | None
+    display_name: str
+    status: str
+    status_message: str
+    is_authentication_pending: bool
+    is_running_setup: bool
+    is_sync_disabled: bool
+    disabled: bool
+    settings: dict[str, Any]
+    metadata: dict[str, Any]
+    credentials_expires_at: datetime | None
+    scopes_granted: list[str]
+    last_refreshed_at: datetime | None
+    refresh_lease_until: datetime | None
+    refresh_failure_count: int
+    refresh_due_at: datetime | None
+    refresh_started_at: datetime | None
+    refresh_failed_at: datetime | None
+    health_status_code: str
+    health_message: str
+    health_suggested_resolution: str
+    health_authentication_required: bool
+    health_checked_at: datetime | None
+    status_changed_at: datetime
+    next_sync_at: datetime | None
+    connected_at: datetime | None
+    connect_nonce: str
+    # ... what the page query adds ...
+    customer_external_id: str
+    provider_version: datetime
+    has_stored_credentials: bool
+    page_models: list[SimpleNamespace]
+    # ... and what connection_page_rows attaches.
     provider: Provider
     connector_config: ConnectorConfig | None
 
@@ -307,8 +348,14 @@ def connection_page_rows(
         "has_stored_credentials": Q(credentials__isnull=False),
     }
     if with_models:
-        annotations[PAGE_MODELS_ATTR] = ConnectionModelsJSON()
-    rows = [ConnectionRow(values) for values in page.values(*columns, **annotations)]
+        annotations["models_json"] = ConnectionModelsJSON()
+    rows = []
+    for values in page.values(*columns, **annotations):
+        models_json = values.pop("models_json", None)
+        row = ConnectionRow(values)
+        if with_models:
+            row.page_models = models_from_json(models_json)
+        rows.append(row)
     if not rows:
         return rows
     providers = _providers_for(rows)
@@ -319,8 +366,6 @@ def connection_page_rows(
     )
     for row in rows:
         row.provider = providers[row.provider_id]
-        if with_models:
-            row.page_models = models_from_json(row.page_models)
         if with_connector_config:
             row.connector_config = configs.get(row.connector_config_id)
     return rows

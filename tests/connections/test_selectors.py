@@ -1,7 +1,8 @@
 from datetime import UTC, datetime
 
-from apps.connections.models import ConnectionModel, SyncRun
+from apps.connections.models import Connection, ConnectionModel, SyncRun
 from apps.connections.selectors import (
+    ConnectionRow,
     connection_get,
     connection_list,
     connection_page_rows,
@@ -117,3 +118,8 @@ def test_page_rows_read_models_and_their_last_sync_as_the_orm_does(db):
         "pk": run.pk,
     }
     assert row.page_models[1].last_sync is None
+
+
+def test_a_page_row_declares_every_column_it_reads():
+    columns = {f.attname for f in Connection._meta.concrete_fields} - {"credentials"}
+    assert columns <= set(ConnectionRow.__annotations__)

@@ -297,13 +297,13 @@ def list_connections(request, query: Query[OpenIntListQuery]):
             Q(display_name__icontains=query.search_query) | Q(provider__name__icontains=query.search_query)
         )
     counted, below_horizon = capped_count(connections, up_to=TOTAL_COUNT_HORIZON)
-    rows = connection_page_rows(
+    page = connection_page_rows(
         offset_page(connections, offset=query.offset, limit=query.limit + 1),
         with_models=False,
         with_credentials=query.include_secrets,
     )
-    has_more = len(rows) > query.limit
-    rows = fresh_rows(request, rows[: query.limit], query.refresh_policy)
+    has_more = len(page) > query.limit
+    rows = fresh_rows(request, page[: query.limit], query.refresh_policy)
     total, total_is_exact = _total(
         counted=counted, below_horizon=below_horizon, offset=query.offset, rows=len(rows), has_more=has_more
     )

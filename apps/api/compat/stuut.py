@@ -8,6 +8,7 @@ the string keys and false for the boolean ones. `object` values are ours (the do
 """
 
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from ninja import Field, Query, Router, Schema
@@ -132,7 +133,7 @@ class StuutConnection(Out):
     linked_integration_id: str | None
 
 
-def _sync_run(run: SyncRun | None, model: ConnectionModel) -> dict | None:
+def _sync_run(run: SyncRun | SimpleNamespace | None, model: ConnectionModel | SimpleNamespace) -> dict | None:
     if run is None:
         return None
     return {
@@ -157,7 +158,7 @@ def _sync_run(run: SyncRun | None, model: ConnectionModel) -> dict | None:
     }
 
 
-def _model(model: ConnectionModel) -> dict:
+def _model(model: ConnectionModel | SimpleNamespace) -> dict:
     return {
         "created_at": format_optional_timestamp(model.created_at),
         "modified_at": format_optional_timestamp(model.modified_at),

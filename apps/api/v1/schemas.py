@@ -8,6 +8,7 @@ every operation, the compat shapes against the reference docs).
 
 from datetime import datetime
 from enum import StrEnum
+from types import SimpleNamespace
 from typing import Annotated, Any, Literal
 
 from django.conf import settings
@@ -373,7 +374,7 @@ class ConnectionPatchIn(Schema):
     is_sync_disabled: bool | None = None
 
 
-def _present_sync_run(run: SyncRun | None) -> dict | None:
+def _present_sync_run(run: SyncRun | SimpleNamespace | None) -> dict | None:
     if run is None:
         return None
     return {
@@ -386,7 +387,7 @@ def _present_sync_run(run: SyncRun | None) -> dict | None:
     }
 
 
-def _present_model(model: ConnectionModel) -> dict:
+def _present_model(model: ConnectionModel | SimpleNamespace) -> dict:
     return {
         "id": model.pk,
         "name": model.name,
