@@ -2,8 +2,9 @@
 one); only the periodic sweeps (connection_ids_needing_refresh, connection_ids_for_health_check) list ids
 across all applications."""
 
+import functools
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -179,6 +180,7 @@ _MODEL_FIELDS = {f.attname: f for f in ConnectionModel._meta.concrete_fields}
 _RUN_FIELDS = {f.attname: f for f in SyncRun._meta.concrete_fields}
 
 
+@functools.cache
 def _models_json_sql(vendor: str, outer: str) -> str:
     """The correlated subquery behind ConnectionModelsJSON, written out from the two models' columns.
 
@@ -213,19 +215,35 @@ class ConnectionModelsJSON(Expression):
         return _models_json_sql(connection.vendor, outer), ()
 
 
-def _from_json(field: Field, value: Any) -> Any:
-    """A column's value as the ORM would return it, from its JSON form (SQLite stores booleans as 0/1,
-    instants as naive UTC text and UUIDs as bare hex; PostgreSQL writes instants with an offset)."""
-    if value is None:
-        return None
+def _instant(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _converter(field: Field) -> Callable[[Any], Any] | None:
+    """How a column's JSON form becomes what the ORM returns (SQLite writes booleans as 0/1, instants as
+    naive UTC text and UUIDs as bare hex; PostgreSQL writes instants with an offset); None: as it is."""
     if isinstance(field, BooleanField):
-        return bool(value)
+        return bool
     if isinstance(field, DateTimeField):
-        parsed = datetime.fromisoformat(value)
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+        return _instant
     if isinstance(field, UUIDField):
-        return uuid.UUID(value)
-    return value
+        return uuid.UUID
+    return None
+
+
+_MODEL_CONVERTERS = [(name, name, _converter(field)) for name, field in _MODEL_FIELDS.items()]
+_RUN_CONVERTERS = [(name, f"last_sync__{name}", _converter(field)) for name, field in _RUN_FIELDS.items()]
+
+
+def _namespace(item: dict[str, Any], converters: list[tuple[str, str, Callable[[Any], Any] | None]]) -> SimpleNamespace:
+    values = {}
+    for name, key, convert in converters:
+        value = item[key]
+        values[name] = convert(value) if convert is not None and value is not None else value
+    namespace = SimpleNamespace(**values)
+    namespace.pk = namespace.id
+    return namespace
 
 
 def models_from_json(items: str | None) -> list[SimpleNamespace]:
@@ -235,15 +253,8 @@ def models_from_json(items: str | None) -> list[SimpleNamespace]:
     """
     models = []
     for item in pydantic_core.from_json(items) if items else []:
-        model = SimpleNamespace(**{name: _from_json(f, item[name]) for name, f in _MODEL_FIELDS.items()})
-        model.pk = model.id
-        run = None
-        if item["last_sync__id"] is not None:
-            run = SimpleNamespace(
-                **{name: _from_json(f, item[f"last_sync__{name}"]) for name, f in _RUN_FIELDS.items()}
-            )
-            run.pk = run.id
-        model.last_sync = run
+        model = _namespace(item, _MODEL_CONVERTERS)
+        model.last_sync = _namespace(item, _RUN_CONVERTERS) if item["last_sync__id"] is not None else None
         models.append(model)
     models.sort(key=lambda model: model.name)
     return models
