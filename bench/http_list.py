@@ -1,16 +1,18 @@
 """Benchmark: the list endpoints through a real server — gunicorn started the way `make run` starts it
-(runall's argv: gthread workers), Redis as cache — against the bare view served by the same server.
+(runall's argv: gthread workers), Redis as cache — against bare views served by the same server.
 
     REDIS_URL=redis://127.0.0.1:6379/8 [DATABASE_URL=postgres://…] python bench/http_list.py [--requests 320]
 
 Uses the 1M-row application bench/api_list.py seeds in the same database (run that once first; `make
-bench` does, in order). Without REDIS_URL it prints that it skipped. The
-load client is bounded (a fixed number of requests per connection) and runs in this process on
-loopback over keep-alive connections, at concurrency 1 and 16; it shares the machine's cores with the
-server, so requests/s at 16 are a floor. Prints p50/p99 ms and requests/s per endpoint and the ratio to
-the bare view's p50; the Redis commands the rate limiter sends per request; the web workers' RSS after
-each repetition (growth over --repeat runs). The bare view is bench/api_list.py's: one values() query of
-the connection columns for the same page, no authentication, no models, no presenter. Not part of pytest.
+bench` does, in order). Without REDIS_URL it prints that it skipped. The load client is bounded (a fixed
+number of requests per connection) and runs in this process on loopback over keep-alive connections, at
+concurrency 1 and 16; it shares the machine's cores with the server, so requests/s at 16 are a floor.
+Endpoints are interleaved: each concurrency runs in rounds, and every round sends each endpoint its
+share, so ours and the baselines see the same load. Prints p50/p99 ms and requests/s per endpoint and
+the ratios to its bare view; the Redis commands an API request sends; the web workers' RSS after each
+repetition (growth over --repeat runs). The bare views are bench/api_list.py's (the same fields from one
+query, no authentication, no presenter): keyset+models for the native list, offset+models for Stuut,
+offset for OpenInt, one customer's for Supaglue. Not part of pytest.
 """
 
 import argparse
@@ -29,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 SETTINGS = "config.settings.local"
 PAGE = 100
+ROUNDS = 8
 
 
 def free_port() -> int:
@@ -148,20 +151,27 @@ def main():
     try:
         wait_until_up(port, server)
         workers = [int(p) for p in subprocess.check_output(["pgrep", "-P", str(server.pid)]).split()]
+        app = f"app={application.pk}"
+        stuut = f"/api/compat/stuut/v2/integrations/connections?limit={PAGE}"
+        openint = f"/api/compat/openint/connection?limit={PAGE}&refresh_policy=none"
+        # (name, baseline name, path, headers)
         endpoints = [
-            ("bare keyset view", f"/bench/bare-keyset?app={application.pk}", {}),
-            ("native v1 list", f"/api/v1/connections?limit={PAGE}", auth),
-            ("stuut compat", f"/api/compat/stuut/v2/integrations/connections?limit={PAGE}", auth),
-            ("openint compat", f"/api/compat/openint/connection?limit={PAGE}&refresh_policy=none", auth),
-            ("supaglue compat", f"/api/compat/supaglue/customers/{customer}/connections", auth),
+            ("bare keyset+models", "bare keyset+models", f"/bench/bare-keyset?{app}&models=1", {}),
+            ("native v1 list", "bare keyset+models", f"/api/v1/connections?limit={PAGE}", auth),
+            ("bare offset+models", "bare offset+models", f"/bench/bare-offset?{app}&models=1", {}),
+            ("stuut compat", "bare offset+models", stuut, auth),
+            ("bare offset", "bare offset", f"/bench/bare-offset?{app}", {}),
+            ("openint compat", "bare offset", openint, auth),
+            ("bare customer", "bare customer", f"/bench/bare-keyset?{app}&customer={customer}", {}),
+            ("supaglue compat", "bare customer", f"/api/compat/supaglue/customers/{customer}/connections", auth),
         ]
-        for _, path, headers in endpoints:  # warm every worker thread's database connection and caches
+        for _, _, path, headers in endpoints:  # warm every worker thread's database connection and caches
             run_load(port, path, headers, concurrency=16, per_connection=2)
 
         cache = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
         before = redis_calls(cache, ("incr", "incrby", "set", "setnx", "get", "exists", "pexpire", "expire"))
         probe = 100
-        run_load(port, endpoints[1][1], auth, concurrency=1, per_connection=probe)
+        run_load(port, endpoints[1][2], auth, concurrency=1, per_connection=probe)
         per_request = (
             redis_calls(cache, ("incr", "incrby", "set", "setnx", "get", "exists", "pexpire", "expire")) - before
         ) / probe
@@ -173,27 +183,43 @@ def main():
         )
         rss_runs = []
         for concurrency in (1, 16):
-            per_connection = max(1, args.requests // concurrency)
+            per_round = max(1, args.requests // concurrency // ROUNDS)
+            samples: dict[str, list[float]] = {name: [] for name, *_ in endpoints}
+            busy = dict.fromkeys(samples, 0.0)
+            for _ in range(ROUNDS):
+                for name, _, path, headers in endpoints:
+                    started = time.perf_counter()
+                    latencies, _ = run_load(port, path, headers, concurrency=concurrency, per_connection=per_round)
+                    busy[name] += time.perf_counter() - started
+                    samples[name] += latencies
             results = {}
-            for name, path, headers in endpoints:
-                latencies, rps = run_load(port, path, headers, concurrency=concurrency, per_connection=per_connection)
-                results[name] = (statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1], rps)
-            bare_p50, _, bare_rps = results["bare keyset view"]
-            print(f"\nconcurrency {concurrency}, {per_connection * concurrency} requests each")
-            print(f"{'endpoint':<20}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'x bare p50':>12}{'bare/ours req/s':>17}")
-            for name, (p50, p99, rps) in results.items():
-                print(f"{name:<20}{p50:>9.2f}{p99:>9.2f}{rps:>9.1f}{p50 / bare_p50:>12.2f}{bare_rps / rps:>17.2f}")
+            for name, latencies in samples.items():
+                latencies.sort()
+                p99 = latencies[int(len(latencies) * 0.99) - 1]
+                results[name] = (statistics.median(latencies), p99, len(latencies) / busy[name])
+            print(f"\nconcurrency {concurrency}, {per_round * concurrency * ROUNDS} requests each in {ROUNDS} rounds")
+            print(
+                f"{'endpoint':<20}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'baseline':>20}"
+                f"{'x base p50':>12}{'base/ours req/s':>17}"
+            )
+            for name, baseline, _, _ in endpoints:
+                p50, p99, rps = results[name]
+                base_p50, _, base_rps = results[baseline]
+                print(
+                    f"{name:<20}{p50:>9.2f}{p99:>9.2f}{rps:>9.1f}{baseline:>20}"
+                    f"{p50 / base_p50:>12.2f}{base_rps / rps:>17.2f}"
+                )
         print(
-            f"\nrate limiter: {per_request:.2f} Redis commands per API request (expected 2: INCRBY and EXPIRE NX, "
-            "sent as one pipelined round trip)"
+            f"\nrate limiter: {per_request:.2f} Redis commands per API request (expected 3: INCRBY, EXPIRE NX and "
+            "GET of the API keys' generation, sent as one pipelined round trip)"
         )
 
         for _ in range(args.repeat):
-            for _, path, headers in endpoints:
+            for _, _, path, headers in endpoints:
                 run_load(port, path, headers, concurrency=4, per_connection=25)
             rss_runs.append(sum(rss_mb(workers)))
         print(
-            f"web workers' RSS (sum of {len(workers)}) after each of {args.repeat} rounds of 500 requests: "
+            f"web workers' RSS (sum of {len(workers)}) after each of {args.repeat} rounds of 800 requests: "
             + ", ".join(f"{size:.0f}" for size in rss_runs)
             + f" MB; growth first→last {rss_runs[-1] - rss_runs[0]:+.1f} MB"
         )
