@@ -1,5 +1,6 @@
 """Authentication, rate limiting and the one error shape every failure uses."""
 
+import base64
 import io
 import logging
 from datetime import timedelta
@@ -122,6 +123,24 @@ def test_unknown_connection_is_404_json(api):
 
 def test_bad_cursor_is_400_json(api):
     assert_error(api.get("/api/v1/connections", cursor="%%%not-a-cursor"), 400, "invalid_cursor")
+
+
+def test_cursor_without_a_timezone_is_400_json(api):
+    naive = base64.urlsafe_b64encode(b"2026-01-01T00:00:00|cus_x").decode().rstrip("=")
+    assert_error(api.get("/api/v1/connections", cursor=naive), 400, "invalid_cursor")
+
+
+def test_unreadable_json_body_is_400_json(api):
+    response = api.client.post(
+        "/api/v1/customers", data="{not json", content_type="application/json", headers=api.headers
+    )
+    error = assert_error(response, 400, "bad_request")
+    assert "could not be read" in error["message"]
+
+
+def test_invalid_webhook_url_is_422_with_the_field_named(api):
+    error = assert_error(api.patch("/api/v1/application", {"webhook_url": "not a url"}), 422, "validation_error")
+    assert "webhook_url" in error["details"]["fields"]
 
 
 def test_duplicate_customer_is_409_json(api):
