@@ -8,7 +8,8 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.audit.services import audit_record
-from apps.connections.models import Connection
+from apps.connections.models import Connection, ConnectionModel, RefreshEvent, SyncRun
+from apps.connections.services import refresh_events_record
 from apps.console.services import support_group_sync
 from apps.webhooks.models import WebhookDelivery
 from tests.factories import ApplicationFactory, CustomerFactory, StaffUserFactory, provider_for
@@ -47,6 +48,18 @@ def console_world(live):
             )
         )
     hubspot = connections[0]
+    refresh_history(hubspot, now)
+    contacts = ConnectionModel.objects.create(connection=hubspot, name="contacts", display_name="Contacts")
+    ConnectionModel.objects.create(connection=hubspot, name="deals", display_name="Deals", is_write_enabled=True)
+    for hours_ago, status, error in (
+        (3, "succeeded", None),
+        (2, "failed", "HubSpot answered 429"),
+        (1, "succeeded", None),
+    ):
+        SyncRun.objects.create(
+            model=contacts, status=status, error=error, started_at=now - timedelta(hours=hours_ago),
+            completed_at=now - timedelta(hours=hours_ago, seconds=-40),
+        )  # fmt: skip
     audit_record(action="connection.created", target=hubspot, actor="api_key:key_01demo")
     audit_record(action="connection.authenticated", target=hubspot, actor="customer:acme-42")
     WebhookDelivery.objects.create(
@@ -60,6 +73,32 @@ def console_world(live):
         next_attempt_at=now + timedelta(minutes=4),
     )  # fmt: skip
     return connections
+
+
+def refresh_history(connection, now):
+    """Four refreshes as the sweep and a staff member recorded them: two fine, one refused, one recovered."""
+    Outcome, Trigger = RefreshEvent.Outcome, RefreshEvent.Trigger
+    rows = [
+        (70, Outcome.REFRESHED, Trigger.SWEEP, "", ""),
+        (40, Outcome.FAILED, Trigger.SWEEP, "provider_unavailable", "The provider did not answer in time."),
+        (30, Outcome.REFRESHED, Trigger.ADMIN, "", ""),
+        (10, Outcome.REFRESHED, Trigger.SWEEP, "", ""),
+    ]
+    refresh_events_record(
+        events=[
+            RefreshEvent(
+                application=connection.application,
+                connection=connection,
+                outcome=outcome,
+                trigger=trigger,
+                started_at=now - timedelta(minutes=minutes, milliseconds=240),
+                finished_at=now - timedelta(minutes=minutes),
+                error_code=code,
+                message=message,
+            )
+            for minutes, outcome, trigger, code, message in rows
+        ]
+    )
 
 
 def logged_in(page, live, *, superuser: bool):
@@ -102,8 +141,19 @@ def test_console_overview_list_and_connection_page(page, live, console_world, sc
     expect(page.locator("h1")).to_have_text("HubSpot · Acme Corp (acme-42) · Healthy")
     expect(page.locator(".pb-timeline")).to_contain_text("webhook connection.authenticated")
     expect(page.locator(".field-credentials_display")).to_contain_text("set · expires")
+    expect(page.locator(".pb-timeline")).to_contain_text("token refresh failed")
+    expect(page.locator(".pb-timeline")).to_contain_text("forced by staff")
+    expect(page.locator("#sync_runs-group tr.has_original")).to_have_count(3)
+    expect(page.locator("#sync_runs-group")).to_contain_text("HubSpot answered 429")
+    expect(page.locator("#models-group")).to_contain_text("Deals")
     assert "at-browser-secret" not in page.content()
     screenshot("console-connection-page")
+
+    # Saving the page posts the read-only inlines' management forms as the browser renders them.
+    page.locator("#id_display_name").fill("Acme's HubSpot")
+    page.locator('input[name="_continue"]').click()
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    assert Connection.objects.get(pk=hubspot.pk).display_name == "Acme's HubSpot"
 
     page.locator("button.pb-action--disable_sync").click()
     expect(page.locator(".messagelist")).to_contain_text("Disabled sync on 1 connection(s).")
