@@ -2,6 +2,7 @@
 secret created in the test (tokens, client secret, webhook secret, API key, TOTP seed) reaches any page."""
 
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.api.models import CustomerToken
 from apps.api.services import customer_token_create
 from apps.audit.models import AuditEvent
 from apps.catalog.models import ConnectorConfig
@@ -20,6 +22,7 @@ from apps.connections.models import Connection, ConnectionModel, RefreshEvent, S
 from apps.connections.services import connection_refresh_credentials
 from apps.tenants.models import ApiKey
 from apps.tenants.services import api_key_create
+from apps.webhooks.models import WebhookDelivery
 from tests.console.conftest import SECRETS, WEBHOOK_SECRET
 from tests.factories import CustomerFactory
 
@@ -337,3 +340,80 @@ def test_no_label_on_any_page_reads_like_a_column_name(superuser_client, world, 
                 if COLUMN_NAME_WORDS.search(label.strip()):
                     leftovers.setdefault(label.strip(), url)
     assert not leftovers, leftovers
+
+
+def grow_history(connection, count: int) -> None:
+    """`count` more refreshes, sync runs, customer tokens, audit events and webhook deliveries."""
+    now = timezone.now()
+    model = ConnectionModel.objects.get(connection=connection)
+    RefreshEvent.objects.bulk_create(
+        RefreshEvent(
+            application=connection.application,
+            connection=connection,
+            started_at=now,
+            finished_at=now,
+            outcome=RefreshEvent.Outcome.FAILED if n % 3 else RefreshEvent.Outcome.REFRESHED,
+            trigger=RefreshEvent.Trigger.SWEEP,
+            error_code="provider_unavailable" if n % 3 else "",
+        )
+        for n in range(count)
+    )
+    SyncRun.objects.bulk_create(SyncRun(model=model, connection=connection) for _ in range(count))
+    CustomerToken.objects.bulk_create(
+        CustomerToken(
+            application=connection.application,
+            customer=connection.customer,
+            token_hash=uuid.uuid4().hex,
+            expires_at=now + timedelta(hours=1),
+            created_by="api_key:key_x",
+        )
+        for _ in range(count)
+    )
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            application=connection.application,
+            action="connection.updated",
+            target_type="connection",
+            target_id=connection.pk,
+            actor="system",
+        )
+        for _ in range(count)
+    )
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            application=connection.application,
+            event_type="connection.updated",
+            url="https://hooks.test/x",
+            payload={"data": {"connection_id": connection.pk}},
+        )
+        for _ in range(count)
+    )
+
+
+@pytest.mark.parametrize("who", ["superuser", "support"])
+def test_history_pages_cost_the_same_at_10_and_300_rows(
+    who, world, superuser, support_user, client, django_assert_max_num_queries
+):
+    client.force_login(superuser if who == "superuser" else support_user)
+    connection = world["connection"]
+    pages = [
+        reverse("admin:index"),
+        reverse("admin:connections_connection_change", args=[connection.pk]),
+        reverse("admin:connections_refreshevent_changelist"),
+        reverse("admin:connections_refreshevent_changelist") + "?failed_recently=1",
+        reverse("admin:connections_syncrun_changelist"),
+        reverse("admin:api_customertoken_changelist") + "?state=active",
+    ]
+    grow_history(connection, 10)
+    for url in pages:  # warm the per-process caches a first render fills
+        render(client, url)
+    at_ten = {url: render(client, url)[1] for url in pages}
+
+    grow_history(connection, 290)
+    for url in pages:
+        with django_assert_max_num_queries(at_ten[url]):
+            response = client.get(url)
+        assert response.status_code == 200, url
+    page = client.get(pages[1]).content.decode()
+    assert page.count('<li class="pb-tone-') == 50  # the timeline stays bounded
+    assert len(re.findall(r'name="sync_runs-\d+-id"', page)) == 10
