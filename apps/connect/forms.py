@@ -1,5 +1,9 @@
 """Server-rendered forms built from the catalog: provider settings specs and credential fields."""
 
+from collections.abc import Mapping
+from typing import Any
+
+from apps.catalog.models import Provider
 from apps.connections.exceptions import SettingsInvalid
 from apps.connections.provider_client import SettingOptions
 from apps.connections.settings_spec import clean_settings
@@ -8,7 +12,7 @@ INPUT_TYPES = {"string": "text", "url": "url", "uuid": "text", "integer": "numbe
 
 
 def setting_field(
-    spec: dict, *, value=None, error: str = "", options: SettingOptions | None = None, listing: bool = False
+    spec: dict, *, value: Any = None, error: str = "", options: SettingOptions | None = None, listing: bool = False
 ) -> dict:
     """What the template needs to draw one setting: widget kind, choices, value as text, error.
 
@@ -67,7 +71,7 @@ def settings_fields(
     ]
 
 
-def settings_from_post(specs: list[dict], data) -> dict:
+def settings_from_post(specs: list[dict], data: Mapping[str, Any]) -> dict:
     """The submitted values for these specs; an unticked checkbox means false."""
     values = {}
     for spec in specs:
@@ -78,7 +82,7 @@ def settings_from_post(specs: list[dict], data) -> dict:
     return values
 
 
-def settings_clean(*, provider, specs: list[dict], data) -> tuple[dict, dict]:
+def settings_clean(*, provider: Provider, specs: list[dict], data: Mapping[str, Any]) -> tuple[dict, dict]:
     """(cleaned values, errors) for a settings form post; required specs must be filled in."""
     values = settings_from_post(specs, data)
     try:
@@ -88,7 +92,7 @@ def settings_clean(*, provider, specs: list[dict], data) -> tuple[dict, dict]:
     return cleaned, {}
 
 
-def setting_validate(*, provider, name: str, data) -> dict | None:
+def setting_validate(*, provider: Provider, name: str, data: Mapping[str, Any]) -> dict | None:
     """One field re-drawn with its error, for htmx inline validation; None for an unknown setting."""
     spec = next((s for s in provider.settings_spec if s["name"] == name), None)
     if spec is None:
@@ -97,7 +101,7 @@ def setting_validate(*, provider, name: str, data) -> dict | None:
     return setting_field(spec, value=values.get(name), error=errors.get(name, ""))
 
 
-def credential_fields(provider, *, errors: dict | None = None, values: dict | None = None) -> list[dict]:
+def credential_fields(provider: Provider, *, errors: dict | None = None, values: dict | None = None) -> list[dict]:
     errors, values = errors or {}, values or {}
     fields = []
     for field in (provider.definition.get("credentials") or {}).get("fields", []):
@@ -113,7 +117,7 @@ def credential_fields(provider, *, errors: dict | None = None, values: dict | No
     return fields
 
 
-def credentials_from_post(provider, data) -> tuple[dict, dict]:
+def credentials_from_post(provider: Provider, data: Mapping[str, Any]) -> tuple[dict, dict]:
     values, errors = {}, {}
     for field in (provider.definition.get("credentials") or {}).get("fields", []):
         value = (data.get(field["name"]) or "").strip()

@@ -6,10 +6,15 @@ connection's setup and result pages. A *popup mark* says the window is the embed
 window, so its result page closes itself instead of offering a way back into a portal.
 """
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
+from django.http import HttpRequest
 from django.utils import timezone
+
+from apps.connections.models import Connection
+from apps.tenants.models import Application
 
 BINDING_KEY = "patchbay_portal"
 GRANTS_KEY = "patchbay_connect_grants"
@@ -34,7 +39,14 @@ class PortalBinding:
 
 
 def binding_store(
-    request, *, application, customer_id, allowed_providers=(), origin="", return_url="", ttl
+    request: HttpRequest,
+    *,
+    application: Application,
+    customer_id: str,
+    allowed_providers: Iterable[str] = (),
+    origin: str = "",
+    return_url: str = "",
+    ttl: int | timedelta,
 ) -> PortalBinding:
     expires = timezone.now() + (ttl if isinstance(ttl, timedelta) else timedelta(seconds=int(ttl)))
     request.session.cycle_key()
@@ -52,7 +64,7 @@ def binding_store(
     return binding
 
 
-def binding_get(request) -> PortalBinding | None:
+def binding_get(request: HttpRequest) -> PortalBinding | None:
     data = request.session.get(BINDING_KEY)
     if not data:
         return None
@@ -63,7 +75,7 @@ def binding_get(request) -> PortalBinding | None:
     return None if binding.is_expired else binding
 
 
-def grant_add(request, *, connection, return_url: str = "") -> None:
+def grant_add(request: HttpRequest, *, connection: Connection, return_url: str = "") -> None:
     grants = dict(request.session.get(GRANTS_KEY, {}))
     previous = grants.get(connection.pk)
     grant = {
@@ -89,7 +101,7 @@ class Visitor:
     def actor(self) -> str:
         return f"customer:{self.binding.customer_id}" if self.binding else "connect_link"
 
-    def return_url_for(self, connection) -> str:
+    def return_url_for(self, connection: Connection) -> str:
         """Where the person goes back to after this connection: the portal's return URL, else the link's."""
         binding = self.binding
         if binding is not None and binding.application_id == connection.application_id and binding.return_url:
@@ -97,29 +109,29 @@ class Visitor:
         return (self.grants.get(connection.pk) or {}).get("return_url", "")
 
 
-def visitor_get(request) -> Visitor:
+def visitor_get(request: HttpRequest) -> Visitor:
     return Visitor(
         binding=binding_get(request), grants=request.session.get(GRANTS_KEY, {}), in_popup=popup_active(request)
     )
 
 
-def popup_mark(request, *, application_id: str = "") -> None:
+def popup_mark(request: HttpRequest, *, application_id: str = "") -> None:
     """This browser window is the widget's sign-in window (for that application, once its link is resolved):
     its last page closes itself, with no portal links, under the application's brand."""
     request.session[POPUP_KEY] = {"until": (timezone.now() + POPUP_TTL).isoformat(), "application_id": application_id}
 
 
-def _popup_get(request) -> dict | None:
+def _popup_get(request: HttpRequest) -> dict | None:
     mark = request.session.get(POPUP_KEY)
     if not isinstance(mark, dict) or datetime.fromisoformat(mark["until"]) <= timezone.now():
         return None
     return mark
 
 
-def popup_active(request) -> bool:
+def popup_active(request: HttpRequest) -> bool:
     return _popup_get(request) is not None
 
 
-def popup_application_id(request) -> str:
+def popup_application_id(request: HttpRequest) -> str:
     """The application whose sign-in window this is; "" when not known (e.g. its link was void)."""
     return (_popup_get(request) or {}).get("application_id", "")

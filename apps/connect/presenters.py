@@ -1,6 +1,8 @@
 """How a connection looks to the person in the portal: one badge, one line of explanation."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from apps.connect.links import start_path
 from apps.connections.models import Connection
@@ -33,9 +35,9 @@ def connection_badge(connection: Connection) -> Badge:
     return Badge("healthy", "Healthy", "Connected and working.")
 
 
-def portal_rows(connections) -> tuple[list[dict], bool]:
+def portal_rows(connections: Iterable[Connection]) -> tuple[list[dict], bool]:
     """Rows for the portal's list and whether the list should keep polling (something still pending)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for connection in connections:
         badge = connection_badge(connection)
         start = start_path(connection) if badge.key == "pending" else ""

@@ -4,6 +4,7 @@ service, and the portal's list pages read through selectors. Every PatchbayError
 templates/connect/error.html in `error_page`, the one place failures turn into pages."""
 
 from functools import wraps
+from typing import Any
 
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -17,6 +18,7 @@ from apps.connect.links import start_path
 from apps.connect.presenters import connection_badge, portal_rows
 from apps.connections import selectors as connection_selectors
 from apps.core.errors import PatchbayError
+from apps.tenants.models import Application, Customer
 
 # --- one place where failures become pages --------------------------------------------------------------
 
@@ -264,7 +266,9 @@ def portal_link_open(request, signed: str):
     return redirect("connect:portal")
 
 
-def _portal_context(visitor, application, customer, *, search="", category=""):
+def _portal_context(
+    visitor: portal.Visitor, application: Application, customer: Customer, *, search: str = "", category: str = ""
+) -> dict[str, Any]:
     binding = flows.portal_binding(visitor)
     rows, polling = portal_rows(connection_selectors.connection_list_for_customer(customer=customer))
     providers = list(

@@ -16,10 +16,12 @@ from typing import cast
 
 from django.core import signing
 from django.db import transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from apps.audit.services import audit_record
+from apps.catalog.models import Provider
 from apps.connect import selectors, services
 from apps.connect.exceptions import (
     ConnectionNotFound,
@@ -141,7 +143,7 @@ def widget_authenticate(*, credential: str) -> WidgetContext:
 # --- what the widget shows and does --------------------------------------------------------------------
 
 
-def widget_providers(*, context: WidgetContext, search: str = ""):
+def widget_providers(*, context: WidgetContext, search: str = "") -> QuerySet[Provider]:
     return selectors.portal_provider_list(
         application=context.application, allowed_providers=context.session.allowed_providers, search=search
     )

@@ -6,6 +6,7 @@ Patchbay only ever sees a standard token response.
 """
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from apps.connections.exceptions import (
     ProviderUnavailable,
     SettingsInvalid,
 )
+from apps.connections.models import Connection
 from apps.core.transactions import ensure_no_transaction
 
 logger = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ def fill_template(
     credentials = credentials or {}
     missing: dict[str, str] = {}
 
-    def substitute(match) -> str:
+    def substitute(match: re.Match[str]) -> str:
         kind, name = match.group(1), match.group(2)
         source = settings if kind == "settings" else credentials
         value = source.get(name)
@@ -89,7 +91,7 @@ def resolve_url(template: str, *, settings: dict | None = None, credentials: dic
     return url
 
 
-def requested_scopes(*, connection, config: ConnectorConfig) -> list[str]:
+def requested_scopes(*, connection: Connection, config: ConnectorConfig) -> list[str]:
     """The config's scopes with per-connection templates filled, e.g. a Dynamics org URL."""
     return [
         fill_template(scope, settings=connection.settings, quote_settings=False) for scope in config.requested_scopes()
@@ -109,7 +111,9 @@ def _require_client(config: ConnectorConfig | None) -> ConnectorConfig:
     return config
 
 
-def authorize_url(*, connection, config: ConnectorConfig | None, redirect_uri: str, state: str, code_challenge) -> str:
+def authorize_url(
+    *, connection: Connection, config: ConnectorConfig | None, redirect_uri: str, state: str, code_challenge: str | None
+) -> str:
     config = _require_client(config)
     oauth = connection.provider.oauth
     scopes = requested_scopes(connection=connection, config=config)
@@ -230,13 +234,15 @@ def _token_request(*, provider: Provider, config: ConnectorConfig, token_url: st
     return body
 
 
-def _token_url(connection, *, refresh: bool = False) -> str:
+def _token_url(connection: Connection, *, refresh: bool = False) -> str:
     oauth = connection.provider.oauth
     template = (oauth.get("refresh_url") if refresh else None) or oauth["token_url"]
     return resolve_url(template, settings=connection.settings)
 
 
-def exchange_code(*, connection, config: ConnectorConfig | None, code: str, redirect_uri: str, code_verifier) -> dict:
+def exchange_code(
+    *, connection: Connection, config: ConnectorConfig | None, code: str, redirect_uri: str, code_verifier: str | None
+) -> dict:
     config = _require_client(config)
     provider = connection.provider
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
@@ -251,7 +257,7 @@ def exchange_code(*, connection, config: ConnectorConfig | None, code: str, redi
         raise ProviderRejectedCode() from None
 
 
-def refresh_token(*, connection, config: ConnectorConfig | None, refresh_token_value: str) -> dict:
+def refresh_token(*, connection: Connection, config: ConnectorConfig | None, refresh_token_value: str) -> dict:
     config = _require_client(config)
     return _token_request(
         provider=connection.provider,
@@ -261,7 +267,7 @@ def refresh_token(*, connection, config: ConnectorConfig | None, refresh_token_v
     )
 
 
-def fetch_client_credentials_token(*, connection, config: ConnectorConfig | None) -> dict:
+def fetch_client_credentials_token(*, connection: Connection, config: ConnectorConfig | None) -> dict:
     config = _require_client(config)
     provider = connection.provider
     scopes = requested_scopes(connection=connection, config=config)
@@ -271,7 +277,7 @@ def fetch_client_credentials_token(*, connection, config: ConnectorConfig | None
     return _token_request(provider=provider, config=config, token_url=_token_url(connection), form=form)
 
 
-def revoke(*, connection, config: ConnectorConfig | None, credentials: dict) -> bool:
+def revoke(*, connection: Connection, config: ConnectorConfig | None, credentials: dict) -> bool:
     """Best effort: revoke the refresh (else access) token at the provider. True when it said yes."""
     revoke_template = connection.provider.oauth.get("revoke_url")
     token = credentials.get("refresh_token") or credentials.get("access_token")

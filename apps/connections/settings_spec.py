@@ -2,6 +2,7 @@
 
 import re
 import uuid
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -14,7 +15,7 @@ _TRUE = {"true", "on", "1", "yes"}
 _FALSE = {"false", "off", "0", "no", ""}
 
 
-def _clean_value(spec: dict, raw):
+def _clean_value(spec: dict, raw: object) -> Any:
     kind = spec["type"]
     if kind == "boolean":
         if isinstance(raw, bool):

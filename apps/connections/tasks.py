@@ -3,7 +3,7 @@ due ids with one selector and queue a task per id or per batch of ids."""
 
 from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.utils import timezone
 
 from apps.connections import services
@@ -15,7 +15,7 @@ HEALTH_CHECK_INTERVAL = timedelta(hours=6)
 
 
 @shared_task(bind=True, max_retries=services.REFRESH_FAILURE_BUDGET, ignore_result=True)
-def refresh_connection_credentials(self, connection_id: str) -> None:
+def refresh_connection_credentials(self: Task, connection_id: str) -> None:
     """Never waits on another refresh (it retries when that one's lease ends); retryable failures come
     back when the connection's jittered backoff (or the provider's Retry-After) has passed."""
     try:

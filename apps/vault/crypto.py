@@ -7,6 +7,7 @@ names the table, row and field a value belongs to, so a ciphertext copied elsewh
 import base64
 import json
 import os
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -48,11 +49,11 @@ def decrypt(token: str, *, aad: bytes, keyring: Keyring | None = None) -> bytes:
         raise DecryptionError("ciphertext failed authentication (tampered, or bound to another row)") from None
 
 
-def encrypt_json(value, *, aad: bytes, keyring: Keyring | None = None) -> str:
+def encrypt_json(value: Any, *, aad: bytes, keyring: Keyring | None = None) -> str:
     return encrypt(json.dumps(value, separators=(",", ":")).encode(), aad=aad, keyring=keyring)
 
 
-def decrypt_json(token: str, *, aad: bytes, keyring: Keyring | None = None):
+def decrypt_json(token: str, *, aad: bytes, keyring: Keyring | None = None) -> Any:
     return json.loads(decrypt(token, aad=aad, keyring=keyring))
 
 

@@ -37,6 +37,7 @@ from apps.console.services import (
     connection_refresh_by_staff,
 )
 from apps.core.errors import PatchbayError
+from apps.tenants.models import Customer
 
 
 class _ServiceForm(forms.ModelForm):
@@ -231,7 +232,7 @@ def provider_cell(provider: Provider):
     )
 
 
-def customer_cell(customer):
+def customer_cell(customer: Customer) -> str:
     return format_html('{} <span class="pb-muted">({})</span>', customer.name or "—", customer.external_id)
 
 

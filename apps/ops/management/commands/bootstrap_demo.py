@@ -13,7 +13,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from apps.connect.demo_host import demo_host_origin
-from apps.tenants.models import ApiKey, Application
+from apps.connect.services import customer_portal_link
+from apps.sandbox.services import sandbox_connector_config_ensure
+from apps.tenants.models import ApiKey, Application, Customer
 from apps.tenants.services import (
     api_key_create,
     application_create,
@@ -165,23 +167,22 @@ class Command(BaseCommand):
         if not settings.PATCHBAY_SANDBOX_ENABLED:
             return "Sandbox provider is off (PATCHBAY_SANDBOX_ENABLED=false)."
         try:
-            from apps.sandbox.services import sandbox_connector_config_ensure
-        except ImportError:
-            return "Sandbox provider is not available in this build."
-        try:
             config = sandbox_connector_config_ensure(application=application, actor=ACTOR)
         except Exception as exc:  # noqa: BLE001 - the demo still works without the sandbox; say why
             return f"Sandbox connector could not be set up: {exc}"
         return f"Sandbox connector ready ({config.provider.display_name}, works offline)."
 
-    def _portal_link(self, customer) -> str | None:
-        try:
-            from apps.connect.services import customer_portal_link
-        except ImportError:
-            return None
-        return customer_portal_link(customer=customer, ttl=PORTAL_LINK_TTL)
-
-    def _report(self, *, application, customer, password, password_source, raw_key, existing_key, sandbox_note):
+    def _report(
+        self,
+        *,
+        application: Application,
+        customer: Customer,
+        password: str,
+        password_source: str,
+        raw_key: str | None,
+        existing_key: ApiKey | None,
+        sandbox_note: str,
+    ) -> None:
         base = settings.PATCHBAY_BASE_URL
         out, style = self.stdout, self.style
         out.write(style.SUCCESS("\nPatchbay demo is ready.\n"))
@@ -205,10 +206,6 @@ class Command(BaseCommand):
         out.write(
             f"  Widget demo:     {widget_demo_origin()}/   (another site embedding the widget; make run serves it)"
         )
-        portal = self._portal_link(customer)
-        if portal:
-            out.write(f"  Customer portal: {portal}")
-            out.write(f"                   Open it as '{customer}' and connect the Patchbay Sandbox (valid 7 days).")
-        else:
-            out.write(f"  Customer:        {customer.external_id} — manage it at {base}/admin/tenants/customer/")
+        out.write(f"  Customer portal: {customer_portal_link(customer=customer, ttl=PORTAL_LINK_TTL)}")
+        out.write(f"                   Open it as '{customer}' and connect the Patchbay Sandbox (valid 7 days).")
         out.write(f"  {sandbox_note}\n")
