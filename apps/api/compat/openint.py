@@ -25,12 +25,11 @@ from apps.api.pagination import capped_count, offset_page
 from apps.api.row_fields import customer_external_id_of
 from apps.api.v1.common import (
     READ_ERRORS,
+    connection_read,
     connections_visible,
     ensure_own_customer,
     ensure_secrets_allowed,
-    fresh,
     fresh_rows,
-    get_connection_or_404,
     record_secrets_read,
     render,
     split_list_param,
@@ -268,12 +267,13 @@ def _expand(values) -> set[str]:
     auth=CUSTOMER_SCOPED,
 )
 def get_connection(request, connection_id: str, query: Query[OpenIntGetQuery]):
-    ensure_secrets_allowed(request, query.include_secrets)
-    connection = fresh(
-        get_connection_or_404(request, connection_id), query.refresh_policy, handing_out_secrets=query.include_secrets
+    connection = connection_read(
+        request,
+        connection_id,
+        refresh_policy=query.refresh_policy,
+        include_secrets=query.include_secrets,
+        via="api.compat.openint.get_connection",
     )
-    if query.include_secrets:
-        record_secrets_read(request, connection, via="api.compat.openint.get_connection")
     return present_openint_connection(connection, include_secrets=query.include_secrets, expand=_expand(query.expand))
 
 

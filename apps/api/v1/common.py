@@ -97,6 +97,18 @@ def fresh_rows(request, rows: list[ConnectionRow], policy: str) -> list[Connecti
     ]
 
 
+def connection_read(request, connection_id: str, *, refresh_policy: str, include_secrets: bool, via: str) -> Connection:
+    """One connection for a single read (native and compat): the caller's, after its refresh policy ran; its
+    secrets only for an API key, and their read audited (`via` names the operation)."""
+    ensure_secrets_allowed(request, include_secrets)
+    connection = fresh(
+        get_connection_or_404(request, connection_id), refresh_policy, handing_out_secrets=include_secrets
+    )
+    if include_secrets:
+        record_secrets_read(request, connection, via=via)
+    return connection
+
+
 def record_secrets_read(request, *connections: Connection | ConnectionRow, via: str) -> None:
     """One audit row per connection whose secrets were returned, all in one INSERT."""
     audit_record_many(

@@ -13,10 +13,10 @@ from apps.api.services import customer_delete, customer_token_create, customer_t
 from apps.api.v1.common import (
     ERRORS,
     READ_ERRORS,
+    connection_read,
     connections_visible,
     ensure_own_customer,
     ensure_secrets_allowed,
-    fresh,
     fresh_rows,
     get_connection_or_404,
     record_secrets_read,
@@ -342,12 +342,13 @@ def list_connections(request, query: Query[ConnectionListQuery]):
     auth=CUSTOMER_SCOPED,
 )
 def get_connection(request, connection_id: str, query: Query[ConnectionGetQuery]):
-    ensure_secrets_allowed(request, query.include_secrets)
-    connection = fresh(
-        get_connection_or_404(request, connection_id), query.refresh_policy, handing_out_secrets=query.include_secrets
+    connection = connection_read(
+        request,
+        connection_id,
+        refresh_policy=query.refresh_policy,
+        include_secrets=query.include_secrets,
+        via="api.v1.get_connection",
     )
-    if query.include_secrets:
-        record_secrets_read(request, connection, via="api.v1.get_connection")
     return present_connection(connection, include_secrets=query.include_secrets, expand=_expand(query.expand))
 
 

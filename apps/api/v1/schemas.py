@@ -21,7 +21,7 @@ from apps.connect.links import authorization_url
 from apps.connections.models import Connection, ConnectionModel, SyncRun
 from apps.connections.selectors import ConnectionRow
 from apps.core.timestamps import format_optional_timestamp, format_timestamp
-from apps.tenants.models import Customer
+from apps.tenants.models import Application, Customer
 
 
 class RefreshPolicy(StrEnum):
@@ -123,7 +123,7 @@ class ApplicationPatchIn(Schema):
     webhook_url: str | None = Field(None, max_length=500, description="Empty string turns webhooks off.")
 
 
-def present_application(application) -> dict:
+def present_application(application: Application) -> dict:
     return {
         "id": application.pk,
         "name": application.name,
