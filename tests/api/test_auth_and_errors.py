@@ -97,7 +97,7 @@ def test_last_used_at_is_recorded_at_most_once_a_minute(api, api_key, monkeypatc
     assert ApiKey.objects.get(pk=api_key[0].pk).last_used_at == later
 
 
-def test_rate_limit_is_429_with_retry_after(api, settings):
+def test_rate_limit_is_429_with_retry_after(api, settings, fresh_rate_window):
     settings.PATCHBAY_API_RATE_LIMIT_PER_MINUTE = 3
     for _ in range(3):
         assert api.get("/api/v1/providers").status_code == 200
@@ -107,7 +107,7 @@ def test_rate_limit_is_429_with_retry_after(api, settings):
     assert error["details"]["retry_after"] == int(response["Retry-After"])
 
 
-def test_rate_limit_is_per_key(api, application, settings):
+def test_rate_limit_is_per_key(api, application, settings, fresh_rate_window):
     from apps.tenants.services import api_key_create
 
     settings.PATCHBAY_API_RATE_LIMIT_PER_MINUTE = 1

@@ -37,7 +37,7 @@ def redis_cache(settings):
     auth._redis_client.cache_clear()
 
 
-def test_limit_counts_in_redis_with_a_window_ttl(api, settings, redis_cache):
+def test_limit_counts_in_redis_with_a_window_ttl(api, settings, redis_cache, fresh_rate_window):
     """INCR and EXPIRE NX in one pipeline: the window's key counts every request and expires with it.
     (bench/http_list.py prints the Redis commands per request; the server is shared, so not asserted here.)"""
     settings.PATCHBAY_API_RATE_LIMIT_PER_MINUTE = 3
