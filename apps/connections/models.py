@@ -3,7 +3,7 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
-from apps.connections.lifecycle import Lifecycle, lifecycle_of
+from apps.connections.lifecycle import Lifecycle, lifecycle_of_connection
 from apps.core.ids import new_id
 from apps.core.models import TimeStampedModel, prefixed_id_field
 from apps.vault.fields import EncryptedJSONField
@@ -93,12 +93,7 @@ class Connection(TimeStampedModel):
 
     @property
     def lifecycle(self) -> Lifecycle:
-        return lifecycle_of(
-            required_settings=self.provider.required_setting_names,
-            settings=self.settings,
-            is_authentication_pending=self.is_authentication_pending,
-            status=self.status,
-        )
+        return lifecycle_of_connection(self)
 
     @property
     def missing_settings(self) -> list[str]:

@@ -29,7 +29,7 @@ from django.db.models.sql.compiler import SQLCompiler
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.catalog.selectors import connector_config_get
 from apps.connections.exceptions import ConnectorNotConfigured
-from apps.connections.lifecycle import Lifecycle, lifecycle_of
+from apps.connections.lifecycle import Lifecycle, lifecycle_of_connection
 from apps.connections.models import Connection, ConnectionModel, SyncRun
 from apps.tenants.models import Application, Customer
 
@@ -321,12 +321,7 @@ class ConnectionRow:
 
     @property
     def lifecycle(self) -> Lifecycle:
-        return lifecycle_of(
-            required_settings=self.provider.required_setting_names,
-            settings=self.settings,
-            is_authentication_pending=self.is_authentication_pending,
-            status=self.status,
-        )
+        return lifecycle_of_connection(self)
 
     @property
     def credentials(self) -> dict | None:
