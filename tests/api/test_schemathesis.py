@@ -8,11 +8,13 @@ import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.utils import timezone
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
+from apps.connections.models import ConnectionModel, SyncRun
 from apps.tenants.services import api_key_create
 from config.wsgi import application as wsgi_app
 from tests.factories import ApplicationFactory, ConnectionFactory, ConnectorConfigFactory, CustomerFactory, provider_for
@@ -25,7 +27,7 @@ def seeded_key(db):
     customer = CustomerFactory(application=application, external_id="acme-1")
     ConnectorConfigFactory(application=application, provider=provider_for("hubspot"))
     ConnectionFactory(application=application, customer=customer, provider=provider_for("hubspot"))
-    ConnectionFactory(
+    authenticated = ConnectionFactory(
         application=application,
         customer=customer,
         provider=provider_for("ms-dynamics-bc"),
@@ -33,6 +35,13 @@ def seeded_key(db):
         status="healthy",
         settings={"environment": "Production", "company": "11111111-2222-3333-4444-555555555555"},
     )
+    # Lists read models and their last sync as JSON from the page query; their answers are checked too.
+    ConnectionModel.objects.create(connection=authenticated, name="deals", display_name="Deals")
+    contacts = ConnectionModel.objects.create(connection=authenticated, name="contacts", display_name="Contacts")
+    contacts.last_sync = SyncRun.objects.create(
+        model=contacts, status="failed", error="quota", pagination_state={"page": 2}, started_at=timezone.now()
+    )
+    contacts.save()
     _, raw = api_key_create(application=application, name="schemathesis")
     return raw
 
