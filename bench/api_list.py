@@ -321,13 +321,13 @@ def main():
         endpoints = endpoints_for(label, *seeded[label])
         results = measure_all(client, endpoints, args.requests)
         print(f"\n{SIZES[label]:,} rows")
-        print(f"{'endpoint':<20}{'p50 ms':>9}{'p95 ms':>9}{'baseline':>20}{'x base p50':>12}{'queries':>9}")
+        print(f"{'endpoint':<27}{'p50 ms':>9}{'p95 ms':>9}{'baseline':>28}{'x base p50':>12}{'queries':>9}")
         for name, baseline, _, _ in endpoints:
             p50, p95, queries = results[name]
             ratio = p50 / results[baseline][0]
             if not name.startswith("bare"):
                 worst, most_queries = max(worst, ratio), max(most_queries, queries)
-            print(f"{name:<20}{p50:>9.2f}{p95:>9.2f}{baseline:>20}{ratio:>12.2f}{queries:>9}")
+            print(f"{name:<27}{p50:>9.2f}{p95:>9.2f}{baseline:>28}{ratio:>12.2f}{queries:>9}")
     verdict = "OK" if worst <= TARGET_RATIO and most_queries <= TARGET_QUERIES else "OVER TARGET"
     print(
         f"\nworst ratio {worst:.2f} (target ≤ {TARGET_RATIO}), most queries {most_queries} "
