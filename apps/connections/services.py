@@ -810,8 +810,9 @@ def _write_leased_rows(connections: list[Connection], *, fields: list[str], leas
 
 
 def refresh_events_record(*, events: list[RefreshEvent]) -> None:
-    """Write the history of any number of refreshes in one INSERT. Called after the provider answered,
-    outside the row's transaction: losing it (a crash right before) loses history, never a token."""
+    """Write the history of any number of refreshes in one INSERT, after the provider answered: a batch
+    writes it in the transaction that stores its rows' new tokens, a single refresh right after its own
+    write (so a crash between the two loses history, never a token)."""
     if events:
         RefreshEvent.objects.bulk_create(events)
 
