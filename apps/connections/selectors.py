@@ -24,6 +24,7 @@ from django.db.models import (
     TextField,
     UUIDField,
 )
+from django.db.models.expressions import BaseExpression
 from django.db.models.sql.compiler import SQLCompiler
 
 from apps.catalog.models import ConnectorConfig, Provider
@@ -308,6 +309,7 @@ class ConnectionRow:
     provider_version: datetime
     has_stored_credentials: bool
     page_models: list[SimpleNamespace]
+    list_count: int
     # ... and what connection_page_rows attaches.
     provider: Provider
     connector_config: ConnectorConfig | None
@@ -340,12 +342,15 @@ def connection_page_rows(
     with_models: bool = True,
     with_credentials: bool = False,
     with_connector_config: bool = False,
+    list_count: BaseExpression | None = None,
 ) -> list[ConnectionRow]:
     """The rows of a page queryset (keyset_page / offset_page) in one query, as ConnectionRows with their
     provider attached (from the process cache; one more query the first time a catalog version is seen).
 
     The encrypted credentials are only read `with_credentials`; `has_stored_credentials` says whether
-    there are any. `with_connector_config` costs one more query for the page's configs.
+    there are any. `with_connector_config` costs one more query for the page's configs. `list_count`, an
+    expression counting the whole list (pagination.CappedCount), is selected as every row's `list_count`,
+    so the count needs no statement of its own; an empty page has no row to carry it.
     """
     columns = [*_ROW_FIELDS, "credentials"] if with_credentials else _ROW_FIELDS
     annotations: dict[str, Any] = {
@@ -355,6 +360,8 @@ def connection_page_rows(
     }
     if with_models:
         annotations["models_json"] = ConnectionModelsJSON()
+    if list_count is not None:
+        annotations["list_count"] = list_count
     rows = []
     for values in page.values(*columns, **annotations):
         models_json = values.pop("models_json", None)

@@ -21,7 +21,7 @@ from ninja import Field, Query, Router, Schema
 from pydantic import BeforeValidator
 
 from apps.api.auth import CUSTOMER_SCOPED
-from apps.api.pagination import capped_count, offset_page
+from apps.api.pagination import CappedCount, capped, capped_count, offset_page
 from apps.api.row_fields import customer_external_id_of
 from apps.api.v1.common import (
     READ_ERRORS,
@@ -296,11 +296,17 @@ def list_connections(request, query: Query[OpenIntListQuery]):
         connections = connections.filter(
             Q(display_name__icontains=query.search_query) | Q(provider__name__icontains=query.search_query)
         )
-    counted, below_horizon = capped_count(connections, up_to=TOTAL_COUNT_HORIZON)
     page = connection_page_rows(
         offset_page(connections, offset=query.offset, limit=query.limit + 1),
         with_models=False,
         with_credentials=query.include_secrets,
+        list_count=CappedCount(connections, up_to=TOTAL_COUNT_HORIZON),
+    )
+    # A page past the end has no row to carry the count, so only then is it a statement of its own.
+    counted, below_horizon = (
+        capped(page[0].list_count, up_to=TOTAL_COUNT_HORIZON)
+        if page
+        else capped_count(connections, up_to=TOTAL_COUNT_HORIZON)
     )
     has_more = len(page) > query.limit
     rows = fresh_rows(request, page[: query.limit], query.refresh_policy)
