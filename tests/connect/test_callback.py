@@ -102,6 +102,16 @@ def test_callback_resolves_the_oauth_client_once(client, acme_connection, acme_c
     assert acme_connection.connector_config_id == acme_config.pk
 
 
+def test_callback_statements_stay_few(client, application, acme_connection, django_assert_max_num_queries):
+    """Read and claim the attempt, lock and write the connection, audit, the webhook's outbox row, the
+    session: a statement more on every callback is a regression (issue #14's overhead target)."""
+    application.webhook_url = "https://hooks.example.com/patchbay"
+    application.save(update_fields=["webhook_url"])
+    callback_path = follow_provider(start(client, acme_connection))
+    with django_assert_max_num_queries(9):  # the transaction's BEGIN and COMMIT (here a savepoint) included
+        assert client.get(callback_path).status_code == 302
+
+
 @pytest.mark.parametrize(
     ("mode", "status", "text"),
     [
@@ -179,6 +189,16 @@ def test_state_issued_for_another_provider_is_rejected(client, acme_connection, 
     query = urlsplit(callback_path).query
 
     response = client.get(f"/connect/callback/patchbay-sandbox?{query}")
+
+    assert_clean_error_page(response, status=400, text="different provider", connection=acme_connection)
+    assert oauth_server.token_requests == []
+
+
+def test_state_is_checked_against_the_provider_its_attempt_was_issued_for(client, acme_connection, oauth_server):
+    callback_path = follow_provider(start(client, acme_connection))
+    OAuthAttempt.objects.filter(connection=acme_connection).update(provider=provider_for("patchbay-sandbox"))
+
+    response = client.get(callback_path)
 
     assert_clean_error_page(response, status=400, text="different provider", connection=acme_connection)
     assert oauth_server.token_requests == []
