@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 
 import pytest
@@ -16,7 +15,7 @@ from apps.connect.links import authorization_url
 from apps.connections.models import Connection
 from apps.webhooks.models import WebhookDelivery
 from tests.connections.conftest import make_provider
-from tests.connections.readers import read_concurrently
+from tests.connections.readers import GO, READY, read_concurrently
 from tests.factories import ConnectionFactory, ConnectorConfigFactory
 from tests.processes import ROOT, Broker, celery_worker, pool_children, process_env, wait_for
 from tests.provider_server import RotatingTokenEndpoint
@@ -132,20 +131,30 @@ def test_fifty_readers_in_two_processes_mixing_auto_and_force_make_one_token_req
     endpoint = RotatingTokenEndpoint(current="rt-0")
     fake_provider.on("POST", "/token", body=endpoint, delay=1.0)
     connection = _due_connection(application, customer, provider)
-    start_at = time.time() + 4  # both processes have set up their threads by then
     other = subprocess.Popen(
-        [sys.executable, "-m", "tests.connections.readers", connection.pk, "25", str(start_at)],
+        [sys.executable, "-m", "tests.connections.readers", connection.pk, "25"],
         cwd=ROOT,
         env=process_env(Broker(tmp_path)),
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    here = read_concurrently(connection.pk, 25, start_at)
+
+    def both_processes_ready() -> None:
+        """Runs once this process's readers have their row: wait for the other's, then release both."""
+        for line in other.stdout:
+            if line.strip() == READY:
+                other.stdin.write(GO + "\n")
+                other.stdin.flush()
+                return
+        raise RuntimeError("the other process ended before its readers were ready")
+
+    here = read_concurrently(connection.pk, 25, both_processes_ready)
     out, err = other.communicate(timeout=120)
     assert other.returncode == 0, err
     there = json.loads(out.strip().splitlines()[-1])
-    assert here + there == ["at-1"] * 50
+    assert here + there == ["at-1"] * 50, (here, there)
     assert endpoint.grants == 1 and len(fake_provider.calls("/token")) == 1
 
 
