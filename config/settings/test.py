@@ -15,9 +15,11 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES = {"default": database_from_env(VAR_DIR / "test.sqlite3")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, like the embedded default (WAL, busy timeout), not shared-cache memory, whose table locks
-    # fail concurrent writers instead of making them wait.
+    # fail concurrent writers instead of making them wait. One per pytest process (removed when the run
+    # ends), so two runs in one checkout do not delete each other's database; the processes a test
+    # starts are given the file's path in DATABASE_URL.
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-run.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-run-{os.getpid()}.sqlite3")}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Eager in the test process; a real worker a test starts (tests/processes.py) sends its tasks to the broker.
 CELERY_TASK_ALWAYS_EAGER = env_bool("PATCHBAY_TEST_CELERY_EAGER", True)
