@@ -4,7 +4,6 @@ import json
 from datetime import timedelta
 
 import pytest
-import responses
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
@@ -13,7 +12,6 @@ from tests.factories import ConnectionFactory, ConnectorConfigFactory, CustomerF
 
 pytestmark = pytest.mark.django_db
 
-BC_TOKEN_URL = "https://login.microsoftonline.com/organizations/oauth2/v2.0/token"
 SECRET_KEYS = {"credentials", "access_token", "refresh_token", "api_key", "client_secret"}
 
 
@@ -27,7 +25,16 @@ def all_keys(value) -> set[str]:
 
 
 @pytest.fixture
-def expired_bc_connection(application, customer):
+def bc_token_endpoint(fake_provider):
+    """Business Central's catalog entry with its token endpoint at a local fake provider; returns the fake."""
+    provider = provider_for("ms-dynamics-bc")
+    provider.definition["oauth"]["token_url"] = f"{fake_provider.url}/token"
+    provider.save(update_fields=["definition"])
+    return fake_provider
+
+
+@pytest.fixture
+def expired_bc_connection(application, customer, bc_token_endpoint):
     ConnectorConfigFactory(application=application, provider=provider_for("ms-dynamics-bc"))
     return ConnectionFactory(
         application=application,
@@ -42,12 +49,16 @@ def expired_bc_connection(application, customer):
     )
 
 
-def mock_token_endpoint(rsps, access_token="new-access"):
-    return rsps.add(
-        responses.POST,
-        BC_TOKEN_URL,
-        json={"access_token": access_token, "refresh_token": "new-refresh", "expires_in": 3600, "token_type": "Bearer"},
+def answer_refreshes(token_endpoint, access_token="new-access"):
+    token_endpoint.on(
+        "POST",
+        "/token",
+        body={"access_token": access_token, "refresh_token": "new-refresh", "expires_in": 3600, "token_type": "Bearer"},
     )
+
+
+def token_requests(token_endpoint) -> int:
+    return len(token_endpoint.calls("/token"))
 
 
 # --- tenancy -----------------------------------------------------------------------------------------
@@ -116,63 +127,57 @@ def test_list_include_secrets_audits_each_connection(api, bc_connection):
 # --- refresh policy ----------------------------------------------------------------------------------
 
 
-@responses.activate
-def test_get_refreshes_an_expired_token_by_default(api, expired_bc_connection):
-    call = mock_token_endpoint(responses)
+def test_get_refreshes_an_expired_token_by_default(api, expired_bc_connection, bc_token_endpoint):
+    answer_refreshes(bc_token_endpoint)
     body = api.get(f"/api/v1/connections/{expired_bc_connection.pk}", include_secrets="true").json()
-    assert call.call_count == 1
+    assert token_requests(bc_token_endpoint) == 1
     assert body["credentials"]["access_token"] == "new-access"
     expired_bc_connection.refresh_from_db()
     assert expired_bc_connection.credentials["refresh_token"] == "new-refresh"
 
 
-@responses.activate
-def test_refresh_policy_none_returns_stored_token(api, expired_bc_connection):
-    call = mock_token_endpoint(responses)
+def test_refresh_policy_none_returns_stored_token(api, expired_bc_connection, bc_token_endpoint):
+    answer_refreshes(bc_token_endpoint)
     body = api.get(
         f"/api/v1/connections/{expired_bc_connection.pk}", include_secrets="true", refresh_policy="none"
     ).json()
-    assert call.call_count == 0
+    assert token_requests(bc_token_endpoint) == 0
     assert body["credentials"]["access_token"] == "old-access"
 
 
-@responses.activate
-def test_refresh_policy_force_refreshes_a_valid_token(api, expired_bc_connection):
+def test_refresh_policy_force_refreshes_a_valid_token(api, expired_bc_connection, bc_token_endpoint):
     Connection.objects.filter(pk=expired_bc_connection.pk).update(
         credentials_expires_at=timezone.now() + timedelta(hours=1),
         refresh_due_at=timezone.now() + timedelta(minutes=55),
     )
-    call = mock_token_endpoint(responses, access_token="forced")
+    answer_refreshes(bc_token_endpoint, access_token="forced")
     body = api.get(
         f"/api/compat/openint/connection/{expired_bc_connection.pk}", include_secrets="true", refresh_policy="force"
     ).json()
-    assert call.call_count == 1
+    assert token_requests(bc_token_endpoint) == 1
     assert body["settings"]["oauth"]["credentials"]["access_token"] == "forced"
 
 
-@responses.activate
-def test_refresh_policy_auto_leaves_a_valid_token_alone(api, expired_bc_connection):
+def test_refresh_policy_auto_leaves_a_valid_token_alone(api, expired_bc_connection, bc_token_endpoint):
     Connection.objects.filter(pk=expired_bc_connection.pk).update(
         credentials_expires_at=timezone.now() + timedelta(hours=1),
         refresh_due_at=timezone.now() + timedelta(minutes=55),
     )
-    call = mock_token_endpoint(responses)
+    answer_refreshes(bc_token_endpoint)
     api.get(f"/api/v1/connections/{expired_bc_connection.pk}", refresh_policy="auto")
-    assert call.call_count == 0
+    assert token_requests(bc_token_endpoint) == 0
 
 
-@responses.activate
-def test_list_does_not_refresh_by_default(api, expired_bc_connection):
-    call = mock_token_endpoint(responses)
+def test_list_does_not_refresh_by_default(api, expired_bc_connection, bc_token_endpoint):
+    answer_refreshes(bc_token_endpoint)
     api.get("/api/v1/connections", include_secrets="true")
-    assert call.call_count == 0
+    assert token_requests(bc_token_endpoint) == 0
     api.get("/api/v1/connections", refresh_policy="auto")
-    assert call.call_count == 1
+    assert token_requests(bc_token_endpoint) == 1
 
 
-@responses.activate
-def test_force_refresh_with_dead_refresh_token_is_409(api, expired_bc_connection):
-    responses.add(responses.POST, BC_TOKEN_URL, status=400, json={"error": "invalid_grant"})
+def test_force_refresh_with_dead_refresh_token_is_409(api, expired_bc_connection, bc_token_endpoint):
+    bc_token_endpoint.on("POST", "/token", status=400, body={"error": "invalid_grant"})
     response = api.get(f"/api/v1/connections/{expired_bc_connection.pk}", refresh_policy="force")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "invalid_grant"
@@ -346,14 +351,15 @@ def test_native_list_is_at_most_four_queries_including_auth(api, application, cu
         assert api.get("/api/v1/connections", limit=100).status_code == 200
 
 
-@responses.activate
-def test_after_invalid_grant_the_api_gives_a_working_reconnect_link_and_stays_quiet(api, client, expired_bc_connection):
-    token = responses.add(responses.POST, BC_TOKEN_URL, status=400, json={"error": "invalid_grant"})
+def test_after_invalid_grant_the_api_gives_a_working_reconnect_link_and_stays_quiet(
+    api, client, expired_bc_connection, bc_token_endpoint
+):
+    bc_token_endpoint.on("POST", "/token", status=400, body={"error": "invalid_grant"})
     first = api.get(f"/api/v1/connections/{expired_bc_connection.pk}", include_secrets="true")
     assert first.status_code == 200, first.content
     for _ in range(4):
         body = api.get(f"/api/v1/connections/{expired_bc_connection.pk}", refresh_policy="force").json()
-    assert token.call_count == 1
+    assert token_requests(bc_token_endpoint) == 1
     body = api.get(f"/api/v1/connections/{expired_bc_connection.pk}").json()
     assert body["status"] == "disconnected" and body["is_authentication_pending"] is True
     assert body["health"]["authentication_required"] is True

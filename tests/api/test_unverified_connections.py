@@ -2,7 +2,7 @@
 in the API (native and OpenInt shapes), the customer portal and the admin."""
 
 import pytest
-import responses
+import urllib3
 
 from apps.connect.services import connect_session_create, connect_session_url
 from apps.connections.models import Connection
@@ -11,13 +11,22 @@ from tests.factories import StaffUserFactory, provider_for
 
 
 @pytest.fixture
-def unverified_connection(api, application):
+def no_outbound_requests(monkeypatch):
+    """Any HTTP request leaving Patchbay (urllib3 carries every provider request) fails the test."""
+
+    def refuse(self, method, url, *args, **kwargs):
+        raise AssertionError(f"unexpected outbound request: {method} {url}")
+
+    monkeypatch.setattr(urllib3.PoolManager, "urlopen", refuse)
+
+
+@pytest.fixture
+def unverified_connection(api, application, no_outbound_requests):
     assert provider_for("clearbit").definition["verification"] is None
-    with responses.RequestsMock():  # any outbound request would raise: there is nothing to check
-        response = api.post(
-            "/api/v1/connections",
-            {"customer_id": "c-unverified", "provider": "clearbit", "credentials": {"api_key": "sk_test_123"}},
-        )
+    response = api.post(
+        "/api/v1/connections",
+        {"customer_id": "c-unverified", "provider": "clearbit", "credentials": {"api_key": "sk_test_123"}},
+    )
     assert response.status_code == 201, response.content
     return Connection.objects.select_related("customer").get(pk=response.json()["id"])
 
@@ -46,8 +55,7 @@ def test_openint_shape_says_unknown_with_the_reason(api, unverified_connection):
 
 
 def test_health_check_keeps_it_unverified(unverified_connection):
-    with responses.RequestsMock():
-        checked = connection_check_health(connection_id=unverified_connection.pk)
+    checked = connection_check_health(connection_id=unverified_connection.pk)
     assert checked.status == Connection.Status.UNVERIFIED and not checked.lifecycle.is_healthy
 
 

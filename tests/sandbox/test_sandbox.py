@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-import responses
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password
 from django.utils import timezone
@@ -19,6 +18,7 @@ from apps.sandbox.exceptions import SandboxNameTaken
 from apps.sandbox.services import sandbox_connector_config_ensure, sandbox_user_get_or_create
 from apps.sandbox.views import SESSION_KEY
 from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory, StaffUserFactory, provider_for
+from tests.provider_server import start_fake_provider
 
 pytestmark = pytest.mark.django_db
 DotApplication = get_application_model()
@@ -168,18 +168,22 @@ def test_an_interrupted_sandbox_refresh_follows_the_grace_the_sandbox_enforces(s
         credentials_expires_at=now - timedelta(seconds=1),
     )
     Connection.objects.filter(pk=connection.pk).update(refresh_started_at=now - timedelta(seconds=30))
-    token_url = f"{settings.PATCHBAY_BASE_URL}/sandbox/o/token/"
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as sandbox:
-        sandbox.post(token_url, json={"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 300})
+    sandbox, server = start_fake_provider()  # stands in for the sandbox's token endpoint at {base_url}
+    settings.PATCHBAY_BASE_URL = sandbox.url
+    sandbox.on("POST", "/sandbox/o/token/", body={"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 300})
+    try:
         if resent:
             connection_refresh_credentials(connection_id=connection.pk, force=True)
         else:
             with pytest.raises(RefreshInterrupted):
                 connection_refresh_credentials(connection_id=connection.pk, force=True)
-        sent = [call.request.body for call in sandbox.calls]
+    finally:
+        server.shutdown()
+        server.server_close()
+    sent = [call.form for call in sandbox.requests]
     assert len(sent) == (1 if resent else 0)
     stored = Connection.objects.get(pk=connection.pk)
     if resent:
-        assert "refresh_token=rt-0" in sent[0] and stored.credentials["refresh_token"] == "rt-1"
+        assert sent[0]["refresh_token"] == "rt-0" and stored.credentials["refresh_token"] == "rt-1"
     else:
         assert stored.health_status_code == "refresh_interrupted"
