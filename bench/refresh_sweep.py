@@ -28,9 +28,13 @@ Not part of pytest.
 """
 
 import argparse
+import asyncio
+import http.client
 import json
+import multiprocessing
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -38,9 +42,8 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -56,72 +59,122 @@ def next_refresh_token(presented: str) -> str:
 
 
 class TokenEndpoint:
-    """Answers each refresh after `latency` with a new access and refresh token; counts presented tokens."""
+    """Answers each refresh after `latency` with a new access and refresh token; counts presented tokens.
+
+    Measuring apparatus, kept out of the measured processes' way: it runs in a process of its own (forked
+    before anything else starts), as one asyncio event loop that reads HTTP/1.1 keep-alive requests off
+    the socket and answers each `latency` after it arrived (a timer, no thread per connection), so the
+    CPU it takes from the two shared cores is a small part of a request's. The bench asks it over a pipe
+    for its counts."""
 
     def __init__(self, latency: float, reuse_seconds: float = float("inf")):
-        self.presented: Counter = Counter()
-        self.first_used_at: dict[str, float] = {}
-        self.reuse_seconds = reuse_seconds
-        self.first_at = self.last_at = None
-        self.lock = threading.Lock()
-        endpoint = self
+        listener = socket.create_server(("127.0.0.1", 0), backlog=256)
+        self.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        self.commands, serving_end = multiprocessing.get_context("fork").Pipe()
+        self.process = multiprocessing.get_context("fork").Process(
+            target=_serve_token_endpoint, args=(listener, serving_end, latency, reuse_seconds), daemon=True
+        )
+        self.process.start()
+        listener.close()
+        serving_end.close()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms to every keep-alive response
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
-                presented = form.get("refresh_token", [""])[0]
-                with endpoint.lock:
-                    endpoint.presented[presented] += 1
-                    now = time.perf_counter()
-                    endpoint.first_at = endpoint.first_at or now
-                    endpoint.last_at = now
-                    first_use = endpoint.first_used_at.setdefault(presented, now)
-                time.sleep(latency)
-                if now - first_use > endpoint.reuse_seconds:  # a rotated refresh token past its grace
-                    body = json.dumps({"error": "invalid_grant"}).encode()
-                    self.send_response(400)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
-                body = json.dumps(
-                    {
-                        "access_token": f"at-{presented}",
-                        "refresh_token": next_refresh_token(presented),
-                        "token_type": "bearer",
-                        "expires_in": 3600,
-                    }
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        ThreadingHTTPServer.daemon_threads = True
-        ThreadingHTTPServer.request_queue_size = 256
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _ask(self, command: str):
+        self.commands.send(command)
+        return self.commands.recv()
 
     def reset(self) -> None:
-        with self.lock:
-            self.presented.clear()
-            self.first_used_at.clear()
-            self.first_at = self.last_at = None
+        self._ask("reset")
 
-    def requests_per_connection(self) -> Counter:
-        per_connection: Counter = Counter()
-        for token, count in self.presented.items():
-            per_connection[token.partition(".")[0]] += count
-        return per_connection
+    def progress(self) -> tuple[int, int]:
+        """Refresh tokens presented so far (distinct) and requests answered or waiting."""
+        return self._ask("progress")
+
+    def counts(self) -> tuple[Counter, float | None, float | None]:
+        """Requests per presented refresh token, and when (time.perf_counter) the first and last arrived."""
+        return self._ask("counts")
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.process.pid)
+
+
+def requests_per_connection(presented: Counter) -> Counter:
+    per_connection: Counter = Counter()
+    for token, count in presented.items():
+        per_connection[token.partition(".")[0]] += count
+    return per_connection
+
+
+def _serve_token_endpoint(listener: socket.socket, commands, latency: float, reuse_seconds: float) -> None:
+    presented: Counter = Counter()
+    first_used_at: dict[str, float] = {}
+    span: list[float | None] = [None, None]  # first and last request's arrival
+
+    def answer(status: int, body: dict) -> bytes:
+        payload = json.dumps(body).encode()
+        reason = "OK" if status == 200 else "Bad Request"
+        head = f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        return head.encode() + payload
+
+    def token_answer(form_body: bytes) -> bytes:
+        presented_token = parse_qs(form_body.decode()).get("refresh_token", [""])[0]
+        now = time.perf_counter()
+        presented[presented_token] += 1
+        span[0] = span[0] or now
+        span[1] = now
+        first_use = first_used_at.setdefault(presented_token, now)
+        if now - first_use > reuse_seconds:  # a rotated refresh token past its grace
+            return answer(400, {"error": "invalid_grant"})
+        return answer(
+            200,
+            {
+                "access_token": f"at-{presented_token}",
+                "refresh_token": next_refresh_token(presented_token),
+                "token_type": "bearer",
+                "expires_in": 3600,
+            },
+        )
+
+    class KeepAliveTokenRequests(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport = transport
+            self.received = b""
+            transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def data_received(self, data: bytes) -> None:
+            self.received += data
+            while (head_end := self.received.find(b"\r\n\r\n")) >= 0:
+                length = 0
+                for line in self.received[:head_end].split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                request_end = head_end + 4 + length
+                if len(self.received) < request_end:
+                    return
+                response = token_answer(self.received[head_end + 4 : request_end])
+                self.received = self.received[request_end:]
+                loop.call_later(latency, self.send, response)
+
+        def send(self, response: bytes) -> None:
+            if not self.transport.is_closing():
+                self.transport.write(response)
+
+    def command() -> None:
+        asked = commands.recv()
+        if asked == "reset":
+            presented.clear()
+            first_used_at.clear()
+            span[:] = [None, None]
+            commands.send(None)
+        elif asked == "progress":
+            commands.send((len(presented), sum(presented.values())))
+        else:
+            commands.send((presented, span[0], span[1]))
+
+    loop = asyncio.new_event_loop()
+    loop.add_reader(commands.fileno(), command)
+    loop.run_until_complete(loop.create_server(KeepAliveTokenRequests, sock=listener))
+    loop.run_forever()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -151,21 +204,42 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def client_alone(url: str, *, requests_count: int, concurrency: int) -> float:
-    """Seconds for `requests_count` token requests from `concurrency` threads, nothing else."""
-    import requests
+def client_alone(url: str, *, requests_count: int, concurrency: int, client: str) -> float:
+    """Seconds for `requests_count` token requests (the same form POST Patchbay sends) from `concurrency`
+    threads over keep-alive connections, nothing else: `urllib3` (the library Patchbay's provider client
+    uses, one pool shared by the threads) or `http.client` (one connection per thread, the leanest the
+    standard library offers). Runs in a process of its own."""
+    import urllib3
 
+    parts = urlsplit(url)
+    pool = urllib3.HTTPConnectionPool(parts.hostname, parts.port, maxsize=concurrency, retries=False, timeout=30)
     local = threading.local()
+    headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
 
-    def call(n: int) -> None:
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-        local.session.post(f"{url}/token", data={"grant_type": "refresh_token", "refresh_token": f"c-{n}"}, timeout=30)
+    def form(n: int) -> str:
+        return urlencode({"grant_type": "refresh_token", "refresh_token": f"c-{n}", "client_id": "id"})
 
+    def with_urllib3(n: int) -> None:
+        json.loads(pool.request("POST", "/token", body=form(n), headers=headers).data)
+
+    def with_http_client(n: int) -> None:
+        if not hasattr(local, "connection"):
+            local.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        local.connection.request("POST", "/token", body=form(n), headers=headers)
+        json.loads(local.connection.getresponse().read())
+
+    call = with_urllib3 if client == "urllib3" else with_http_client
     started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(call, range(requests_count)))
+    with ThreadPoolExecutor(concurrency) as threads:
+        list(threads.map(call, range(requests_count)))
     return time.perf_counter() - started
+
+
+def client_alone_in_own_process(url: str, *, requests_count: int, concurrency: int, client: str) -> float:
+    with multiprocessing.get_context("spawn").Pool(1) as process:
+        return process.apply(
+            client_alone, (url,), {"requests_count": requests_count, "concurrency": concurrency, "client": client}
+        )
 
 
 SWEEP_TASK = "apps.connections.tasks.refresh_expiring_credentials"
@@ -183,8 +257,9 @@ def wait_for_round(
     killed_after = None
     while time.monotonic() - started_at < timeout:
         time.sleep(0.2 if kill and killed_after is None else 1)
-        if kill and killed_after is None and len(endpoint.presented) >= count // 2:
-            killed_after = len(endpoint.presented)
+        tokens_seen, _requests = endpoint.progress()
+        if kill and killed_after is None and tokens_seen >= count // 2:
+            killed_after = tokens_seen
             for pid in subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout.split():
                 os.kill(int(pid), signal.SIGKILL)
         refreshed = connections.filter(last_refreshed_at__isnull=False).count()
@@ -192,11 +267,11 @@ def wait_for_round(
         if refreshed + given_up >= count:
             break
     quiet_since = time.monotonic()
-    seen = sum(endpoint.presented.values())
+    seen = endpoint.progress()[1]
     while time.monotonic() - quiet_since < 3:  # let duplicates still queued show up at the endpoint
         time.sleep(0.5)
-        if sum(endpoint.presented.values()) != seen:
-            seen, quiet_since = sum(endpoint.presented.values()), time.monotonic()
+        if endpoint.progress()[1] != seen:
+            seen, quiet_since = endpoint.progress()[1], time.monotonic()
     return killed_after
 
 
@@ -258,8 +333,15 @@ def main() -> None:
 
     in_flight = args.worker_concurrency * REFRESH_BATCH_CONCURRENCY
     limit = args.connections / in_flight * latency
-    alone = client_alone(endpoint.url, requests_count=args.connections, concurrency=in_flight)
+    alone_by_client = {
+        client: client_alone_in_own_process(
+            endpoint.url, requests_count=args.connections, concurrency=in_flight, client=client
+        )
+        for client in ("urllib3", "http.client")
+    }
+    endpoint_cpu = endpoint.cpu_seconds()
     endpoint.reset()
+    alone = min(alone_by_client.values())
 
     children = {
         child.name: child
@@ -280,7 +362,12 @@ def main() -> None:
         f"requests in flight, {os.cpu_count()} cores shared"
     )
     print(f"endpoint limit (requests / concurrency * latency) {limit:8.2f} s")
-    print(f"client alone, own process, {in_flight} threads          {alone:8.2f} s", flush=True)
+    for client, seconds in alone_by_client.items():
+        print(f"client alone ({client + ')':12} own process, {in_flight} threads {seconds:8.2f} s", flush=True)
+    print(
+        f"endpoint CPU per request (own process, both clients alone) "
+        f"{endpoint_cpu / (2 * args.connections) * 1000:.3f} ms; x client below: the faster client alone"
+    )
     worker = subprocess.Popen(worker_argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(3)
     beat = subprocess.Popen(beat_argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -307,10 +394,11 @@ def main() -> None:
                 kill=args.kill_during_sweep and round_number == 1,
             )
             cpu = cpu_seconds(worker.pid) - cpu_before
-            sweep = (endpoint.last_at - endpoint.first_at + latency) if endpoint.first_at else float("nan")
-            per_connection = endpoint.requests_per_connection()
+            presented, first_at, last_at = endpoint.counts()
+            sweep = (last_at - first_at + latency) if first_at and last_at else float("nan")
+            per_connection = requests_per_connection(presented)
             requests_made = sum(per_connection.values())
-            resends = sum(count - 1 for count in endpoint.presented.values() if count > 1)
+            resends = sum(count - 1 for count in presented.values() if count > 1)
             # A second refresh of one connection presents the refresh token the first one issued; the same
             # token presented twice is a concurrent double request, or, after the kill, a resend.
             doubles = sum(count - 1 for count in per_connection.values() if count > 1)
