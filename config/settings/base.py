@@ -96,6 +96,13 @@ def database_from_env(default_sqlite_path: Path) -> dj_database_url.DBConfig:
         config = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60))
         if config["ENGINE"] == "django.db.backends.sqlite3":
             config["OPTIONS"] = SQLITE_OPTIONS
+        elif env_bool("DATABASE_PREPARED_STATEMENTS", True):
+            # Parameters bound by the server, and a statement a connection has run five times is prepared:
+            # PostgreSQL parses it once and soon reuses a generic plan instead of planning every run (the
+            # OAuth callback's attempt read planned 5 to 10 times longer than it executed). Poolers in
+            # transaction mode (PgBouncer < 1.21) lose prepared statements between transactions: turn this
+            # off behind one.
+            config["OPTIONS"] = {**config.get("OPTIONS", {}), "server_side_binding": True, "prepare_threshold": 5}
         return config
     return {
         "ENGINE": "django.db.backends.sqlite3",
