@@ -3,11 +3,11 @@
 Run: REDIS_URL=redis://127.0.0.1:6379/<db> .venv/bin/python bench/oauth_callback.py [--iterations 300]
 
 A local provider answers the token request and the verification request instantly. The baseline is
-those two HTTP round trips made directly (requests, one keep-alive session, as the provider client
-uses); "ours" is the whole callback request through Django (state check, attempt claim, code exchange,
-vault encryption, verification, health, audit, the `connection.authenticated` webhook's outbox row and
-its publish to the Redis broker, redirect) through Django's WSGI handler, as a server would call it,
-with the session cookie the connect link set. The application has a webhook URL, so the event is
+those two HTTP round trips made directly (urllib3, one keep-alive pool without retries, as the provider
+client uses it); "ours" is the whole callback request through Django (state check, attempt claim, code
+exchange, vault encryption, verification, health, audit, the `connection.authenticated` webhook's outbox
+row and its publish to the Redis broker, redirect) through Django's WSGI handler, as a server would call
+it, with the session cookie the connect link set. The application has a webhook URL, so the event is
 really queued; no worker runs, and the queued deliveries are purged afterwards. Baseline and ours
 alternate, one of each per iteration. Prints p50/p95 of both, the overhead (targets: p50 ≤ 6 ms,
 p95 ≤ 10 ms) and the SQL statements of one callback. Without REDIS_URL it prints that it skipped.
@@ -23,9 +23,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-import requests
+import urllib3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import bench_tenant, django_on_bench_database, percentile
@@ -111,8 +111,19 @@ def main() -> None:
             raise SystemExit(f"{path} failed with {status}: {body[:300]!r}")
         return status, dict(headers)
 
-    # A keep-alive session, as the provider client keeps one per thread.
-    http = requests.Session()
+    # A keep-alive pool without retries, as the provider client keeps one per process.
+    http = urllib3.PoolManager(retries=False)
+
+    def provider_round_trips() -> None:
+        token = http.request(
+            "POST",
+            f"{base}/token",
+            body=urlencode({"grant_type": "authorization_code", "code": "c"}),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            timeout=5,
+        )
+        json.loads(token.data)
+        json.loads(http.request("GET", f"{base}/me", headers={"Authorization": "Bearer at"}, timeout=5).data)
 
     def callback() -> tuple[str, str]:
         """One connect link opened (as a browser would: the link sets the session and redirects to the
@@ -126,8 +137,7 @@ def main() -> None:
     baseline, ours = [], []
     for _ in range(args.iterations + 20):
         started = time.perf_counter()
-        http.post(f"{base}/token", data={"grant_type": "authorization_code", "code": "c"}, timeout=5).json()
-        http.get(f"{base}/me", headers={"Authorization": "Bearer at"}, timeout=5).json()
+        provider_round_trips()
         baseline.append(time.perf_counter() - started)
 
         cookie, state = callback()
