@@ -637,41 +637,61 @@ def _mark_requests_started(connections: list[Connection], *, claim: _BatchClaim)
 AnsweredRequests = list[tuple[Connection, _SentRequest]]
 
 
+@dataclass(frozen=True)
+class _Unsent:
+    """The rows a batch's send window closed on: `marked` were marked started by this batch and never sent."""
+
+    marked: list[Connection]
+    unmarked: list[Connection]
+
+
 def _send_token_requests(
     to_send: list[tuple[Connection, ConnectorConfig | None]],
     *,
     claim: _BatchClaim,
     record: Callable[[AnsweredRequests], None],
-) -> list[Connection]:
+) -> _Unsent:
     """Send the batch's token requests, REFRESH_BATCH_CONCURRENCY at a time, until the send window closes,
     handing the answers to `record` REFRESH_BATCH_RECORD_EVERY at a time (and the last ones at the end).
 
-    Rows are marked "request started" a few at a time, just before threads are free to send them, and
-    answers are recorded as they pile up, so a process killed mid-batch leaves "outcome unknown" only on
-    the requests that were out or answered since the last record (a provider that rotates refresh tokens
-    without a reuse grace cannot take a resend). Returns the rows left unsent, unmarked."""
+    A thread that frees up sends the next row at once: rows are marked "request started" a few at a time
+    (at least half the threads' worth, one UPDATE), so at most that many minus one wait marked for a free
+    thread, never longer than one request takes. Answers are recorded once the freed threads have their
+    next rows, so the threads keep sending while the batch writes. A process killed mid-batch leaves
+    "outcome unknown" only on the requests out or answered since the last record, and the few marked rows
+    waiting for a thread (a provider that rotates refresh tokens without a reuse grace cannot take a
+    resend)."""
     threads = _token_request_threads()
     waiting = list(to_send)
+    marked: list[tuple[Connection, ConnectorConfig | None]] = []  # marked started, waiting for a free thread
     in_flight: dict[Future[_SentRequest], Connection] = {}
     answered: AnsweredRequests = []
 
     def collect(finished: set[Future[_SentRequest]]) -> None:
         answered.extend((in_flight.pop(request), request.result()) for request in finished)
 
-    while waiting and time.monotonic() < claim.send_deadline:
-        while len(in_flight) > REFRESH_BATCH_CONCURRENCY // 2:
+    while (waiting or marked) and time.monotonic() < claim.send_deadline:
+        if len(in_flight) == REFRESH_BATCH_CONCURRENCY:
             collect(futures_wait(in_flight, return_when=FIRST_COMPLETED).done)
+            if time.monotonic() >= claim.send_deadline:  # that wait can last a request's timeout
+                break
+        if not marked:
+            group = max(REFRESH_BATCH_CONCURRENCY - len(in_flight), REFRESH_BATCH_CONCURRENCY // 2)
+            marked, waiting = waiting[:group], waiting[group:]
+            _mark_requests_started([connection for connection, _config in marked], claim=claim)
+        free = REFRESH_BATCH_CONCURRENCY - len(in_flight)
+        starting, marked = marked[:free], marked[free:]
+        for connection, config in starting:
+            in_flight[threads.submit(_send_token_request, connection, config)] = connection
         if len(answered) >= REFRESH_BATCH_RECORD_EVERY:
             record(answered[:])
             answered.clear()
-        free = REFRESH_BATCH_CONCURRENCY - len(in_flight)
-        starting, waiting = waiting[:free], waiting[free:]
-        _mark_requests_started([connection for connection, _config in starting], claim=claim)
-        for connection, config in starting:
-            in_flight[threads.submit(_send_token_request, connection, config)] = connection
     collect(futures_wait(in_flight).done)
     record(answered)
-    return [connection for connection, _config in waiting]
+    return _Unsent(
+        marked=[connection for connection, _config in marked],
+        unmarked=[connection for connection, _config in waiting],
+    )
 
 
 def connection_refresh_batch(*, connection_ids: list[str]) -> int:
@@ -755,17 +775,22 @@ def connection_refresh_batch(*, connection_ids: list[str]) -> int:
         else:
             unsent.append(connection)
     not_reached = _send_token_requests(to_send, claim=claim, record=record)
-    _release_unsent([*unsent, *not_reached], claim=claim)
+    marked_here = [connection for connection in not_reached.marked if connection.pk not in resent]
+    marked_before = [connection for connection in not_reached.marked if connection.pk in resent]
+    _release_unsent([*unsent, *not_reached.unmarked, *marked_before], claim=claim)
+    _release_unsent(marked_here, claim=claim, clear_mark=True)
     return len(claim.connections)
 
 
-def _release_unsent(connections: list[Connection], *, claim: _BatchClaim) -> None:
+def _release_unsent(connections: list[Connection], *, claim: _BatchClaim, clear_mark: bool = False) -> None:
     """Free the rows this batch claimed and sent nothing for (not refreshable, or the send window closed
-    first); a request-started mark from before the claim stays: that outcome is still unknown."""
+    first). A request-started mark from before the claim stays: that outcome is still unknown; one this
+    batch wrote on a row it then did not send goes (`clear_mark`)."""
     if connections:
+        cleared = {"refresh_started_at": None} if clear_mark else {}
         Connection.objects.filter(
             pk__in=[connection.pk for connection in connections], refresh_lease_until=claim.lease_until
-        ).update(refresh_lease_until=None)
+        ).update(refresh_lease_until=None, **cleared)
 
 
 def _write_leased_rows(connections: list[Connection], *, fields: list[str], lease_until: datetime) -> set[str]:

@@ -2,6 +2,7 @@
 one writes its new tokens, duplicates cost one statement, rows a reader is refreshing are left to it, and
 failures are recorded as a single refresh records them."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -318,3 +319,34 @@ def test_a_batch_backs_off_a_refused_row_by_its_retry_after_and_announces_the_er
     assert limited.refresh_lease_until is None and limited.refresh_started_at is None
     assert list(WebhookDelivery.objects.values_list("event_type", flat=True)) == ["connection.error"]
     assert Connection.objects.get(pk=fine.pk).credentials["refresh_token"] == "next-rt-1"
+
+
+def test_rows_marked_for_a_thread_when_the_send_window_closes_are_freed_unmarked(
+    fake_provider, oauth_provider, application, customer, monkeypatch
+):
+    """A freed thread takes the next row from a group marked in one UPDATE; the rest of that group waits
+    marked. If the send window closes meanwhile they were never sent: their mark goes with their lease, so
+    the next sweep does not take them for interrupted refreshes."""
+    ConnectorConfigFactory(application=application, provider=oauth_provider)
+    rows = due_connections(application, customer, oauth_provider, 2 * services.REFRESH_BATCH_CONCURRENCY)
+    arrived = []
+
+    def first_answers_at_once_the_rest_late(request):
+        arrived.append(request.form["refresh_token"])
+        time.sleep(0.0 if len(arrived) == 1 else 0.6)
+        return rotating_token(request)
+
+    fake_provider.on("POST", "/token", body=first_answers_at_once_the_rest_late)
+    monkeypatch.setattr(services, "REFRESH_BATCH_SEND_WINDOW", timedelta(seconds=0.3))
+
+    services.connection_refresh_batch(connection_ids=[c.pk for c in rows])
+
+    sent = set(arrived)
+    assert len(sent) == services.REFRESH_BATCH_CONCURRENCY + 1, "the first group, then one row for the freed thread"
+    unsent = [Connection.objects.get(pk=c.pk) for c in rows if c.credentials["refresh_token"] not in sent]
+    assert all(row.refresh_lease_until is None and row.refresh_started_at is None for row in unsent)
+    assert all(
+        Connection.objects.get(pk=c.pk).credentials["refresh_token"].startswith("next-")
+        for c in rows
+        if c.credentials["refresh_token"] in sent
+    )
