@@ -7,14 +7,15 @@ token endpoint → database, against what the token endpoint itself allows.
 Runs on its own throwaway PostgreSQL database (or DATABASE_URL). Starts the worker and beat with the
 argv `make run` uses (manage.py runall's), Redis as broker; the beat schedule's refresh sweep finds the
 due connections (it first fires one interval after beat starts, so the clock starts at the first token
-request, not at beat start). A local token endpoint answers every refresh after a fixed latency and
-rotates refresh tokens (`rt-<n>` becomes `rt-<n>.1`, then `rt-<n>.2`); it counts the requests made for
-each connection in a round, so a double refresh shows up.
+request, not at beat start). A local token endpoint (a process of its own, one asyncio loop) answers
+every refresh after a fixed latency and rotates refresh tokens (`rt-<n>` becomes `rt-<n>.1`, then
+`rt-<n>.2`); it counts the requests made for each connection in a round, so a double refresh shows up.
 Prints:
 - the endpoint's own limit: requests / concurrency * latency, where concurrency is the requests the
   sweep keeps in flight (worker processes x REFRESH_BATCH_CONCURRENCY);
 - a client measured in its own process: the same number of requests from that many threads over
-  keep-alive sessions, nothing else;
+  keep-alive connections, nothing else, with urllib3 (as Patchbay) and with http.client; the faster is
+  the "x client" baseline;
 - for each round: wall time from first to last token request, connections/s, ratio to both baselines,
   worker CPU per connection, double refreshes and connections left unrefreshed, and the Celery worker's
   RSS (main process and pool) after the round. With --repeat N, rounds 2..N make every connection due

@@ -622,14 +622,29 @@ def _send_token_request(connection: Connection, config: ConnectorConfig | None) 
 
 
 def _mark_requests_started(connections: list[Connection], *, claim: _BatchClaim) -> None:
-    """Record on the rows, before their requests go out, that a request started (one UPDATE). A row that
-    already carries a mark keeps it: its earlier request's outcome is still unknown."""
+    """Record on the rows, before their requests go out, that a request started (one UPDATE, written out
+    rather than compiled by the ORM: a batch runs one per few requests). A row that already carries a mark
+    keeps it: its earlier request's outcome is still unknown."""
     now = timezone.now()
-    Connection.objects.filter(
-        pk__in=[connection.pk for connection in connections],
-        refresh_lease_until=claim.lease_until,
-        refresh_started_at__isnull=True,
-    ).update(refresh_started_at=now)
+    database = db_connections[Connection.objects.db]
+    meta = Connection._meta
+    started, lease = meta.get_field("refresh_started_at"), meta.get_field("refresh_lease_until")
+
+    def column(field: Field) -> str:
+        return database.ops.quote_name(cast(str, field.column))  # a concrete field always has its column
+
+    sql = (
+        f"UPDATE {database.ops.quote_name(meta.db_table)} SET {column(started)} = %s "  # noqa: S608
+        f"WHERE {column(meta.pk)} IN ({', '.join(['%s'] * len(connections))}) "
+        f"AND {column(lease)} = %s AND {column(started)} IS NULL"
+    )
+    params = [
+        started.get_db_prep_save(now, database),
+        *(connection.pk for connection in connections),
+        lease.get_db_prep_save(claim.lease_until, database),
+    ]
+    with database.cursor() as cursor:
+        cursor.execute(sql, params)
     for connection in connections:
         connection.refresh_started_at = connection.refresh_started_at or now
 

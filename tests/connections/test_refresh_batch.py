@@ -259,6 +259,30 @@ def test_an_interrupted_refresh_found_by_a_batch_is_resent_inside_the_grace_or_g
     assert AuditEvent.objects.filter(action="connection.refresh_interrupted", target_id=strict_row.pk).count() == 1
 
 
+def test_a_resent_refresh_keeps_the_mark_of_the_request_whose_outcome_is_unknown(fake_provider, application, customer):
+    """The grace counts from the first request: if the resend is lost too, the next claimer must not
+    take it for a fresh one."""
+    rotating = make_provider(
+        "rotating-graceful",
+        fake_provider.url,
+        oauth={"token_quirks": {"refresh_token_rotates": True, "refresh_token_reuse_seconds": 300}},
+    )
+    ConnectorConfigFactory(application=application, provider=rotating)
+    (row,) = due_connections(application, customer, rotating, 1)
+    first_request = timezone.now() - timedelta(minutes=1)
+    Connection.objects.filter(pk=row.pk).update(refresh_started_at=first_request)
+    marks_during_the_resend = []
+
+    def note_the_mark(request):
+        marks_during_the_resend.append(Connection.objects.get(pk=row.pk).refresh_started_at)
+        return rotating_token(request)
+
+    fake_provider.on("POST", "/token", body=note_the_mark)
+    services.connection_refresh_batch(connection_ids=[row.pk])
+
+    assert marks_during_the_resend == [first_request]
+
+
 def test_a_row_reconnected_while_its_batch_waits_on_the_provider_keeps_the_new_grant(
     fake_provider, oauth_provider, application, customer
 ):
