@@ -44,6 +44,7 @@ from apps.connections.exceptions import (
 )
 from apps.connections.models import Connection
 from apps.connections.selectors import connector_config_for
+from apps.core.compiled_reads import CompiledRead
 from apps.core.errors import ValidationFailed
 from apps.core.purge import delete_in_batches
 from apps.tenants.models import Application, Customer
@@ -109,6 +110,18 @@ class CallbackResult:
     return_url: str
 
 
+# Compiled once per process: building this five-table read's SQL took longer than running it.
+_attempt_by_state_hash = CompiledRead(
+    OAuthAttempt,
+    lambda state_hash: OAuthAttempt.objects.select_related(
+        "connection__provider",
+        "connection__application",
+        "connection__customer",
+        "connection__connector_config",
+    ).filter(state_hash=state_hash),
+)
+
+
 def oauth_attempt_claim(*, provider_name: str, state: str) -> OAuthAttempt:
     """Check the state and mark its attempt used before any code exchange.
 
@@ -122,12 +135,7 @@ def oauth_attempt_claim(*, provider_name: str, state: str) -> OAuthAttempt:
     if not state:
         raise StateUnknown()
     try:
-        attempt = OAuthAttempt.objects.select_related(
-            "connection__provider",
-            "connection__application",
-            "connection__customer",
-            "connection__connector_config",
-        ).get(state_hash=_sha256(state))
+        attempt = _attempt_by_state_hash.get(_sha256(state))
     except OAuthAttempt.DoesNotExist:
         raise StateUnknown() from None
     if attempt.used_at is not None:

@@ -47,6 +47,7 @@ from apps.connections.selectors import (
 )
 from apps.connections.settings_spec import clean_settings
 from apps.connections.tokens import normalize_token
+from apps.core.compiled_reads import CompiledRead
 from apps.core.errors import ValidationFailed
 from apps.core.purge import delete_in_batches
 from apps.tenants.models import Application, Customer
@@ -244,8 +245,12 @@ def _reuse_relations(target: Connection, source: Connection) -> Connection:
     return target
 
 
+# Every locked write starts with this read: compiled once per process (see apps/core/compiled_reads.py).
+_locked_by_id = CompiledRead(Connection, lambda pk: Connection.objects.select_for_update().filter(pk=pk))
+
+
 def _lock(connection: Connection) -> Connection:
-    return _reuse_relations(Connection.objects.select_for_update().get(pk=connection.pk), connection)
+    return _reuse_relations(_locked_by_id.get(connection.pk), connection)
 
 
 def connection_store_oauth_token(
