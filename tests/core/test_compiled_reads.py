@@ -1,7 +1,9 @@
+import threading
 from datetime import timedelta
 
 import pytest
 from django.db import connection as db_connection
+from django.db import connections as db_connections
 from django.db import transaction
 from django.db.models import Count
 from django.db.transaction import TransactionManagementError
@@ -85,6 +87,30 @@ def test_a_locking_read_runs_only_inside_a_transaction():
             read.get(connection.pk)
     with transaction.atomic():
         assert read.get(connection.pk) == connection
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not db_connection.features.has_select_for_update, reason="SQLite locks the whole database")
+def test_a_locking_read_waits_for_the_transaction_holding_the_row():
+    connection = ConnectionFactory()
+    read = CompiledRead(Connection, lambda pk: Connection.objects.select_for_update().filter(pk=pk))
+    locked_by_other = threading.Event()
+
+    def other_transaction() -> None:
+        try:
+            with transaction.atomic():
+                read.get(connection.pk)
+                locked_by_other.set()
+        finally:
+            db_connections.close_all()
+
+    with transaction.atomic():
+        read.get(connection.pk)
+        other = threading.Thread(target=other_transaction)
+        other.start()
+        assert not locked_by_other.wait(0.5)  # blocked on the row while this transaction holds it
+    other.join(10)
+    assert locked_by_other.is_set()
 
 
 def test_an_annotated_read_is_refused():
