@@ -10,6 +10,7 @@ import functools
 import logging
 import os
 import re
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
@@ -56,7 +57,43 @@ def _pool() -> urllib3.PoolManager:
     )
 
 
-os.register_at_fork(after_in_child=_pool.cache_clear)  # a forked process must not share the parent's sockets
+@functools.cache
+def _proxies() -> dict[str, str]:
+    """The proxies named by the standard environment variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, either
+    case), read once per process: deployments whose egress goes through a proxy name it there."""
+    return urllib.request.getproxies_environment()
+
+
+@functools.cache
+def _proxy_pool(proxy_url: str) -> urllib3.ProxyManager:
+    """Connection pools through one proxy (HTTPS tunnelled with CONNECT), with `_pool`'s rules."""
+    return urllib3.ProxyManager(
+        proxy_url,
+        num_pools=64,
+        maxsize=KEPT_CONNECTIONS_PER_HOST,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=certifi.where(),
+        retries=False,
+    )
+
+
+def _pool_for(url: str) -> urllib3.PoolManager:
+    proxies = _proxies()
+    if not proxies:
+        return _pool()
+    parts = urlsplit(url)
+    proxy_url = proxies.get(parts.scheme)
+    if proxy_url and not urllib.request.proxy_bypass(parts.netloc, proxies):
+        return _proxy_pool(proxy_url)
+    return _pool()
+
+
+def _forget_pools() -> None:
+    _pool.cache_clear()
+    _proxy_pool.cache_clear()
+
+
+os.register_at_fork(after_in_child=_forget_pools)  # a forked process must not share the parent's sockets
 
 
 def _basic_authorization(username: str, password: str) -> str:
@@ -102,7 +139,7 @@ def _send(
     timeout = django_settings.PATCHBAY_PROVIDER_TIMEOUT_SECONDS
     redirects = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=GET_REDIRECTS_FOLLOWED)
     try:
-        return _pool().request(
+        return _pool_for(url).request(
             method,
             url,
             body=body,

@@ -65,10 +65,14 @@ class CompiledRead[M: models.Model]:
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
+        # Every concrete model has its own DoesNotExist/MultipleObjectsReturned; the stubs give them only
+        # to named model classes, not to a type variable bound to Model.
         if not rows:
-            raise self.model.DoesNotExist(f"{self.model._meta.object_name} matching query does not exist.")
+            message = f"{self.model._meta.object_name} matching query does not exist."
+            raise self.model.DoesNotExist(message)  # type: ignore[attr-defined]
         if len(rows) > 1:
-            raise self.model.MultipleObjectsReturned(f"get() returned more than one {self.model._meta.object_name}.")
+            message = f"get() returned more than one {self.model._meta.object_name}."
+            raise self.model.MultipleObjectsReturned(message)  # type: ignore[attr-defined]
         return self._instance(alias, compiled, self._converted(connection, compiled, rows[0]))
 
     @staticmethod
@@ -92,7 +96,7 @@ class CompiledRead[M: models.Model]:
             select=select,
             klass_info=compiler.klass_info,
             converters=compiler.get_converters([column[0] for column in select[: compiler.col_count]]),
-            fetch_mode=queryset._fetch_mode,
+            fetch_mode=queryset._fetch_mode,  # type: ignore[attr-defined]  # private in Django, not in the stubs
             locks=locks,
         )
 

@@ -2,9 +2,11 @@
 provider saw the request, Retry-After, and which requests follow redirects."""
 
 import socket
+from urllib.parse import urlsplit
 
 import pytest
 
+from apps.connections import provider_client
 from apps.connections.exceptions import MalformedTokenResponse, ProviderUnavailable
 from apps.connections.provider_client import refresh_token, verify
 from tests.connections.conftest import make_provider
@@ -81,3 +83,34 @@ def test_a_verification_follows_a_redirect_without_its_authorization_across_host
     assert verification.ok and verification.status_code == 200
     assert fake_provider.calls("/me")[0].headers["Authorization"] == "Bearer at-1"
     assert "Authorization" not in other_host.calls("/me")[0].headers
+
+
+@pytest.fixture
+def proxy():
+    """A local server standing in for an egress proxy: a proxied request reaches it in absolute form, which
+    it records under the path and answers itself. The proxy environment is read once per process, so it is
+    forgotten before and after the test."""
+    recorder, server = start_fake_provider()
+    provider_client._proxies.cache_clear()
+    yield recorder
+    provider_client._proxies.cache_clear()
+    server.shutdown()
+    server.server_close()
+
+
+def test_provider_requests_go_through_the_proxy_the_environment_names(refresh, fake_provider, proxy, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    proxy.on("POST", "/token", body={"access_token": "at-proxied", "expires_in": 3600})
+    assert refresh(fake_provider.url)["access_token"] == "at-proxied"
+    assert fake_provider.calls("/token") == []
+    assert proxy.calls("/token")[0].headers["Host"] == urlsplit(fake_provider.url).netloc
+
+
+def test_a_host_in_no_proxy_is_reached_directly(refresh, fake_provider, proxy, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    fake_provider.on("POST", "/token", body={"access_token": "at-direct", "expires_in": 3600})
+    assert refresh(fake_provider.url)["access_token"] == "at-direct"
+    assert proxy.calls("/token") == []
