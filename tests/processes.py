@@ -148,6 +148,10 @@ def alive(pid: int) -> bool:
 PROCESS_TAG_VARIABLE = "PATCHBAY_TEST_PROCESS_TAG"
 
 
+def new_process_tag() -> str:
+    return uuid.uuid4().hex
+
+
 def processes_tagged(tag: str) -> set[int]:
     """Every process whose environment carries the tag: a process started with it and all its descendants,
     orphans included (Linux /proc)."""
@@ -164,12 +168,20 @@ def processes_tagged(tag: str) -> set[int]:
     return found
 
 
+def running_processes_tagged(tag: str) -> set[int]:
+    """The tagged processes that still run (an orphan nobody reaps stays a zombie, which runs nothing)."""
+    return {pid for pid in processes_tagged(tag) if alive(pid)}
+
+
 @contextlib.contextmanager
-def process_in_own_session(argv: list[str], *, env: dict[str, str], **popen_options: Any) -> Iterator[subprocess.Popen]:
+def process_in_own_session(
+    argv: list[str], *, env: dict[str, str], tag: str | None = None, **popen_options: Any
+) -> Iterator[subprocess.Popen]:
     """Start argv in a session of its own, so a Ctrl-C in the terminal interrupts only pytest, and leave
     nothing of it running however the block ends (a failed assertion, a timeout, Ctrl-C): SIGTERM lets it
-    stop its children, then SIGKILL reaches every process that inherited its tag, even those it orphaned."""
-    tag = uuid.uuid4().hex
+    stop its children, then SIGKILL reaches every process that inherited its tag (`tag`, else a new one),
+    even those it orphaned."""
+    tag = tag or new_process_tag()
     process = subprocess.Popen(argv, env={**env, PROCESS_TAG_VARIABLE: tag}, start_new_session=True, **popen_options)
     try:
         yield process

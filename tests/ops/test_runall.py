@@ -14,11 +14,41 @@ from tests.processes import (
     Broker,
     alive,
     children_of,
+    new_process_tag,
     process_env,
     process_in_own_session,
     process_tree,
+    running_processes_tagged,
     wait_for,
 )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def listened_on(port: int) -> bool:
+    """Whether a socket listens on the port (with SO_REUSEADDR, connections in TIME_WAIT do not count)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def command_line(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def runall_argv(port: int) -> list[str]:
+    return [sys.executable, "manage.py", "runall", "--port", str(port), "--demo-host-port", "0"]
 
 
 def test_runall_starts_gunicorn_worker_and_beat(settings, tmp_path):
@@ -76,14 +106,10 @@ def test_access_log_lines_carry_no_query_string(settings, tmp_path):
 def test_a_signal_to_runall_alone_stops_every_child(tmp_path: Path, stop_signal: signal.Signals) -> None:
     """Its children run in sessions of their own: a process manager's SIGTERM or a closed terminal's SIGHUP
     reaches runall only, and runall must stop them, or they run on as orphans."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    argv = [sys.executable, "manage.py", "runall", "--port", str(port), "--demo-host-port", "0"]
     with (
         open(tmp_path / "runall.log", "w") as log,
         process_in_own_session(
-            argv, env=process_env(Broker(tmp_path)), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            runall_argv(free_port()), env=process_env(Broker(tmp_path)), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         ) as runall,
     ):
         wait_for(lambda: len(children_of(runall.pid)) == 3, timeout=60, what="web, worker and beat")
@@ -93,3 +119,42 @@ def test_a_signal_to_runall_alone_stops_every_child(tmp_path: Path, stop_signal:
         assert runall.wait(timeout=60) == 0
         wait_for(lambda: not any(alive(pid) for pid in descendants), timeout=10, what="no child left")
     assert "all stopped." in (tmp_path / "runall.log").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_every_process_dies_with_runall_killed_by_sigkill(tmp_path: Path) -> None:
+    """SIGKILL leaves runall no chance to stop its children: each must die with it by itself (the kernel's
+    parent-death signal), and gunicorn's master and Celery's main process must stop their own workers on it,
+    so that nothing holds the port or the broker."""
+    port, tag = free_port(), new_process_tag()
+    with (
+        open(tmp_path / "runall.log", "w") as log,
+        process_in_own_session(
+            runall_argv(port),
+            env=process_env(Broker(tmp_path)),
+            tag=tag,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        ) as runall,
+    ):
+        wait_for(lambda: len(children_of(runall.pid)) == 3, timeout=60, what="web, worker and beat")
+        [web] = wait_for(
+            lambda: [pid for pid in children_of(runall.pid) if "gunicorn" in command_line(pid)],
+            timeout=30,
+            what="gunicorn's master",
+        )
+        wait_for(lambda: len(children_of(web)) == 2, timeout=60, what="gunicorn's two workers")
+        wait_for(lambda: listened_on(port), timeout=60, what="gunicorn listening")
+        time.sleep(2)  # past their own start-up, with their signal handlers in place
+        assert len(running_processes_tagged(tag)) >= 6  # runall, its three children, gunicorn's workers
+
+        runall.kill()
+        runall.wait()
+        wait_for(
+            lambda: not running_processes_tagged(tag) and not listened_on(port),
+            timeout=20,
+            interval=0.2,
+            what="no process of runall's left and the port free",
+        )

@@ -3,7 +3,8 @@ is on, `host`: the widget demo page on a second site).
 
 Output of each is prefixed with its name. Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed) stops them
 all cleanly; if one of them dies, the others are stopped and the command exits non-zero with a message saying
-which one.
+which one. On Linux each child also gets SIGTERM from the kernel when runall dies without stopping them
+(SIGKILL, a crash), and stops its own workers on it (see apps/ops/parent_death.py).
 """
 
 import contextlib
@@ -21,6 +22,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from apps.connect.demo_host import demo_host_origin
+from apps.ops.parent_death import parent_death_signal_request
 
 STOP_TIMEOUT_SECONDS = 15
 # The children run in sessions of their own, so no signal meant for us reaches them: each of these must stop
@@ -163,6 +165,9 @@ class Command(BaseCommand):
     def _start(self, child: Child, env: dict) -> None:
         process = child.process = subprocess.Popen(  # noqa: S603 - argv built from our own settings, no shell
             child.argv,
+            # Only prctl and getppid run between fork and exec, so the reader threads hold nothing the child
+            # needs. The kernel's parent-death signal follows the forking thread: this runs in the main one.
+            preexec_fn=parent_death_signal_request(),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
