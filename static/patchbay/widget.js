@@ -31,11 +31,28 @@
     window.parent.postMessage({ source: "patchbay-widget", event: event }, parentOrigin);
   }
 
-  function showError(message) {
-    var box = document.createElement("p");
+  // "What to do:" and the error's resolution, as the server-rendered error page shows it. Text nodes only:
+  // the resolution comes from the server and is never parsed as HTML.
+  function fillResolution(line, resolution) {
+    var label = document.createElement("strong");
+    label.textContent = "What to do:";
+    line.replaceChildren(label, document.createTextNode(" " + resolution));
+  }
+
+  function showError(message, resolution) {
+    var box = document.createElement("div");
     box.className = "alert alert-error";
     box.setAttribute("role", "alert");
-    box.textContent = message;
+    var text = document.createElement("p");
+    text.textContent = message;
+    box.appendChild(text);
+    if (resolution) {
+      var line = document.createElement("p");
+      line.className = "resolution";
+      line.setAttribute("data-resolution", "");
+      fillResolution(line, resolution);
+      box.appendChild(line);
+    }
     root.replaceChildren(box);
   }
 
@@ -44,18 +61,23 @@
     return h;
   }
 
-  function endSession(code, message) {
+  function endSession(code, message, resolution) {
     if (ended) return;
     ended = true;
     window.clearTimeout(pollTimer);
-    showError(message);
+    showError(message, resolution);
     tell({ type: "error", code: code, message: message });
   }
 
   function failed(response) {
     return response.json().catch(function () { return {}; }).then(function (body) {
       var error = (body && body.error) || {};
-      return { status: response.status, code: error.code || "http_" + response.status, message: error.message || "Something went wrong. Please try again." };
+      return {
+        status: response.status,
+        code: error.code || "http_" + response.status,
+        message: error.message || "Something went wrong. Please try again.",
+        resolution: typeof error.resolution === "string" ? error.resolution : ""
+      };
     });
   }
 
@@ -68,7 +90,7 @@
     body.set("providers", (providers || []).join(","));
     fetch(root.getAttribute("data-session-url"), { method: "POST", body: body, credentials: "omit", cache: "no-store" })
       .then(function (response) {
-        if (!response.ok) return failed(response).then(function (error) { endSession(error.code, error.message); });
+        if (!response.ok) return failed(response).then(function (error) { endSession(error.code, error.message, error.resolution); });
         return response.text().then(function (html) {
           root.innerHTML = html;
           var app = document.getElementById("pb-widget-app");
@@ -105,7 +127,7 @@
     return fetch(root.getAttribute("data-events-url"), { headers: headers(), credentials: "omit", cache: "no-store" })
       .then(function (response) {
         if (response.status === 401) {
-          return failed(response).then(function (error) { endSession(error.code, error.message); });
+          return failed(response).then(function (error) { endSession(error.code, error.message, error.resolution); });
         }
         if (!response.ok) return null;
         return response.json().then(function (body) {
@@ -137,12 +159,17 @@
 
   // --- the sign-in window ------------------------------------------------------------------------------
 
-  function flowPanel(text) {
+  function flowPanel(text, resolution) {
     var panel = document.getElementById("widget-flow");
     if (!panel) return;
     panel.hidden = !text;
     var label = panel.querySelector("[data-flow-text]");
     if (label) label.textContent = text || "";
+    var line = panel.querySelector("[data-resolution]");
+    if (!line) return;
+    line.hidden = !(text && resolution);
+    if (line.hidden) line.replaceChildren();
+    else fillResolution(line, resolution);
   }
 
   function finishFlow(message) {
@@ -214,8 +241,8 @@
       .catch(function (error) {
         popup.close();
         finishFlow("");
-        flowPanel((error && error.message) || "Something went wrong. Please try again.");
-        if (error && error.status === 401) endSession(error.code, error.message);
+        flowPanel((error && error.message) || "Something went wrong. Please try again.", error && error.resolution);
+        if (error && error.status === 401) endSession(error.code, error.message, error.resolution);
       });
   }
 

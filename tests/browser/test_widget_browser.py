@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from apps.catalog.services import catalog_sync
+from apps.connect.exceptions import ConnectSessionUsed
 from apps.connect.models import ConnectSession
 from apps.connect.services import connect_session_create
 from apps.connections.models import Connection
@@ -308,6 +309,26 @@ def test_denied_consent_gives_error(patchbay, host, acme, customer, browsing, sh
     page.wait_for_timeout(1500)
     assert [e["type"] for e in host_events(page)] == ["ready", "error"]
     expect(frame.locator("#widget-flow")).to_be_hidden()
+
+
+def test_a_refused_session_token_shows_the_error_and_what_to_do(patchbay, host, acme, customer, browsing, shot):
+    """The host page handed over a token already used (the page was reloaded): the widget tells the host, and
+    shows the person the error's message and, under it, its resolution, as the error page does."""
+    _session, token = connect_session_create(application=acme, customer=customer, allowed_origin=host.origin)
+    url = serve_host_page(host, patchbay, token)
+    open_widget(browsing, url)
+    page = browsing.new_page()
+    page.goto(url)
+    page.get_by_role("button", name="Connect your tools").click()
+
+    [error] = wait_for_event(page, "error")
+    assert error["code"] == ConnectSessionUsed.code
+    alert = page.frame_locator("iframe").get_by_role("alert")
+    expect(alert).to_contain_text(ConnectSessionUsed.message)
+    resolution = alert.locator("[data-resolution]")
+    expect(resolution).to_have_text(f"What to do: {ConnectSessionUsed.resolution}")
+    expect(resolution.locator("*")).to_have_count(1)  # the label's <strong>: the server's text is not HTML
+    shot("08-session-used-360", page)
 
 
 def test_an_unlisted_origin_cannot_frame_the_widget(patchbay, acme, customer, browsing):
