@@ -327,7 +327,6 @@ def test_a_refused_session_token_shows_the_error_and_what_to_do(patchbay, host, 
     expect(alert).to_contain_text(ConnectSessionUsed.message)
     resolution = alert.locator("[data-resolution]")
     expect(resolution).to_have_text(f"What to do: {ConnectSessionUsed.resolution}")
-    expect(resolution.locator("*")).to_have_count(1)  # the label's <strong>: the server's text is not HTML
     shot("08-session-used-360", page)
 
 
