@@ -17,13 +17,13 @@ from playwright.sync_api import expect
 from pytest_django.live_server_helper import LiveServer
 
 from apps.catalog.services import catalog_sync
-from apps.connect.exceptions import ConnectSessionUsed
+from apps.connect.exceptions import ConnectionNotFound, ConnectSessionUsed
 from apps.connect.models import ConnectSession
 from apps.connect.services import connect_session_create
 from apps.connections.models import Connection
 from apps.sandbox.services import sandbox_connector_config_ensure
 from tests.browser.conftest import screenshot_directory
-from tests.factories import ApplicationFactory, CustomerFactory
+from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory, provider_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -328,6 +328,22 @@ def test_a_refused_session_token_shows_the_error_and_what_to_do(patchbay, host, 
     resolution = alert.locator("[data-resolution]")
     expect(resolution).to_have_text(f"What to do: {ConnectSessionUsed.resolution}")
     shot("08-session-used-360", page)
+
+
+def test_a_refused_sign_in_shows_the_error_and_what_to_do(patchbay, host, acme, customer, browsing):
+    """The application deleted a connection while the widget listed it: starting its sign-in is refused, and
+    the status line shows the message with the resolution under it."""
+    connection = ConnectionFactory(application=acme, customer=customer, provider=provider_for("patchbay-sandbox"))
+    _session, token = connect_session_create(application=acme, customer=customer, allowed_origin=host.origin)
+    _page, frame = open_widget(browsing, serve_host_page(host, patchbay, token))
+    complete = frame.locator(f'[data-connection-id="{connection.pk}"] [data-widget-popup]')
+    expect(complete).to_be_visible()
+    Connection.objects.filter(pk=connection.pk).delete()
+
+    complete.click()
+    panel = frame.locator("#widget-flow")
+    expect(panel.locator("[data-flow-text]")).to_have_text(ConnectionNotFound.message)
+    expect(panel.locator("[data-resolution]")).to_have_text(f"What to do: {ConnectionNotFound.resolution}")
 
 
 def test_an_unlisted_origin_cannot_frame_the_widget(patchbay, acme, customer, browsing):
