@@ -23,6 +23,21 @@ def audit_request_context(*, ip_address: str | None) -> Iterator[None]:
         _request_ip.reset(token)
 
 
+def field_changes(before: models.Model, after: models.Model, fields: Sequence[str]) -> dict[str, list[Any]]:
+    """`{field: [old, new]}` for each of `fields` whose value differs between two copies of one row: what
+    an "updated" audit row records. Callers name non-secret fields holding JSON values only: a vault field
+    never comes here."""
+    return {
+        name: [getattr(before, name), getattr(after, name)]
+        for name in fields
+        if getattr(before, name) != getattr(after, name)
+    }
+
+
+def update_audit_data(changes: dict[str, list[Any]]) -> dict[str, Any]:
+    return {"fields": sorted(changes), "changes": changes}
+
+
 def audit_record(
     *,
     action: str,

@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Field, Q
 from django.utils import timezone
 
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, field_changes, update_audit_data
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.connections import provider_client
 from apps.connections.exceptions import (
@@ -431,6 +431,53 @@ def connection_update(
     if changed:
         locked.save(update_fields=[*changed, "modified_at"])
         audit_record(action="connection.updated", target=locked, actor=actor, data={"fields": changed})
+    return locked
+
+
+CONNECTION_MODEL_EDITABLE_FIELDS = ["is_read_enabled", "is_write_enabled", "next_sync_at"]
+
+
+@transaction.atomic
+def connection_model_update(
+    *,
+    model: ConnectionModel,
+    is_read_enabled: bool | None = None,
+    is_write_enabled: bool | None = None,
+    next_sync_at: datetime | None = None,
+    actor: str = "system",
+) -> ConnectionModel:
+    """Turn reads or writes of one synced model on or off, or move its next sync; None leaves a field as it
+    is. A direction the provider does not support for the model cannot be turned on. The audit row is the
+    connection's (its timeline shows it), naming the model and each changed field's old and new value."""
+    locked = ConnectionModel.objects.select_for_update(of=("self",)).select_related("connection").get(pk=model.pk)
+    before = copy.copy(locked)
+    if is_read_enabled is not None:
+        locked.is_read_enabled = is_read_enabled
+    if is_write_enabled is not None:
+        locked.is_write_enabled = is_write_enabled
+    if next_sync_at is not None:
+        locked.next_sync_at = next_sync_at
+    changes = field_changes(before, locked, CONNECTION_MODEL_EDITABLE_FIELDS)
+    if not changes:
+        return locked
+    unsupported = {
+        "is_read_enabled": f"{locked.display_name}: the provider does not support reading this model.",
+        "is_write_enabled": f"{locked.display_name}: the provider does not support writing this model.",
+    }
+    problems = {
+        name: [message]
+        for name, message in unsupported.items()
+        if name in changes and getattr(locked, name) and not getattr(locked, name.replace("enabled", "supported"))
+    }
+    if problems:
+        raise ValidationFailed.from_fields(problems, message=next(iter(problems.values()))[0])
+    locked.save(update_fields=[*changes, "modified_at"])
+    audit_record(
+        action="connection.model_updated",
+        target=locked.connection,
+        actor=actor,
+        data={"model": locked.name, **update_audit_data(changes)},
+    )
     return locked
 
 

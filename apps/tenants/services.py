@@ -1,15 +1,16 @@
 import base64
+import copy
 import hashlib
 import secrets
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from apps.audit.services import audit_record
-from apps.core.errors import ValidationFailed, full_clean
+from apps.audit.services import audit_record, field_changes, update_audit_data
+from apps.core.errors import Conflict, ValidationFailed, full_clean
 from apps.tenants.models import ApiKey, Application, Customer
 
 API_KEY_PREFIX = "pb_live_"
@@ -32,18 +33,28 @@ def normalize_origin(origin: str) -> str:
 
 @transaction.atomic
 def application_create(
-    *, name: str, slug: str = "", allowed_origins: list[str] | None = None, webhook_url: str = ""
+    *,
+    name: str,
+    slug: str = "",
+    allowed_origins: list[str] | None = None,
+    webhook_url: str = "",
+    brand_color: str = "",
+    logo_url: str = "",
+    actor: str = "system",
 ) -> Application:
     application = Application(
         name=name,
         slug=slug or slugify(name),
         allowed_origins=[normalize_origin(o) for o in allowed_origins or []],
         webhook_url=webhook_url,
+        logo_url=logo_url,
     )
+    if brand_color:
+        application.brand_color = brand_color
     application.webhook_secret = {"secret": webhook_secret_new()}
     full_clean(application)
     application.save()
-    audit_record(action="application.created", target=application, application=application)
+    audit_record(action="application.created", target=application, actor=actor, application=application)
     return application
 
 
@@ -80,28 +91,44 @@ def application_webhook_secret_rotate(
     return secret
 
 
+APPLICATION_EDITABLE_FIELDS = ["name", "slug", "allowed_origins", "webhook_url", "brand_color", "logo_url"]
+
+
 @transaction.atomic
 def application_update(
     *,
     application: Application,
+    name: str | None = None,
+    slug: str | None = None,
     allowed_origins: list[str] | None = None,
     webhook_url: str | None = None,
+    brand_color: str | None = None,
+    logo_url: str | None = None,
     actor: str = "system",
 ) -> Application:
-    """Change the origins that may embed the widget and the webhook URL; None leaves a field as it is."""
-    changed = []
+    """Change an application's fields; None leaves a field as it is. One audit row names the fields that
+    changed with their old and new values (the webhook secret is not editable here); no change, no write."""
+    locked = Application.objects.select_for_update().get(pk=application.pk)
+    before = copy.copy(locked)
+    if name is not None:
+        locked.name = name.strip()
+    if slug is not None:
+        locked.slug = slug.strip()
     if allowed_origins is not None:
-        application.allowed_origins = list(dict.fromkeys(normalize_origin(o) for o in allowed_origins))
-        changed.append("allowed_origins")
+        locked.allowed_origins = list(dict.fromkeys(normalize_origin(o) for o in allowed_origins))
     if webhook_url is not None:
-        application.webhook_url = webhook_url.strip()
-        changed.append("webhook_url")
-    if not changed:
-        return application
-    full_clean(application, exclude=["webhook_secret"])
-    application.save(update_fields=[*changed, "modified_at"])
-    audit_record(action="application.updated", target=application, actor=actor, data={"fields": changed})
-    return application
+        locked.webhook_url = webhook_url.strip()
+    if brand_color is not None:
+        locked.brand_color = brand_color.strip()
+    if logo_url is not None:
+        locked.logo_url = logo_url.strip()
+    changes = field_changes(before, locked, APPLICATION_EDITABLE_FIELDS)
+    if not changes:
+        return locked
+    full_clean(locked, exclude=["webhook_secret"])
+    locked.save(update_fields=[*changes, "modified_at"])  # post_save: api_keys_changed (remembered keys)
+    audit_record(action="application.updated", target=locked, actor=actor, data=update_audit_data(changes))
+    return locked
 
 
 @transaction.atomic
@@ -122,15 +149,81 @@ def api_key_revoke(*, api_key: ApiKey, actor: str = "system") -> ApiKey:
 
 
 @transaction.atomic
+def api_key_rename(*, api_key: ApiKey, name: str, actor: str = "system") -> ApiKey:
+    """The name is the only editable field of a key (its hash and prefix never change)."""
+    locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    before = copy.copy(locked)
+    locked.name = name.strip()
+    changes = field_changes(before, locked, ["name"])
+    if not changes:
+        return locked
+    full_clean(locked, exclude=["application", "key_hash"])
+    locked.save(update_fields=["name", "modified_at"])  # post_save: api_keys_changed (remembered keys)
+    audit_record(action="api_key.renamed", target=locked, actor=actor, data=update_audit_data(changes))
+    return locked
+
+
+def _customer_save(customer: Customer, *, update_fields: list[str] | None = None) -> None:
+    """Validate and save; a taken external_id (checked first, or lost to a concurrent write) is a Conflict."""
+    try:
+        full_clean(customer)
+        with transaction.atomic():
+            customer.save(update_fields=update_fields)
+    except (Conflict, IntegrityError) as exc:
+        message = f"A customer with external_id {customer.external_id!r} already exists."
+        raise Conflict(message, details={"fields": {"external_id": [message]}}) from exc
+
+
+@transaction.atomic
 def customer_create(
-    *, application: Application, external_id: str, name: str = "", email: str = "", metadata: dict | None = None
+    *,
+    application: Application,
+    external_id: str,
+    name: str = "",
+    email: str = "",
+    metadata: dict | None = None,
+    actor: str = "system",
 ) -> Customer:
+    """A new customer; its external_id is unique within the application."""
     customer = Customer(
         application=application, external_id=external_id, name=name, email=email, metadata=metadata or {}
     )
-    full_clean(customer)
-    customer.save()
+    _customer_save(customer)
+    audit_record(action="customer.created", target=customer, actor=actor, data={"external_id": external_id})
     return customer
+
+
+CUSTOMER_EDITABLE_FIELDS = ["external_id", "name", "email", "metadata"]
+
+
+@transaction.atomic
+def customer_update(
+    *,
+    customer: Customer,
+    external_id: str | None = None,
+    name: str | None = None,
+    email: str | None = None,
+    metadata: dict | None = None,
+    actor: str = "system",
+) -> Customer:
+    """Change a customer's fields (metadata is replaced); None leaves a field as it is. The application a
+    customer belongs to never changes: its connections and tokens are the application's."""
+    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    before = copy.copy(locked)
+    if external_id is not None:
+        locked.external_id = external_id
+    if name is not None:
+        locked.name = name
+    if email is not None:
+        locked.email = email
+    if metadata is not None:
+        locked.metadata = metadata
+    changes = field_changes(before, locked, CUSTOMER_EDITABLE_FIELDS)
+    if not changes:
+        return locked
+    _customer_save(locked, update_fields=[*changes, "modified_at"])
+    audit_record(action="customer.updated", target=locked, actor=actor, data=update_audit_data(changes))
+    return locked
 
 
 @transaction.atomic

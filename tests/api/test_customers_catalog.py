@@ -20,6 +20,17 @@ def test_customer_create_get_list(api):
     assert [c["external_id"] for c in api.get("/api/v1/customers").json()["items"]] == ["c-1"]
 
 
+def test_customer_create_is_audited_and_a_taken_external_id_is_409(api, api_key):
+    created = api.post("/api/v1/customers", {"external_id": "c-1"}).json()
+    event = AuditEvent.objects.get(action="customer.created")
+    assert (event.target_id, event.actor) == (created["id"], f"api_key:{api_key[0].pk}")
+    assert event.data == {"external_id": "c-1"}
+    again = api.post("/api/v1/customers", {"external_id": "c-1", "name": "Second"})
+    assert again.status_code == 409
+    assert again.json()["error"]["message"] == "A customer with external_id 'c-1' already exists."
+    assert AuditEvent.objects.filter(action="customer.created").count() == 1
+
+
 def test_customer_list_paginates(api, application):
     for n in range(5):
         CustomerFactory(application=application, external_id=f"p-{n}")

@@ -18,10 +18,11 @@ from apps.connections.exceptions import (
     ProviderUnavailable,
     SettingsInvalid,
 )
-from apps.connections.models import Connection
+from apps.connections.models import Connection, ConnectionModel
+from apps.core.errors import ValidationFailed
 from apps.webhooks.models import WebhookDelivery
 from tests.connections.conftest import make_provider
-from tests.factories import ConnectorConfigFactory
+from tests.factories import ConnectionFactory, ConnectorConfigFactory, provider_for
 
 
 def token_body(access="at-1", refresh="rt-1", expires_in=3600, scope="read"):
@@ -499,3 +500,31 @@ def test_oauth_provider_without_verification_is_unverified_even_after_a_refresh_
     fake_provider.on("POST", "/token", body=token_body(access="at-2"))
     recovered = services.connection_refresh_credentials(connection_id=connection.pk, force=True)
     assert recovered.status == Connection.Status.UNVERIFIED and "Not verified" in recovered.health_message
+
+
+def test_connection_model_update_turns_supported_directions_on_and_refuses_others(db):
+    connection = ConnectionFactory(provider=provider_for("patchbay-sandbox"))
+    contacts = ConnectionModel.objects.create(
+        connection=connection, name="contacts", display_name="Contacts", is_write_supported=True
+    )
+    services.connection_model_update(model=contacts, is_write_enabled=True, actor="staff:root")
+    event = AuditEvent.objects.get(action="connection.model_updated")
+    assert (event.target_type, event.target_id, event.application_id, event.actor) == (
+        "connection", connection.pk, connection.application_id, "staff:root"
+    )  # fmt: skip
+    assert event.data == {
+        "model": "contacts",
+        "fields": ["is_write_enabled"],
+        "changes": {"is_write_enabled": [False, True]},
+    }
+
+    ConnectionModel.objects.filter(pk=contacts.pk).update(is_write_supported=False, is_write_enabled=False)
+    with pytest.raises(ValidationFailed) as refused:
+        services.connection_model_update(model=contacts, is_write_enabled=True, is_read_enabled=False)
+    assert refused.value.details == {
+        "fields": {"is_write_enabled": ["Contacts: the provider does not support writing this model."]}
+    }
+    contacts.refresh_from_db()
+    assert (contacts.is_read_enabled, contacts.is_write_enabled) == (True, False)
+    services.connection_model_update(model=contacts, is_read_enabled=True, is_write_enabled=False)
+    assert AuditEvent.objects.filter(action="connection.model_updated").count() == 1

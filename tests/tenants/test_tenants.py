@@ -9,15 +9,18 @@ from apps.catalog.models import ConnectorConfig
 from apps.catalog.selectors import connector_config_get, connector_config_get_by_id, connector_config_list
 from apps.connections.models import Connection
 from apps.core.errors import Conflict, ValidationFailed
-from apps.tenants.models import ApiKey, Application
+from apps.tenants.models import ApiKey, Application, Customer
 from apps.tenants.selectors import api_key_authenticate, customer_get, customer_list
 from apps.tenants.services import (
     API_KEY_PREFIX,
     api_key_create,
+    api_key_rename,
     api_key_revoke,
     application_create,
+    application_update,
     customer_create,
     customer_get_or_create,
+    customer_update,
     normalize_origin,
 )
 from tests.factories import ApplicationFactory, CustomerFactory, provider_for
@@ -129,6 +132,61 @@ def test_customer_external_id_is_unique_per_application_only():
         customer_create(application=first, external_id="c-1")
     again = customer_get_or_create(application=first, external_id="c-1")
     assert again.application == first
+
+
+def test_application_update_records_old_and_new_values_of_changed_fields_only():
+    application = ApplicationFactory(name="Hooli", allowed_origins=["https://hooli.test"], webhook_url="")
+    updated = application_update(
+        application=application,
+        name="Hooli",
+        allowed_origins=["HTTPS://Hooli.test/"],
+        webhook_url="https://hooks.hooli.test/",
+        actor="staff:gavin",
+    )
+    assert updated.webhook_url == "https://hooks.hooli.test/"
+    event = AuditEvent.objects.get(action="application.updated", target_id=application.pk)
+    assert (event.actor, event.data) == (
+        "staff:gavin",
+        {"fields": ["webhook_url"], "changes": {"webhook_url": ["", "https://hooks.hooli.test/"]}},
+    )
+    application_update(application=application, webhook_url="https://hooks.hooli.test/")
+    assert AuditEvent.objects.filter(action="application.updated").count() == 1
+
+
+def test_application_update_refusal_leaves_the_row_and_the_callers_object_as_they_were():
+    application = ApplicationFactory(name="Hooli", logo_url="")
+    with pytest.raises(ValidationFailed):
+        application_update(application=application, name="Renamed", logo_url="not a url")
+    assert (application.name, Application.objects.get(pk=application.pk).name) == ("Hooli", "Hooli")
+    assert not AuditEvent.objects.filter(action="application.updated").exists()
+
+
+def test_api_key_rename_changes_the_name_only():
+    api_key, raw = api_key_create(application=ApplicationFactory(), name="CI")
+    renamed = api_key_rename(api_key=api_key, name="Deploys", actor="staff:root")
+    assert (renamed.name, renamed.key_hash) == ("Deploys", api_key.key_hash)
+    assert api_key_authenticate(raw_key=raw) == api_key
+    event = AuditEvent.objects.get(action="api_key.renamed")
+    assert event.data == {"fields": ["name"], "changes": {"name": ["CI", "Deploys"]}}
+    with pytest.raises(ValidationFailed):
+        api_key_rename(api_key=api_key, name="")
+
+
+def test_customer_create_and_update_are_audited_and_keep_external_ids_unique():
+    application = ApplicationFactory()
+    customer_create(application=application, external_id="c-1", actor="api_key:key_1")
+    second = customer_create(application=application, external_id="c-2", name="Two")
+    assert AuditEvent.objects.get(action="customer.created", target_id=second.pk).data == {"external_id": "c-2"}
+    with pytest.raises(Conflict) as refused:
+        customer_update(customer=second, external_id="c-1", name="Renamed")
+    assert refused.value.details == {"fields": {"external_id": ["A customer with external_id 'c-1' already exists."]}}
+    assert Customer.objects.get(pk=second.pk).external_id == "c-2"
+    customer_update(customer=second, name="Deux", metadata={"tier": "gold"}, actor="staff:root")
+    event = AuditEvent.objects.get(action="customer.updated")
+    assert (event.actor, event.data["changes"]) == (
+        "staff:root",
+        {"name": ["Two", "Deux"], "metadata": [{}, {"tier": "gold"}]},
+    )
 
 
 class TestCrossApplicationSelectors:

@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 
-from django.db import IntegrityError
 from ninja import Field, Query, Router, Schema, Status
 
 from apps.api.auth import CUSTOMER_SCOPED, actor_for
@@ -85,19 +84,14 @@ def _customer_or_404(request, external_id: str):
 
 @router.post("/customers", response={201: CustomerOut, **ERRORS}, tags=["customers"])
 def create_customer(request, payload: CustomerIn):
-    application = request.auth.application
-    if customer_get(application=application, external_id=payload.external_id) is not None:
-        raise Conflict(f"A customer with external_id {payload.external_id!r} already exists.")
-    try:
-        customer = customer_create(
-            application=application,
-            external_id=payload.external_id,
-            name=payload.name,
-            email=payload.email,
-            metadata=payload.metadata,
-        )
-    except IntegrityError as exc:  # lost a race with a concurrent create
-        raise Conflict(f"A customer with external_id {payload.external_id!r} already exists.") from exc
+    customer = customer_create(
+        application=request.auth.application,
+        external_id=payload.external_id,
+        name=payload.name,
+        email=payload.email,
+        metadata=payload.metadata,
+        actor=actor_for(request),
+    )
     return Status(201, present_customer(customer))
 
 

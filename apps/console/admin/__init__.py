@@ -1,8 +1,8 @@
 """Every Patchbay ModelAdmin, grouped by area.
 
-Deletes and actions call the owning app's services, and so do adding or editing a connection or a connector
-config and adding an application or an API key. Other adds and edits (customers, synced models, an existing
-application's or API key's fields) are the admin's own save, recorded in Django's change log.
+Deletes, actions, adds and edits call the owning app's services (applications, API keys, customers,
+connections, synced models, connector configs), each leaving an audit row naming the staff member; an edit's
+row names the fields that changed with their old and new values, never a secret.
 """
 
 from apps.console.admin import api, audit, catalog, connect, connections, sandbox, tenants, webhooks

@@ -1,10 +1,18 @@
 """Pieces every console ModelAdmin shares: vault masking, the staff actor, one-choice list filters, read-only
-and service-backed deletes."""
+admins, service-backed saves and deletes."""
 
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import csrf_protect_m
+from django.db import router, transaction
 from django.db.models import QuerySet
 from django.utils.html import format_html
+
+from apps.connections.exceptions import SettingsInvalid
+from apps.core.errors import PatchbayError
 
 SET = "•••• (set)"
 NOT_SET = "— (not set)"
@@ -91,3 +99,63 @@ class ServiceDeleteAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             self.delete_service(request, obj)
+
+
+class ServiceForm(forms.ModelForm):
+    """A form whose save is a service call; the call runs in clean() so its domain errors show on the form
+    (per field when the error names form fields). `request`, for the staff actor, is set on the form class
+    the admin makes for each request (ServiceFormAdmin.get_form, an inline's get_formset)."""
+
+    request: Any = None
+    result: Any = None
+    service_called = False
+
+    def call_service(self, call: Callable[[], Any]) -> None:
+        self.service_called = True
+        try:
+            with transaction.atomic():
+                self.result = call()
+        except SettingsInvalid as exc:
+            for name, message in exc.errors.items():
+                self.add_error(None, f"{name}: {message}")
+        except PatchbayError as exc:
+            fields = exc.details.get("fields", {})
+            if fields and set(fields) <= set(self.fields):
+                for name, problems in fields.items():
+                    self.add_error(name, problems)
+            else:
+                self.add_error(None, exc.message)
+
+    # The service checks uniqueness and constraints itself (its refusal is already on the form), and the row
+    # it wrote now exists: checking the form's instance against the table again would find that row.
+    def validate_unique(self) -> None:
+        if not self.service_called:
+            super().validate_unique()
+
+    def validate_constraints(self) -> None:
+        if not self.service_called:
+            super().validate_constraints()
+
+
+class ServiceFormAdmin(admin.ModelAdmin):
+    """Adds and edits whose forms (ServiceForm, and inline formsets that call services) write through the
+    owning app's services in clean(). The service has written by the time the admin would save, so
+    save_model only points the admin at the row; and when the page comes back with errors (the form or an
+    inline refused), everything the request wrote is rolled back, so a refused save leaves nothing behind."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.request = request  # type: ignore[attr-defined]  # a ServiceForm subclass made for this request
+        return form
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if request.method == "POST" and (getattr(response, "context_data", None) or {}).get("errors"):
+                transaction.set_rollback(True, using=router.db_for_write(self.model))
+        return response
+
+    def save_model(self, request, obj, form, change):
+        if form.result is not None:
+            obj.pk = form.result.pk
+            obj._state.adding = False

@@ -1,11 +1,9 @@
 """Connections as support people see them: who, which provider, is it working, and the repair actions."""
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
@@ -14,18 +12,20 @@ from django.utils.html import format_html, format_html_join
 
 from apps.catalog.models import Provider
 from apps.connect.links import authorization_url
-from apps.connections.exceptions import SettingsInvalid
 from apps.connections.models import Connection, ConnectionModel, RefreshEvent, SyncRun
 from apps.connections.services import (
     connection_create,
     connection_delete,
     connection_disconnect,
+    connection_model_update,
     connection_update,
 )
 from apps.console.admin.common import (
     OneChoiceFilter,
     ReadOnlyAdmin,
     ServiceDeleteAdmin,
+    ServiceForm,
+    ServiceFormAdmin,
     category_label,
     staff_actor,
     status_badge,
@@ -40,27 +40,7 @@ from apps.core.errors import PatchbayError
 from apps.tenants.models import Customer
 
 
-class _ServiceForm(forms.ModelForm):
-    """A form whose save is a service call; the call runs in clean() so its domain errors show on the form.
-
-    The admin wraps the whole request in one transaction, so a later failure still rolls the call back.
-    """
-
-    request = None
-    result: Connection | None = None
-
-    def _call_service(self, call) -> None:
-        try:
-            with transaction.atomic():
-                self.result = call()
-        except SettingsInvalid as exc:
-            for name, message in exc.errors.items():
-                self.add_error(None, f"{name}: {message}")
-        except PatchbayError as exc:
-            self.add_error(None, exc.message)
-
-
-class ConnectionAddForm(_ServiceForm):
+class ConnectionAddForm(ServiceForm):
     class Meta:
         model = Connection
         fields = ["application", "customer", "provider", "display_name", "settings", "metadata"]
@@ -73,7 +53,7 @@ class ConnectionAddForm(_ServiceForm):
             raise ValidationError({"customer": "This customer belongs to another application."})
         if self.errors:
             return data
-        self._call_service(
+        self.call_service(
             lambda: connection_create(
                 application=data["application"],
                 customer=data["customer"],
@@ -87,7 +67,7 @@ class ConnectionAddForm(_ServiceForm):
         return data
 
 
-class ConnectionChangeForm(_ServiceForm):
+class ConnectionChangeForm(ServiceForm):
     class Meta:
         model = Connection
         fields = ["display_name", "is_sync_disabled", "settings", "metadata"]
@@ -103,7 +83,7 @@ class ConnectionChangeForm(_ServiceForm):
         metadata = data.get("metadata") or {}
         # connection_update shallow-merges metadata; a key removed in the form is deleted with None.
         metadata_patch = {**dict.fromkeys(original.metadata.keys() - metadata.keys()), **metadata}
-        self._call_service(
+        self.call_service(
             lambda: connection_update(
                 connection=original,
                 display_name=data.get("display_name") or "",
@@ -116,18 +96,57 @@ class ConnectionChangeForm(_ServiceForm):
         return data
 
 
+class ConnectionModelForm(ServiceForm):
+    """Reads and writes of one synced model, on or off, through connection_model_update."""
+
+    class Meta:
+        model = ConnectionModel
+        fields = ["is_read_enabled", "is_write_enabled"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or not self.has_changed():
+            return data
+        self.call_service(
+            lambda: connection_model_update(
+                model=self.instance,
+                is_read_enabled=data.get("is_read_enabled"),
+                is_write_enabled=data.get("is_write_enabled"),
+                actor=staff_actor(self.request),
+            )
+        )
+        return data
+
+
+class ConnectionModelFormSet(BaseInlineFormSet):
+    """The synced-model rows on a connection's page. Each changed row was saved by connection_model_update in
+    its form's clean(); saving the formset only reports those rows to the admin's change message."""
+
+    def save(self, commit=True):
+        self.new_objects, self.deleted_objects = [], []
+        self.changed_objects = [(form.instance, form.changed_data) for form in self.initial_forms if form.has_changed()]
+        return [instance for instance, _ in self.changed_objects]
+
+
 class ConnectionModelInline(admin.TabularInline):
     model = ConnectionModel
+    form = ConnectionModelForm
+    formset = ConnectionModelFormSet
     verbose_name = "synced model"
     verbose_name_plural = "synced models"
     fields = ["display_name", "name", "is_read_enabled", "is_write_enabled", "next_sync_at", "last_sync"]
-    readonly_fields = ["display_name", "name", "last_sync"]
+    readonly_fields = ["display_name", "name", "next_sync_at", "last_sync"]
     extra = 0
     can_delete = False
     show_change_link = True
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("last_sync")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form.request = request  # type: ignore[attr-defined]  # a form subclass made for this request
+        return formset
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -284,7 +303,7 @@ CONNECTION_ACTIONS = {
 
 
 @admin.register(Connection)
-class ConnectionAdmin(ServiceDeleteAdmin):
+class ConnectionAdmin(ServiceFormAdmin, ServiceDeleteAdmin):
     change_form_template = "admin/connections/connection/change_form.html"
     list_display = [
         "provider_display",
@@ -508,9 +527,7 @@ class ConnectionAdmin(ServiceDeleteAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = ConnectionChangeForm if obj is not None else ConnectionAddForm
-        form = super().get_form(request, obj, change=change, **kwargs)
-        form.request = request  # type: ignore[attr-defined]  # a _ServiceForm subclass made for this request
-        return form
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         connection = self.get_object(request, unquote(object_id))
@@ -523,12 +540,6 @@ class ConnectionAdmin(ServiceDeleteAdmin):
 
     def delete_service(self, request, obj):
         connection_delete(connection=obj, actor=staff_actor(request))
-
-    def save_model(self, request, obj, form, change):
-        """The service already wrote the row in the form's clean(); point the admin at it."""
-        if form.result is not None:
-            obj.pk = form.result.pk
-            obj._state.adding = False
 
     # --- actions: each calls a service and leaves an audit row (who, what, when, IP) ------------------------
 
@@ -604,16 +615,23 @@ class ConnectionAdmin(ServiceDeleteAdmin):
 
 
 @admin.register(ConnectionModel)
-class ConnectionModelAdmin(admin.ModelAdmin):
+class ConnectionModelAdmin(ServiceFormAdmin):
+    """Synced models come from the provider's catalog when a connection is made; staff turn their reads and
+    writes on or off (connection_model_update, audited on the connection), nothing else."""
+
+    form = ConnectionModelForm
     list_display = ["display_name", "name", "connection", "is_read_enabled", "is_write_enabled", "next_sync_at"]
     list_filter = ["is_read_enabled", "is_write_enabled", "is_custom_object"]
     search_fields = ["id", "name", "display_name", "connection__id"]
     list_select_related = ["connection__provider", "connection__customer"]
-    readonly_fields = ["id", "connection", "last_sync", "created_at", "modified_at"]
-    raw_id_fields = ["connection"]
+    fields = ["id", "connection", "name", "display_name", "is_read_enabled", "is_write_enabled",
+              "is_read_supported", "is_write_supported", "is_sync_supported", "is_custom_object",
+              "is_file_upload_enabled", "is_webhooks_setup", "next_sync_at", "last_sync", "created_at",
+              "modified_at"]  # fmt: skip
+    readonly_fields = [name for name in fields if name not in ConnectionModelForm.Meta.fields]
 
-    def get_readonly_fields(self, request, obj=None):
-        return ["id", "last_sync", "created_at", "modified_at"] if obj is None else self.readonly_fields
+    def has_add_permission(self, request):
+        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("connection__provider", "connection__customer", "last_sync")

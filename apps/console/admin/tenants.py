@@ -3,20 +3,30 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from apps.api.services import application_delete, customer_delete
-from apps.console.admin.common import ServiceDeleteAdmin, staff_actor, vault_display
+from apps.console.admin.common import (
+    ServiceDeleteAdmin,
+    ServiceForm,
+    ServiceFormAdmin,
+    staff_actor,
+    vault_display,
+)
 from apps.core.errors import ValidationFailed
 from apps.tenants.models import ApiKey, Application, Customer
 from apps.tenants.services import (
     api_key_create,
+    api_key_rename,
     api_key_revoke,
     application_create,
+    application_update,
     application_webhook_secret_rotate,
+    customer_create,
+    customer_update,
     normalize_origin,
 )
 from apps.webhooks.services import webhook_test_event_send
 
 
-class ApplicationForm(forms.ModelForm):
+class ApplicationForm(ServiceForm):
     allowed_origins = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -45,6 +55,19 @@ class ApplicationForm(forms.ModelForm):
             raise ValidationError(errors)
         return list(dict.fromkeys(origins))
 
+    def clean(self):
+        data = super().clean()
+        if self.errors or not self.has_changed():
+            return data
+        fields = {name: data[name] for name in ApplicationForm.Meta.fields}
+        if self.instance.pk is None:
+            self.call_service(lambda: application_create(**fields, actor=staff_actor(self.request)))
+        else:
+            self.call_service(
+                lambda: application_update(application=self.instance, **fields, actor=staff_actor(self.request))
+            )
+        return data
+
 
 API_KEY_INLINE_FIELDS = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
 
@@ -61,7 +84,7 @@ class ApiKeyInline(admin.TabularInline):
 
 
 @admin.register(Application)
-class ApplicationAdmin(ServiceDeleteAdmin):
+class ApplicationAdmin(ServiceFormAdmin, ServiceDeleteAdmin):
     form = ApplicationForm
     list_display = ["name", "slug", "id", "webhook_url", "created_at"]
     search_fields = ["id", "name", "slug"]
@@ -102,18 +125,6 @@ class ApplicationAdmin(ServiceDeleteAdmin):
     def delete_service(self, request, obj):
         application_delete(application=obj, actor=staff_actor(request))
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
-        created = application_create(
-            name=obj.name, slug=obj.slug, allowed_origins=obj.allowed_origins, webhook_url=obj.webhook_url
-        )
-        created.brand_color, created.logo_url = obj.brand_color, obj.logo_url
-        created.save(update_fields=["brand_color", "logo_url", "modified_at"])
-        obj.pk = created.pk
-        obj._state.adding = False
-
 
 class ApiKeyAddForm(forms.ModelForm):
     class Meta:
@@ -121,8 +132,23 @@ class ApiKeyAddForm(forms.ModelForm):
         fields = ["application", "name"]
 
 
+class ApiKeyRenameForm(ServiceForm):
+    class Meta:
+        model = ApiKey
+        fields = ["name"]
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and self.has_changed():
+            self.call_service(
+                lambda: api_key_rename(api_key=self.instance, name=data["name"], actor=staff_actor(self.request))
+            )
+        return data
+
+
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ServiceFormAdmin):
+    form = ApiKeyRenameForm
     list_display = ["name", "prefix_display", "application", "created_at", "last_used_at", "revoked_at"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter), "application"]
     search_fields = ["id", "name", "prefix", "application__name", "application__slug"]
@@ -149,7 +175,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            super().save_model(request, obj, form, change)  # renamed by api_key_rename in the form's clean()
             return
         api_key, raw = api_key_create(application=obj.application, name=obj.name, actor=staff_actor(request))
         obj.pk = api_key.pk
@@ -170,14 +196,42 @@ class ApiKeyAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
 
 
+class CustomerForm(ServiceForm):
+    class Meta:
+        model = Customer
+        fields = ["application", "external_id", "name", "email", "metadata"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or not self.has_changed():
+            return data
+        fields = {
+            "external_id": data["external_id"],
+            "name": data.get("name") or "",
+            "email": data.get("email") or "",
+            "metadata": data.get("metadata") or {},
+            "actor": staff_actor(self.request),
+        }
+        if self.instance.pk is None:
+            self.call_service(lambda: customer_create(application=data["application"], **fields))
+        else:
+            self.call_service(lambda: customer_update(customer=self.instance, **fields))
+        return data
+
+
 @admin.register(Customer)
-class CustomerAdmin(ServiceDeleteAdmin):
+class CustomerAdmin(ServiceFormAdmin, ServiceDeleteAdmin):
+    form = CustomerForm
     list_display = ["external_id", "name", "email", "application", "created_at"]
     list_filter = ["application", "created_at"]
     search_fields = ["id", "external_id", "name", "email"]
     list_select_related = ["application"]
     readonly_fields = ["id", "created_at", "modified_at"]
     fields = ["id", "application", "external_id", "name", "email", "metadata", "created_at", "modified_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A customer's connections and tokens are its application's: it never moves to another one.
+        return self.readonly_fields if obj is None else [*self.readonly_fields, "application"]
 
     def delete_service(self, request, obj):
         customer_delete(customer=obj, actor=staff_actor(request))
