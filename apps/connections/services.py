@@ -402,6 +402,9 @@ def _merge_metadata(current: dict, patch: dict) -> dict:
     return merged
 
 
+CONNECTION_EDITABLE_FIELDS = ["display_name", "settings", "metadata", "is_sync_disabled"]
+
+
 @transaction.atomic
 def connection_update(
     *,
@@ -412,29 +415,31 @@ def connection_update(
     is_sync_disabled: bool | None = None,
     actor: str = "system",
 ) -> Connection:
-    """Patch a connection. `metadata` is shallow-merged and a None value deletes that key."""
+    """Patch a connection. `metadata` is shallow-merged and a None value deletes that key. The audit row names
+    the fields whose value changed, with old and new values except for settings (named only); no change, no
+    write."""
     locked = _lock(connection)
-    changed: list[str] = []
+    before = copy.copy(locked)
     if display_name is not None:
         locked.display_name = display_name
-        changed.append("display_name")
     if settings is not None:
         cleaned = clean_settings(provider=locked.provider, values=settings)
         locked.settings = {k: v for k, v in {**locked.settings, **cleaned}.items() if v is not None}
-        changed.append("settings")
     if metadata is not None:
         locked.metadata = _merge_metadata(locked.metadata, metadata)
-        changed.append("metadata")
     if is_sync_disabled is not None:
         locked.is_sync_disabled = is_sync_disabled
-        changed.append("is_sync_disabled")
+    changes = field_changes(before, locked, ["display_name", "metadata", "is_sync_disabled"])
+    changed = [name for name in CONNECTION_EDITABLE_FIELDS if getattr(before, name) != getattr(locked, name)]
     if changed:
         locked.save(update_fields=[*changed, "modified_at"])
-        audit_record(action="connection.updated", target=locked, actor=actor, data={"fields": changed})
+        audit_record(
+            action="connection.updated", target=locked, actor=actor, data={"fields": changed, "changes": changes}
+        )
     return locked
 
 
-CONNECTION_MODEL_EDITABLE_FIELDS = ["is_read_enabled", "is_write_enabled", "next_sync_at"]
+CONNECTION_MODEL_EDITABLE_FIELDS = ["is_read_enabled", "is_write_enabled"]
 
 
 @transaction.atomic
@@ -443,20 +448,17 @@ def connection_model_update(
     model: ConnectionModel,
     is_read_enabled: bool | None = None,
     is_write_enabled: bool | None = None,
-    next_sync_at: datetime | None = None,
     actor: str = "system",
 ) -> ConnectionModel:
-    """Turn reads or writes of one synced model on or off, or move its next sync; None leaves a field as it
-    is. A direction the provider does not support for the model cannot be turned on. The audit row is the
-    connection's (its timeline shows it), naming the model and each changed field's old and new value."""
+    """Turn reads or writes of one synced model on or off; None leaves a field as it is. A direction the
+    provider does not support for the model cannot be turned on. The audit row is the connection's (its
+    timeline shows it), naming the model and each changed field's old and new value."""
     locked = ConnectionModel.objects.select_for_update(of=("self",)).select_related("connection").get(pk=model.pk)
     before = copy.copy(locked)
     if is_read_enabled is not None:
         locked.is_read_enabled = is_read_enabled
     if is_write_enabled is not None:
         locked.is_write_enabled = is_write_enabled
-    if next_sync_at is not None:
-        locked.next_sync_at = next_sync_at
     changes = field_changes(before, locked, CONNECTION_MODEL_EDITABLE_FIELDS)
     if not changes:
         return locked

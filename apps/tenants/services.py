@@ -127,7 +127,9 @@ def application_update(
         return locked
     full_clean(locked, exclude=["webhook_secret"])
     locked.save(update_fields=[*changes, "modified_at"])  # post_save: api_keys_changed (remembered keys)
-    audit_record(action="application.updated", target=locked, actor=actor, data=update_audit_data(changes))
+    audit_record(
+        action="application.updated", target=locked, actor=actor, application=locked, data=update_audit_data(changes)
+    )
     return locked
 
 

@@ -336,7 +336,7 @@ def test_an_unsupported_direction_is_refused_and_the_whole_page_changes_nothing(
 
 
 def test_synced_model_page_edits_flags_through_the_service_only(superuser_client, synced):
-    connection, contacts, _ = synced
+    _, contacts, _ = synced
     url = reverse("admin:connections_connectionmodel_change", args=[contacts.pk])
     form = {"is_read_enabled": "", "is_write_enabled": "on", "name": "hijacked", "is_write_supported": ""}
     response, rows = audit_rows_written(lambda: superuser_client.post(url, form))

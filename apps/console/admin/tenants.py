@@ -60,7 +60,7 @@ class ApplicationForm(ServiceForm):
         if self.errors or not self.has_changed():
             return data
         fields = {name: data[name] for name in ApplicationForm.Meta.fields}
-        if self.instance.pk is None:
+        if self.instance._state.adding:
             self.call_service(lambda: application_create(**fields, actor=staff_actor(self.request)))
         else:
             self.call_service(
@@ -212,7 +212,7 @@ class CustomerForm(ServiceForm):
             "metadata": data.get("metadata") or {},
             "actor": staff_actor(self.request),
         }
-        if self.instance.pk is None:
+        if self.instance._state.adding:
             self.call_service(lambda: customer_create(application=data["application"], **fields))
         else:
             self.call_service(lambda: customer_update(customer=self.instance, **fields))
