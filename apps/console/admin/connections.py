@@ -104,7 +104,8 @@ class ConnectionModelForm(ServiceForm):
         fields = ["is_read_enabled", "is_write_enabled"]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.errors or not self.has_changed():
             return data
         self.call_service(
@@ -614,6 +615,12 @@ class ConnectionAdmin(ServiceFormAdmin, ServiceDeleteAdmin):
             self.message_user(request, f"Reconnect link for {connection_title(connection)}: {url}", messages.INFO)
 
 
+CONNECTION_MODEL_FIELDS = ("id", "connection", "name", "display_name", "is_read_enabled", "is_write_enabled",
+                           "is_read_supported", "is_write_supported", "is_sync_supported", "is_custom_object",
+                           "is_file_upload_enabled", "is_webhooks_setup", "next_sync_at", "last_sync", "created_at",
+                           "modified_at")  # fmt: skip
+
+
 @admin.register(ConnectionModel)
 class ConnectionModelAdmin(ServiceFormAdmin):
     """Synced models come from the provider's catalog when a connection is made; staff turn their reads and
@@ -624,11 +631,8 @@ class ConnectionModelAdmin(ServiceFormAdmin):
     list_filter = ["is_read_enabled", "is_write_enabled", "is_custom_object"]
     search_fields = ["id", "name", "display_name", "connection__id"]
     list_select_related = ["connection__provider", "connection__customer"]
-    fields = ["id", "connection", "name", "display_name", "is_read_enabled", "is_write_enabled",
-              "is_read_supported", "is_write_supported", "is_sync_supported", "is_custom_object",
-              "is_file_upload_enabled", "is_webhooks_setup", "next_sync_at", "last_sync", "created_at",
-              "modified_at"]  # fmt: skip
-    readonly_fields = [name for name in fields if name not in ConnectionModelForm.Meta.fields]
+    fields = CONNECTION_MODEL_FIELDS
+    readonly_fields = [name for name in CONNECTION_MODEL_FIELDS if name not in ConnectionModelForm.Meta.fields]
 
     def has_add_permission(self, request):
         return False

@@ -56,7 +56,8 @@ class ApplicationForm(ServiceForm):
         return list(dict.fromkeys(origins))
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.errors or not self.has_changed():
             return data
         fields = {name: data[name] for name in ApplicationForm.Meta.fields}
@@ -138,7 +139,8 @@ class ApiKeyRenameForm(ServiceForm):
         fields = ["name"]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not self.errors and self.has_changed():
             self.call_service(
                 lambda: api_key_rename(api_key=self.instance, name=data["name"], actor=staff_actor(self.request))
@@ -202,7 +204,8 @@ class CustomerForm(ServiceForm):
         fields = ["application", "external_id", "name", "email", "metadata"]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.errors or not self.has_changed():
             return data
         fields = {
