@@ -19,6 +19,8 @@ from datetime import timedelta
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.errors import Throttled
@@ -72,6 +74,14 @@ def _redis_client():
         return None
     location = config["LOCATION"]
     return redis.Redis.from_url(location[0] if isinstance(location, list) else location)
+
+
+@receiver(setting_changed)
+def _forget_redis_client(*, setting: str, **_kwargs: object) -> None:
+    """A changed CACHES (tests swap it; a server never does) must not leave the limiter on the old Redis,
+    where every request would see the cache as down and no key would be remembered."""
+    if setting == "CACHES":
+        _redis_client.cache_clear()
 
 
 _cache_down_warned_at = 0.0

@@ -30,11 +30,9 @@ def redis_cache(settings):
     except redis.ConnectionError:
         pytest.skip(f"no Redis answers at {REDIS_URL}; the locmem path is tested in test_auth_and_errors")
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    auth._redis_client.cache_clear()
     yield client
     for key in [*client.scan_iter("patchbay:api-rate:*"), *client.scan_iter("*patchbay:api-keys:generation")]:
         client.delete(key)
-    auth._redis_client.cache_clear()
 
 
 def test_limit_counts_in_redis_with_a_window_ttl(api, settings, redis_cache, fresh_rate_window):
