@@ -23,15 +23,17 @@ def audit_request_context(*, ip_address: str | None) -> Iterator[None]:
         _request_ip.reset(token)
 
 
-def field_changes(before: models.Model, after: models.Model, fields: Sequence[str]) -> dict[str, list[Any]]:
-    """`{field: [old, new]}` for each of `fields` whose value differs between two copies of one row: what
-    an "updated" audit row records. Callers name non-secret fields holding JSON values only: a vault field
-    never comes here."""
-    return {
-        name: [getattr(before, name), getattr(after, name)]
-        for name in fields
-        if getattr(before, name) != getattr(after, name)
-    }
+def assign_changes(row: models.Model, values: dict[str, Any]) -> dict[str, list[Any]]:
+    """Set on `row` each of `values` that is not None (None leaves a field as it is) and return
+    `{field: [old, new]}` for those that differ, in the order given: what an "updated" audit row records.
+    Callers pass non-secret fields holding JSON values only: a vault field never comes here."""
+    changes: dict[str, list[Any]] = {}
+    for name, value in values.items():
+        old = getattr(row, name)
+        if value is not None and value != old:
+            setattr(row, name, value)
+            changes[name] = [old, value]
+    return changes
 
 
 def update_audit_data(changes: dict[str, list[Any]]) -> dict[str, Any]:

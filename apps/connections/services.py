@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Field, Q
 from django.utils import timezone
 
-from apps.audit.services import audit_record, field_changes, update_audit_data
+from apps.audit.services import assign_changes, audit_record, update_audit_data
 from apps.catalog.models import ConnectorConfig, Provider
 from apps.connections import provider_client
 from apps.connections.exceptions import (
@@ -402,9 +402,6 @@ def _merge_metadata(current: dict, patch: dict) -> dict:
     return merged
 
 
-CONNECTION_EDITABLE_FIELDS = ["display_name", "settings", "metadata", "is_sync_disabled"]
-
-
 @transaction.atomic
 def connection_update(
     *,
@@ -419,27 +416,26 @@ def connection_update(
     the fields whose value changed, with old and new values except for settings (named only); no change, no
     write."""
     locked = _lock(connection)
-    before = copy.copy(locked)
-    if display_name is not None:
-        locked.display_name = display_name
+    new_settings = None
     if settings is not None:
         cleaned = clean_settings(provider=locked.provider, values=settings)
-        locked.settings = {k: v for k, v in {**locked.settings, **cleaned}.items() if v is not None}
-    if metadata is not None:
-        locked.metadata = _merge_metadata(locked.metadata, metadata)
-    if is_sync_disabled is not None:
-        locked.is_sync_disabled = is_sync_disabled
-    changes = field_changes(before, locked, ["display_name", "metadata", "is_sync_disabled"])
-    changed = [name for name in CONNECTION_EDITABLE_FIELDS if getattr(before, name) != getattr(locked, name)]
-    if changed:
-        locked.save(update_fields=[*changed, "modified_at"])
+        new_settings = {k: v for k, v in {**locked.settings, **cleaned}.items() if v is not None}
+    changes = assign_changes(
+        locked,
+        {
+            "display_name": display_name,
+            "settings": new_settings,
+            "metadata": None if metadata is None else _merge_metadata(locked.metadata, metadata),
+            "is_sync_disabled": is_sync_disabled,
+        },
+    )
+    if changes:
+        locked.save(update_fields=[*changes, "modified_at"])
+        shown = {name: values for name, values in changes.items() if name != "settings"}  # settings by name only
         audit_record(
-            action="connection.updated", target=locked, actor=actor, data={"fields": changed, "changes": changes}
+            action="connection.updated", target=locked, actor=actor, data={"fields": list(changes), "changes": shown}
         )
     return locked
-
-
-CONNECTION_MODEL_EDITABLE_FIELDS = ["is_read_enabled", "is_write_enabled"]
 
 
 @transaction.atomic
@@ -454,12 +450,7 @@ def connection_model_update(
     provider does not support for the model cannot be turned on. The audit row is the connection's (its
     timeline shows it), naming the model and each changed field's old and new value."""
     locked = ConnectionModel.objects.select_for_update(of=("self",)).select_related("connection").get(pk=model.pk)
-    before = copy.copy(locked)
-    if is_read_enabled is not None:
-        locked.is_read_enabled = is_read_enabled
-    if is_write_enabled is not None:
-        locked.is_write_enabled = is_write_enabled
-    changes = field_changes(before, locked, CONNECTION_MODEL_EDITABLE_FIELDS)
+    changes = assign_changes(locked, {"is_read_enabled": is_read_enabled, "is_write_enabled": is_write_enabled})
     if not changes:
         return locked
     unsupported = {

@@ -1,5 +1,4 @@
 import base64
-import copy
 import hashlib
 import secrets
 from datetime import datetime, timedelta
@@ -9,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from apps.audit.services import audit_record, field_changes, update_audit_data
+from apps.audit.services import assign_changes, audit_record, update_audit_data
 from apps.core.errors import Conflict, ValidationFailed, full_clean
 from apps.tenants.models import ApiKey, Application, Customer
 
@@ -91,9 +90,6 @@ def application_webhook_secret_rotate(
     return secret
 
 
-APPLICATION_EDITABLE_FIELDS = ["name", "slug", "allowed_origins", "webhook_url", "brand_color", "logo_url"]
-
-
 @transaction.atomic
 def application_update(
     *,
@@ -109,20 +105,22 @@ def application_update(
     """Change an application's fields; None leaves a field as it is. One audit row names the fields that
     changed with their old and new values (the webhook secret is not editable here); no change, no write."""
     locked = Application.objects.select_for_update().get(pk=application.pk)
-    before = copy.copy(locked)
-    if name is not None:
-        locked.name = name.strip()
-    if slug is not None:
-        locked.slug = slug.strip()
-    if allowed_origins is not None:
-        locked.allowed_origins = list(dict.fromkeys(normalize_origin(o) for o in allowed_origins))
-    if webhook_url is not None:
-        locked.webhook_url = webhook_url.strip()
-    if brand_color is not None:
-        locked.brand_color = brand_color.strip()
-    if logo_url is not None:
-        locked.logo_url = logo_url.strip()
-    changes = field_changes(before, locked, APPLICATION_EDITABLE_FIELDS)
+
+    def stripped(value: str | None) -> str | None:
+        return None if value is None else value.strip()
+
+    origins = None if allowed_origins is None else list(dict.fromkeys(map(normalize_origin, allowed_origins)))
+    changes = assign_changes(
+        locked,
+        {
+            "name": stripped(name),
+            "slug": stripped(slug),
+            "allowed_origins": origins,
+            "webhook_url": stripped(webhook_url),
+            "brand_color": stripped(brand_color),
+            "logo_url": stripped(logo_url),
+        },
+    )
     if not changes:
         return locked
     full_clean(locked, exclude=["webhook_secret"])
@@ -154,9 +152,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: str = "system") -> ApiKey:
 def api_key_rename(*, api_key: ApiKey, name: str, actor: str = "system") -> ApiKey:
     """The name is the only editable field of a key (its hash and prefix never change)."""
     locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
-    before = copy.copy(locked)
-    locked.name = name.strip()
-    changes = field_changes(before, locked, ["name"])
+    changes = assign_changes(locked, {"name": name.strip()})
     if not changes:
         return locked
     full_clean(locked, exclude=["application", "key_hash"])
@@ -195,9 +191,6 @@ def customer_create(
     return customer
 
 
-CUSTOMER_EDITABLE_FIELDS = ["external_id", "name", "email", "metadata"]
-
-
 @transaction.atomic
 def customer_update(
     *,
@@ -211,16 +204,7 @@ def customer_update(
     """Change a customer's fields (metadata is replaced); None leaves a field as it is. The application a
     customer belongs to never changes: its connections and tokens are the application's."""
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
-    before = copy.copy(locked)
-    if external_id is not None:
-        locked.external_id = external_id
-    if name is not None:
-        locked.name = name
-    if email is not None:
-        locked.email = email
-    if metadata is not None:
-        locked.metadata = metadata
-    changes = field_changes(before, locked, CUSTOMER_EDITABLE_FIELDS)
+    changes = assign_changes(locked, {"external_id": external_id, "name": name, "email": email, "metadata": metadata})
     if not changes:
         return locked
     _customer_save(locked, update_fields=[*changes, "modified_at"])
