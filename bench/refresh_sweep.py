@@ -13,9 +13,10 @@ every refresh after a fixed latency and rotates refresh tokens (`rt-<n>` becomes
 Prints:
 - the endpoint's own limit: requests / concurrency * latency, where concurrency is the requests the
   sweep keeps in flight (worker processes x REFRESH_BATCH_CONCURRENCY);
-- a client measured in its own process: the same number of requests from that many threads over
-  keep-alive connections, nothing else, with urllib3 (as Patchbay) and with http.client; the faster is
-  the "x client" baseline;
+- a client measured in its own process: the same number of requests kept that many in flight over
+  keep-alive connections, nothing else, from threads with urllib3 (as Patchbay) and with http.client,
+  and from one asyncio event loop with no HTTP library (the floor for Python here); the fastest is the
+  "x client" baseline; each with its ratio to the limit and its CPU per request;
 - for each round: wall time from first to last token request, connections/s, ratio to both baselines,
   worker CPU per connection, double refreshes and connections left unrefreshed, and the Celery worker's
   RSS (main process and pool) after the round. With --repeat N, rounds 2..N make every connection due
@@ -205,11 +206,13 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def client_alone(url: str, *, requests_count: int, concurrency: int, client: str) -> float:
-    """Seconds for `requests_count` token requests (the same form POST Patchbay sends) from `concurrency`
-    threads over keep-alive connections, nothing else: `urllib3` (the library Patchbay's provider client
-    uses, one pool shared by the threads) or `http.client` (one connection per thread, the leanest the
-    standard library offers). Runs in a process of its own."""
+def client_alone(url: str, *, requests_count: int, concurrency: int, client: str) -> tuple[float, float]:
+    """Seconds and CPU seconds for `requests_count` token requests (the same form POST Patchbay sends) kept
+    `concurrency` at a time over keep-alive connections, nothing else: from as many threads with `urllib3`
+    (the library Patchbay's provider client uses, one pool shared by the threads) or `http.client` (one
+    connection per thread, the leanest the standard library offers), or from one `asyncio` event loop
+    writing the request and reading the Content-Length answer itself (no HTTP library, no threads: the
+    floor of what Python can do here). Runs in a process of its own."""
     import urllib3
 
     parts = urlsplit(url)
@@ -229,14 +232,39 @@ def client_alone(url: str, *, requests_count: int, concurrency: int, client: str
         local.connection.request("POST", "/token", body=form(n), headers=headers)
         json.loads(local.connection.getresponse().read())
 
-    call = with_urllib3 if client == "urllib3" else with_http_client
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as threads:
-        list(threads.map(call, range(requests_count)))
-    return time.perf_counter() - started
+    async def with_asyncio() -> None:
+        numbers = iter(range(requests_count))
+
+        async def keep_alive_connection() -> None:
+            reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+            for n in numbers:
+                body = form(n).encode()
+                head = (
+                    f"POST /token HTTP/1.1\r\nHost: {parts.netloc}\r\nAccept: application/json\r\n"
+                    f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n"
+                )
+                writer.write(head.encode() + body)
+                answer_head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.partition(b":")[2])
+                    for line in answer_head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                json.loads(await reader.readexactly(length))
+            writer.close()
+
+        await asyncio.gather(*(keep_alive_connection() for _ in range(concurrency)))
+
+    started, cpu_started = time.perf_counter(), time.process_time()
+    if client == "asyncio":
+        asyncio.run(with_asyncio())
+    else:
+        with ThreadPoolExecutor(concurrency) as threads:
+            list(threads.map(with_urllib3 if client == "urllib3" else with_http_client, range(requests_count)))
+    return time.perf_counter() - started, time.process_time() - cpu_started
 
 
-def client_alone_in_own_process(url: str, *, requests_count: int, concurrency: int, client: str) -> float:
+def client_alone_in_own_process(url: str, *, requests_count: int, concurrency: int, client: str) -> tuple[float, float]:
     with multiprocessing.get_context("spawn").Pool(1) as process:
         return process.apply(
             client_alone, (url,), {"requests_count": requests_count, "concurrency": concurrency, "client": client}
@@ -244,6 +272,7 @@ def client_alone_in_own_process(url: str, *, requests_count: int, concurrency: i
 
 
 SWEEP_TASK = "apps.connections.tasks.refresh_expiring_credentials"
+CLIENTS_ALONE = ("urllib3", "http.client", "asyncio")
 
 
 def wait_for_round(
@@ -338,11 +367,11 @@ def main() -> None:
         client: client_alone_in_own_process(
             endpoint.url, requests_count=args.connections, concurrency=in_flight, client=client
         )
-        for client in ("urllib3", "http.client")
+        for client in CLIENTS_ALONE
     }
     endpoint_cpu = endpoint.cpu_seconds()
     endpoint.reset()
-    alone = min(alone_by_client.values())
+    alone = min(seconds for seconds, _cpu in alone_by_client.values())
 
     children = {
         child.name: child
@@ -363,11 +392,17 @@ def main() -> None:
         f"requests in flight, {os.cpu_count()} cores shared"
     )
     print(f"endpoint limit (requests / concurrency * latency) {limit:8.2f} s")
-    for client, seconds in alone_by_client.items():
-        print(f"client alone ({client + ')':12} own process, {in_flight} threads {seconds:8.2f} s", flush=True)
+    for client, (seconds, cpu) in alone_by_client.items():
+        kept_by = "one event loop" if client == "asyncio" else f"{in_flight} threads"
+        print(
+            f"client alone ({client + ')':12} own process, {kept_by:15} {seconds:8.2f} s "
+            f"({seconds / limit:.2f}x limit, CPU {cpu / args.connections * 1000:.3f} ms a request)",
+            flush=True,
+        )
     print(
-        f"endpoint CPU per request (own process, both clients alone) "
-        f"{endpoint_cpu / (2 * args.connections) * 1000:.3f} ms; x client below: the faster client alone"
+        f"endpoint CPU per request (own process, the clients alone) "
+        f"{endpoint_cpu / (len(CLIENTS_ALONE) * args.connections) * 1000:.3f} ms; x client below: the fastest "
+        f"client alone"
     )
     worker = subprocess.Popen(worker_argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(3)
