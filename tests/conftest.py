@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 
 
@@ -24,3 +25,12 @@ def _every_json_response_uses_the_one_timestamp_format(monkeypatch):
         return response
 
     monkeypatch.setattr(Client, "request", request)
+
+
+@pytest.fixture
+def empty_cache():
+    """The cache emptied before and after the test: the API keys a process remembers (and their rate-limit
+    counts) from one test would otherwise let the next skip the key lookup it counts, or start over its limit."""
+    cache.clear()
+    yield
+    cache.clear()

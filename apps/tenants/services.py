@@ -14,6 +14,9 @@ from apps.tenants.models import ApiKey, Application, Customer
 
 API_KEY_PREFIX = "pb_live_"
 WEBHOOK_SECRET_OVERLAP = timedelta(hours=24)
+# A webhook URL often carries the receiver's token in its path or query, a logo URL a signed query: their audit
+# rows show scheme and host only. Allowed origins are scheme://host[:port] already (normalize_origin).
+APPLICATION_URL_FIELDS = ("webhook_url", "logo_url")
 
 
 def hash_secret(raw: str) -> str:
@@ -103,7 +106,8 @@ def application_update(
     actor: str = "system",
 ) -> Application:
     """Change an application's fields; None leaves a field as it is. One audit row names the fields that
-    changed with their old and new values (the webhook secret is not editable here); no change, no write."""
+    changed with their old and new values, URLs as scheme and host only (the webhook secret is not editable
+    here); no change, no write."""
     locked = Application.objects.select_for_update().get(pk=application.pk)
 
     def stripped(value: str | None) -> str | None:
@@ -126,16 +130,23 @@ def application_update(
     full_clean(locked, exclude=["webhook_secret"])
     locked.save(update_fields=[*changes, "modified_at"])  # post_save: api_keys_changed (remembered keys)
     audit_record(
-        action="application.updated", target=locked, actor=actor, application=locked, data=update_audit_data(changes)
+        action="application.updated",
+        target=locked,
+        actor=actor,
+        application=locked,
+        data=update_audit_data(changes, url_fields=APPLICATION_URL_FIELDS),
     )
     return locked
 
 
 @transaction.atomic
 def api_key_create(*, application: Application, name: str = "Default", actor: str = "system") -> tuple[ApiKey, str]:
-    """Create a key and return it with its plaintext, which is never stored and never shown again."""
+    """Create a key and return it with its plaintext, which is never stored and never shown again. The name is
+    required and at most 100 characters, as for api_key_rename."""
     raw = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    api_key = ApiKey.objects.create(application=application, name=name, prefix=raw[:12], key_hash=hash_secret(raw))
+    api_key = ApiKey(application=application, name=name.strip(), prefix=raw[:12], key_hash=hash_secret(raw))
+    full_clean(api_key, exclude=["application", "key_hash"])
+    api_key.save(force_insert=True)
     audit_record(action="api_key.created", target=api_key, actor=actor)
     return api_key, raw
 
@@ -161,6 +172,11 @@ def api_key_rename(*, api_key: ApiKey, name: str, actor: str = "system") -> ApiK
     return locked
 
 
+def customer_external_id_taken(external_id: str) -> Conflict:
+    message = f"A customer with external_id {external_id!r} already exists."
+    return Conflict(message, details={"fields": {"external_id": [message]}})
+
+
 def _customer_save(customer: Customer, *, update_fields: list[str] | None = None) -> None:
     """Validate and save; a taken external_id (checked first, or lost to a concurrent write) is a Conflict."""
     try:
@@ -168,8 +184,7 @@ def _customer_save(customer: Customer, *, update_fields: list[str] | None = None
         with transaction.atomic():
             customer.save(update_fields=update_fields)
     except (Conflict, IntegrityError) as exc:
-        message = f"A customer with external_id {customer.external_id!r} already exists."
-        raise Conflict(message, details={"fields": {"external_id": [message]}}) from exc
+        raise customer_external_id_taken(customer.external_id) from exc
 
 
 @transaction.atomic

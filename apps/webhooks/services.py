@@ -28,7 +28,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, audit_url
 from apps.core.errors import ValidationFailed
 from apps.core.ids import new_id
 from apps.core.timestamps import format_timestamp
@@ -145,7 +145,10 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: str = "system")
             resent_from=delivery,
         )
         audit_record(
-            action="webhook_delivery.resent", target=resend, actor=actor, data={"resent_from": delivery.pk, "url": url}
+            action="webhook_delivery.resent",
+            target=resend,
+            actor=actor,
+            data={"resent_from": delivery.pk, "url": audit_url(url)},
         )
         _deliver_after_commit(resend.pk)
     return resend

@@ -2,7 +2,6 @@ import json
 import time
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from apps.tenants.services import api_key_create
@@ -53,10 +52,8 @@ class ApiClient:
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
-    yield
-    cache.clear()
+def _every_api_test_starts_with_an_empty_cache(empty_cache):
+    """Remembered API keys and rate-limit counts (tests/conftest.py::empty_cache) never cross tests."""
 
 
 @pytest.fixture

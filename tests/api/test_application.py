@@ -3,6 +3,7 @@
 import pytest
 
 from apps.audit.models import AuditEvent
+from tests.audit.stored import audit_table_text
 from tests.factories import ApplicationFactory
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +39,28 @@ def test_patch_replaces_origins_normalised_and_sets_the_webhook_url(api, applica
     only_hook = api.patch("/api/v1/application", {"webhook_url": ""})
     assert only_hook.json()["allowed_origins"] == ["https://app.example.com", "http://localhost:3000"]
     assert only_hook.json()["webhook_url"] == ""
+
+
+def test_patch_with_token_bearing_urls_leaves_no_token_in_the_audit_trail(api, application):
+    first = api.patch("/api/v1/application", {"webhook_url": "https://hooks.example.com/T0/B0/path-secret-1"})
+    second = api.patch("/api/v1/application", {"webhook_url": "https://hooks.example.com/in?token=query-secret-2"})
+    assert (first.status_code, second.status_code) == (200, 200)
+    stored = audit_table_text()
+    for secret in ("path-secret-1", "query-secret-2", "/T0/", "token="):
+        assert secret not in stored
+    updates = AuditEvent.objects.filter(action="application.updated").order_by("created_at", "id")
+    assert [event.data for event in updates] == [
+        {
+            "fields": ["webhook_url"],
+            "changes": {"webhook_url": ["", "https://hooks.example.com/…"]},
+            "url_parts_changed": {"webhook_url": ["path"]},
+        },
+        {
+            "fields": ["webhook_url"],
+            "changes": {"webhook_url": ["https://hooks.example.com/…", "https://hooks.example.com/…?…"]},
+            "url_parts_changed": {"webhook_url": ["path", "query"]},
+        },
+    ]
 
 
 @pytest.mark.parametrize(

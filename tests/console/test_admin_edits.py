@@ -2,9 +2,9 @@
 member and each changed field's old and new value (never a secret); a refused save writes nothing."""
 
 import json
+import re
 
 import pytest
-from django.core.cache import cache
 from django.db import connection as db_connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -13,20 +13,15 @@ from django.urls import reverse
 from apps.audit.models import AuditEvent
 from apps.connections.models import Connection, ConnectionModel
 from apps.tenants.models import ApiKey, Application, Customer
+from apps.tenants.selectors import api_key_authenticate
 from apps.tenants.services import api_key_create
+from tests.audit.stored import audit_table_text
 from tests.console.conftest import WEBHOOK_SECRET
 from tests.factories import ApplicationFactory, CustomerFactory, provider_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_cache")]
 
 NO_API_KEY_ROWS = {"api_keys-TOTAL_FORMS": "0", "api_keys-INITIAL_FORMS": "0"}
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -100,6 +95,30 @@ def test_application_edit_goes_through_the_service_with_one_audit_row(superuser_
     }
     assert_no_secret(event, WEBHOOK_SECRET, "pbv1:", "webhook_secret")
     assert application.webhook_secret["secret"] == WEBHOOK_SECRET
+
+
+def test_application_edit_with_token_bearing_urls_leaves_no_token_in_the_audit_trail(superuser_client, application):
+    url = reverse("admin:tenants_application_change", args=[application.pk])
+    form = application_form(
+        application,
+        webhook_url="https://hook-user:userinfo-secret@hooks.acme.test/T0/B0/path-secret?token=query-secret",
+        logo_url="https://cdn.acme.test/logo.png?signature=logo-secret",
+    )
+    response, rows = audit_rows_written(lambda: superuser_client.post(url, form))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Application.objects.get(pk=application.pk).webhook_url == form["webhook_url"]
+    stored = audit_table_text()
+    for secret in ("userinfo-secret", "hook-user", "path-secret", "query-secret", "logo-secret", "/T0/"):
+        assert secret not in stored
+    [event] = rows
+    assert event.data == {
+        "fields": ["logo_url", "webhook_url"],
+        "changes": {
+            "webhook_url": ["", "https://…@hooks.acme.test/…?…"],
+            "logo_url": ["", "https://cdn.acme.test/…?…"],
+        },
+        "url_parts_changed": {"webhook_url": ["userinfo", "path", "query"], "logo_url": ["path", "query"]},
+    }
 
 
 def test_application_edit_without_changes_writes_nothing(superuser_client, application):
@@ -181,6 +200,45 @@ def test_api_key_rename_to_nothing_is_refused_and_changes_nothing(superuser_clie
     assert (ApiKey.objects.get(pk=api_key.pk).name, rows) == ("Old name", [])
 
 
+def test_api_key_add_goes_through_the_service_and_shows_the_key_once(superuser_client, application):
+    add = reverse("admin:tenants_apikey_add")
+    response, rows = audit_rows_written(
+        lambda: superuser_client.post(add, {"application": application.pk, "name": " Deploys "}, follow=True)
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    [raw] = re.findall(r"pb_live_[A-Za-z0-9_-]{40,}", page)
+    api_key = ApiKey.objects.get(application=application)
+    assert (api_key.name, api_key_authenticate(raw_key=raw)) == ("Deploys", api_key)
+    assert f"Deploys ({api_key.prefix}…)" in page  # the admin's "was added" message names the key by its prefix
+    [event] = rows
+    assert (event.action, event.actor, event.target_id, event.application_id) == (
+        "api_key.created", "staff:root", api_key.pk, application.pk
+    )  # fmt: skip
+    assert raw not in audit_table_text()
+    assert raw not in superuser_client.get(reverse("admin:tenants_apikey_change", args=[api_key.pk])).content.decode()
+
+
+@pytest.mark.parametrize(("name", "message"), [("   ", "This field is required."), ("x" * 101, "at most 100")])
+def test_api_key_add_with_a_refused_name_shows_why_and_writes_nothing(superuser_client, application, name, message):
+    add = reverse("admin:tenants_apikey_add")
+    response, rows = audit_rows_written(
+        lambda: superuser_client.post(add, {"application": application.pk, "name": name})
+    )
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert "pb_live_" not in response.content.decode()
+    assert (list(ApiKey.objects.filter(application=application)), rows) == ([], [])
+
+
+def test_support_cannot_add_an_api_key(support_client, application):
+    add = reverse("admin:tenants_apikey_add")
+    assert support_client.get(add).status_code == 403
+    response, rows = audit_rows_written(lambda: support_client.post(add, {"application": application.pk, "name": "x"}))
+    assert (response.status_code, rows) == (403, [])
+    assert not ApiKey.objects.filter(application=application).exists()
+
+
 # --- customers ------------------------------------------------------------------------------------------
 
 
@@ -255,6 +313,43 @@ def test_customer_edit_to_a_taken_external_id_is_refused_and_changes_nothing(sup
     assert "already exists" in response.content.decode()
     customer.refresh_from_db()
     assert (customer.external_id, customer.name, rows) == ("mine", "Mine", [])
+
+
+def test_customer_edit_shows_a_taken_external_id_beside_other_refused_fields(superuser_client, application):
+    CustomerFactory(application=application, external_id="taken")
+    customer = CustomerFactory(application=application, external_id="mine", name="Mine")
+    url = reverse("admin:tenants_customer_change", args=[customer.pk])
+    form = customer_form(customer, external_id="taken", email="not-an-email", name="Renamed")
+    response, rows = audit_rows_written(lambda: superuser_client.post(url, form))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors == {
+        "external_id": ["A customer with external_id 'taken' already exists."],
+        "email": ["Enter a valid email address."],
+    }
+    customer.refresh_from_db()
+    assert (customer.external_id, customer.name, rows) == ("mine", "Mine", [])
+
+
+def test_customer_add_shows_a_taken_external_id_once_beside_other_refused_fields(superuser_client, application):
+    CustomerFactory(application=application, external_id="taken")
+    form = {"application": application.pk, "external_id": "taken", "name": "", "email": "", "metadata": "{bad"}
+    response, rows = audit_rows_written(lambda: superuser_client.post(reverse("admin:tenants_customer_add"), form))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "external_id": ["A customer with external_id 'taken' already exists."],
+        "metadata": ["Enter a valid JSON."],
+    }
+    assert (Customer.objects.filter(external_id="taken").count(), rows) == (1, [])
+
+
+def test_customer_edit_keeping_its_own_external_id_beside_a_refused_field_names_that_field_only(
+    superuser_client, application
+):
+    customer = CustomerFactory(application=application, external_id="mine")
+    url = reverse("admin:tenants_customer_change", args=[customer.pk])
+    response = superuser_client.post(url, customer_form(customer, email="not-an-email"))
+    assert response.context["adminform"].form.errors == {"email": ["Enter a valid email address."]}
 
 
 # --- synced models --------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from apps.tenants.services import (
     customer_update,
     normalize_origin,
 )
+from tests.audit.stored import audit_table_text
 from tests.factories import ApplicationFactory, CustomerFactory, provider_for
 
 pytestmark = pytest.mark.django_db
@@ -153,6 +154,28 @@ def test_application_update_records_old_and_new_values_of_changed_fields_only():
     assert AuditEvent.objects.filter(action="application.updated").count() == 1
 
 
+def test_application_update_keeps_the_secrets_urls_carry_out_of_the_audit_trail():
+    application = ApplicationFactory(webhook_url="https://hooks.slack.test/services/T0/B0/old-hook-secret")
+    application_update(
+        application=application,
+        webhook_url="https://hooks.slack.test/services/T0/B0/new-hook-secret",
+        logo_url="https://cdn.test/logo.png?signature=logo-secret",
+        actor="staff:gavin",
+    )
+    stored = audit_table_text()
+    for secret in ("old-hook-secret", "new-hook-secret", "logo-secret", "/services/"):
+        assert secret not in stored
+    event = AuditEvent.objects.get(action="application.updated", target_id=application.pk)
+    assert event.data == {
+        "fields": ["logo_url", "webhook_url"],
+        "changes": {
+            "webhook_url": ["https://hooks.slack.test/…", "https://hooks.slack.test/…"],
+            "logo_url": ["", "https://cdn.test/…?…"],
+        },
+        "url_parts_changed": {"webhook_url": ["path"], "logo_url": ["path", "query"]},
+    }
+
+
 def test_application_update_refusal_leaves_the_row_and_the_callers_object_as_they_were():
     application = ApplicationFactory(name="Hooli", logo_url="")
     with pytest.raises(ValidationFailed):
@@ -170,6 +193,21 @@ def test_api_key_rename_changes_the_name_only():
     assert event.data == {"fields": ["name"], "changes": {"name": ["CI", "Deploys"]}}
     with pytest.raises(ValidationFailed):
         api_key_rename(api_key=api_key, name="")
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 101])
+def test_api_key_create_refuses_a_name_it_could_not_show_and_writes_nothing(name):
+    application = ApplicationFactory()
+    with pytest.raises(ValidationFailed) as refused:
+        api_key_create(application=application, name=name)
+    assert "name" in refused.value.details["fields"]
+    assert not ApiKey.objects.filter(application=application).exists()
+    assert not AuditEvent.objects.filter(action="api_key.created").exists()
+
+
+def test_api_key_create_strips_the_name():
+    api_key, _ = api_key_create(application=ApplicationFactory(), name="  CI  ")
+    assert ApiKey.objects.get(pk=api_key.pk).name == "CI"
 
 
 def test_customer_create_and_update_are_audited_and_keep_external_ids_unique():

@@ -8,6 +8,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from apps.audit.models import AuditEvent
 from apps.connections import services
 from apps.core.timestamps import TIMESTAMP_PATTERN
 from apps.core.transactions import NetworkCallInTransaction
@@ -27,6 +28,7 @@ from apps.webhooks.services import (
     webhook_retry_delay,
     webhook_test_event_send,
 )
+from tests.audit.stored import audit_table_text
 from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory
 from tests.provider_server import start_fake_provider
 
@@ -114,6 +116,19 @@ def test_a_resent_event_keeps_its_id_and_verifies(hooked_app, receiver, secret, 
     first, again = receiver.calls("/hooks")
     assert _verify(secret, first)["id"] == _verify(secret, again)["id"] == delivery.payload["id"]
     assert WebhookDelivery.objects.get(pk=resend.pk).resent_from_id == delivery.pk
+
+
+def test_a_resend_records_where_it_went_without_the_token_in_the_webhook_url(hooked_app):
+    delivery = event_emit(type="connection.error", connection=_connection(hooked_app))
+    Application.objects.filter(pk=hooked_app.pk).update(
+        webhook_url="https://hooks.example.com/T0/B0/path-secret?token=query-secret"
+    )
+    resend = webhook_delivery_resend(delivery=WebhookDelivery.objects.get(pk=delivery.pk), actor="staff:ann")
+    assert resend.url == "https://hooks.example.com/T0/B0/path-secret?token=query-secret"
+    stored = audit_table_text()
+    assert "path-secret" not in stored and "query-secret" not in stored
+    event = AuditEvent.objects.get(action="webhook_delivery.resent", target_id=resend.pk)
+    assert event.data == {"resent_from": delivery.pk, "url": "https://hooks.example.com/…?…"}
 
 
 def test_a_duplicate_task_before_the_backoff_sends_nothing(hooked_app, receiver):

@@ -12,6 +12,7 @@ from apps.console.admin.common import (
 )
 from apps.core.errors import ValidationFailed
 from apps.tenants.models import ApiKey, Application, Customer
+from apps.tenants.selectors import customer_get
 from apps.tenants.services import (
     api_key_create,
     api_key_rename,
@@ -20,6 +21,7 @@ from apps.tenants.services import (
     application_update,
     application_webhook_secret_rotate,
     customer_create,
+    customer_external_id_taken,
     customer_update,
     normalize_origin,
 )
@@ -127,10 +129,27 @@ class ApplicationAdmin(ServiceFormAdmin, ServiceDeleteAdmin):
         application_delete(application=obj, actor=staff_actor(request))
 
 
-class ApiKeyAddForm(forms.ModelForm):
+class ApiKeyAddForm(ServiceForm):
+    raw_key = ""
+
     class Meta:
         model = ApiKey
         fields = ["application", "name"]
+
+    def clean(self):
+        super().clean()
+        data = self.cleaned_data
+        if not self.errors:
+            self.call_service(self._create)
+        return data
+
+    def _create(self) -> ApiKey:
+        api_key, self.raw_key = api_key_create(
+            application=self.cleaned_data["application"],
+            name=self.cleaned_data["name"],
+            actor=staff_actor(self.request),
+        )
+        return api_key
 
 
 class ApiKeyRenameForm(ServiceForm):
@@ -176,16 +195,13 @@ class ApiKeyAdmin(ServiceFormAdmin):
         return [] if obj is None else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)  # created or renamed by the form's clean()
         if change:
-            super().save_model(request, obj, form, change)  # renamed by api_key_rename in the form's clean()
             return
-        api_key, raw = api_key_create(application=obj.application, name=obj.name, actor=staff_actor(request))
-        obj.pk = api_key.pk
-        obj.prefix, obj.key_hash = api_key.prefix, api_key.key_hash
-        obj._state.adding = False
+        obj.prefix = form.result.prefix  # the admin's "was added" message names the key by it
         messages.warning(
             request,
-            f"New API key for {api_key.application}: {raw} — copy it now; Patchbay stores only its hash "
+            f"New API key for {obj.application}: {form.raw_key} — copy it now; Patchbay stores only its hash "
             "and will never show it again.",
         )
 
@@ -206,7 +222,10 @@ class CustomerForm(ServiceForm):
     def clean(self):
         super().clean()
         data = self.cleaned_data
-        if self.errors or not self.has_changed():
+        if self.errors:
+            self._check_external_id_free()  # the service, which would, is not called: say it beside the rest
+            return data
+        if not self.has_changed():
             return data
         fields = {
             "external_id": data["external_id"],
@@ -220,6 +239,15 @@ class CustomerForm(ServiceForm):
         else:
             self.call_service(lambda: customer_update(customer=self.instance, **fields))
         return data
+
+    def _check_external_id_free(self) -> None:
+        application = self.cleaned_data.get("application") if self.instance._state.adding else self.instance.application
+        external_id = self.cleaned_data.get("external_id")
+        if application is None or not external_id:
+            return
+        holder = customer_get(application=application, external_id=external_id)
+        if holder is not None and holder.pk != self.instance.pk:
+            self.add_error("external_id", customer_external_id_taken(external_id).message)
 
 
 @admin.register(Customer)
