@@ -1,13 +1,78 @@
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connections
+
+from tests.live_server import LiveServer
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Every test database starts with the real provider catalog loaded."""
+    """Every test database starts with the real provider catalog loaded, and ends with no session but the
+    test process's own on it, so it can be dropped."""
     with django_db_blocker.unblock():
         call_command("load_catalog", verbosity=0)
+    yield
+    with django_db_blocker.unblock():
+        _fail_if_another_session_holds_the_test_database()
+
+
+@pytest.fixture(scope="session")
+def live_server(django_db_setup):
+    """pytest-django's live server, on one that hangs up on its clients when it stops (tests/live_server.py).
+    It serves the test database, so it needs it first and stops before the database is dropped."""
+    server = LiveServer("localhost")
+    yield server
+    server.stop()
+
+
+# A session closed just before the suite ended can take a moment to leave pg_stat_activity.
+OTHER_SESSIONS_GRACE_SECONDS = 3.0
+
+
+def _fail_if_another_session_holds_the_test_database() -> None:
+    """PostgreSQL will not drop a database someone is connected to: pytest-django would only warn and leave
+    it behind. A session still open here is a connection a test left in a thread or process of its own."""
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + OTHER_SESSIONS_GRACE_SECONDS
+    while sessions := _other_sessions(connection):
+        if time.monotonic() >= deadline:
+            listed = "\n".join(f"  {session}" for session in sessions)
+            pytest.fail(
+                f"{len(sessions)} other session(s) still hold the test database {connection.settings_dict['NAME']} "
+                f"(pid, application, client port, state, last query):\n{listed}\n"
+                f"Threads alive in the test process, and where each waits:\n{_threads_and_where_they_wait()}",
+                pytrace=False,
+            )
+        time.sleep(0.1)
+
+
+def _threads_and_where_they_wait() -> str:
+    frames = sys._current_frames()
+    lines = []
+    for thread in threading.enumerate():
+        frame = frames.get(thread.ident or 0)
+        stack = traceback.extract_stack(frame)[-3:] if frame else []
+        where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack))
+        lines.append(f"  {thread.name}: {where}")
+    return "\n".join(lines)
+
+
+def _other_sessions(connection) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, application_name, client_port, state, left(query, 200) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchall()
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import expect
-from pytest_django.live_server_helper import LiveServer
 
 from apps.catalog.services import catalog_sync
 from apps.connect.exceptions import ConnectionNotFound, ConnectSessionUsed
@@ -24,6 +23,7 @@ from apps.connections.models import Connection
 from apps.sandbox.services import sandbox_connector_config_ensure
 from tests.browser.conftest import screenshot_directory
 from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory, provider_for
+from tests.live_server import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
