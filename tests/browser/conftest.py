@@ -12,6 +12,7 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 from tests.connect.conftest import live, sandbox_app, sandbox_customer  # noqa: F401
+from tests.connections.conftest import fake_provider  # noqa: F401 - the widget test's provider
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]

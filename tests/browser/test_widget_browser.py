@@ -19,10 +19,12 @@ from apps.catalog.services import catalog_sync
 from apps.connect.exceptions import ConnectionNotFound, ConnectSessionUsed
 from apps.connect.models import ConnectSession
 from apps.connect.services import connect_session_create
+from apps.connections.exceptions import ProviderRejectedCode
 from apps.connections.models import Connection
 from apps.sandbox.services import sandbox_connector_config_ensure
 from tests.browser.conftest import screenshot_directory
-from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory, provider_for
+from tests.connections.conftest import make_provider
+from tests.factories import ApplicationFactory, ConnectionFactory, ConnectorConfigFactory, CustomerFactory, provider_for
 from tests.live_server import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -344,6 +346,42 @@ def test_a_refused_sign_in_shows_the_error_and_what_to_do(patchbay, host, acme, 
     panel = frame.locator("#widget-flow")
     expect(panel.locator("[data-flow-text]")).to_have_text(ConnectionNotFound.message)
     expect(panel.locator("[data-resolution]")).to_have_text(f"What to do: {ConnectionNotFound.resolution}")
+
+
+# Markup that runs if it is ever parsed as HTML: the image fails to load and its handler sets a global.
+HOSTILE = '<img src=x onerror="window.pbInjected=1"><script>window.pbInjected=2</script>'
+
+
+def test_markup_in_a_providers_refusal_is_shown_as_text_and_never_runs(
+    patchbay, host, acme, customer, browsing, fake_provider
+):
+    """A client-credentials provider (its catalog entry's display name carries markup too) refuses the
+    token request with markup as its error code: Patchbay puts the code in the refusal's message, and the
+    widget's status line shows it, with the resolution under it, as text. No element is made from it and
+    no script of it runs."""
+    provider = make_provider(
+        "hostile-crm", fake_provider.url, auth_type="oauth2_client_credentials", display_name=f"Hostile {HOSTILE}"
+    )
+    ConnectorConfigFactory(application=acme, provider=provider)
+    fake_provider.on("POST", "/token", status=400, body={"error": HOSTILE})
+    _session, token = connect_session_create(
+        application=acme, customer=customer, allowed_origin=host.origin, allowed_providers=["hostile-crm"]
+    )
+    page, frame = open_widget(browsing, serve_host_page(host, patchbay, token))
+    card = frame.locator('#widget-providers [data-provider="hostile-crm"]')
+    expect(card).to_contain_text(f"Hostile {HOSTILE}")
+
+    card.click()
+    panel = frame.locator("#widget-flow")
+    expect(panel.locator("[data-flow-text]")).to_have_text(
+        f"The provider refused the authorization ({HOSTILE}). Start the connection again."
+    )
+    expect(panel.locator("[data-resolution]")).to_have_text(f"What to do: {ProviderRejectedCode.resolution}")
+    assert len(fake_provider.calls("/token")) == 1
+    expect(frame.locator('img[src="x"], #pb-widget script')).to_have_count(0)
+    [widget] = [f for f in page.frames if "/connect/widget/" in f.url]
+    # An image that failed to load has fired its onerror by the next frames; give it a moment more.
+    assert widget.evaluate("new Promise(done => setTimeout(() => done(window.pbInjected), 300))") is None
 
 
 def test_an_unlisted_origin_cannot_frame_the_widget(patchbay, acme, customer, browsing):
