@@ -9,7 +9,9 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connections
 
+from apps.core import http
 from tests.live_server import LiveServer
+from tests.provider_server import start_fake_provider
 
 
 @pytest.fixture(scope="session")
@@ -99,3 +101,16 @@ def empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def proxy():
+    """A local server standing in for an egress proxy: a proxied request reaches it in absolute form, which
+    it records under the path and answers itself. The proxy environment is read once per process, so it is
+    forgotten before and after the test."""
+    recorder, server = start_fake_provider()
+    http._proxies.cache_clear()
+    yield recorder
+    http._proxies.cache_clear()
+    server.shutdown()
+    server.server_close()

@@ -3,12 +3,22 @@
 Each route answers from a scripted behaviour; every request is recorded so tests can count them.
 """
 
+import ipaddress
 import json
+import ssl
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 
 @dataclass
@@ -18,6 +28,8 @@ class Recorded:
     headers: dict
     form: dict
     body: bytes
+    target: str = ""  # the request line's target as sent: a path, an absolute URL (through a proxy), host:port
+    client: tuple = ()  # the client's (address, port): one port per connection
 
 
 @dataclass
@@ -36,25 +48,35 @@ class FakeProvider:
             return [r for r in self.requests if r.path == path]
 
 
-def start_fake_provider() -> tuple[FakeProvider, ThreadingHTTPServer]:
+def start_fake_provider(
+    *, self_signed_tls: bool = False, keep_alive: bool = False
+) -> tuple[FakeProvider, ThreadingHTTPServer]:
+    """A running fake provider on a free loopback port; with `self_signed_tls`, it speaks https with a
+    certificate no public CA signed, as a misconfigured or impostor server would; with `keep_alive`, it
+    keeps each connection open for the next request (HTTP/1.1) instead of closing it after one answer."""
     state: dict = {}
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
         def log_message(self, *args):
             pass
 
         def _handle(self, method: str):
-            parts = urlsplit(self.path)
+            path = self.path if method == "CONNECT" else urlsplit(self.path).path
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             form = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()}
-            recorded = Recorded(method, parts.path, dict(self.headers), form, body)
+            recorded = Recorded(
+                method, path, dict(self.headers), form, body, target=self.path, client=self.client_address
+            )
             provider: FakeProvider = state["provider"]
             with provider.lock:
                 provider.requests.append(recorded)
-            route = provider.routes.get((method, parts.path))
+            route = provider.routes.get((method, path))
             if route is None:
                 self.send_response(404)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
             if route["delay"]:
@@ -81,11 +103,47 @@ def start_fake_provider() -> tuple[FakeProvider, ThreadingHTTPServer]:
         def do_POST(self):
             self._handle("POST")
 
+        def do_CONNECT(self):
+            """A proxy tunnel request, recorded under its host:port; unscripted, it is refused (404)."""
+            self._handle("CONNECT")
+
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    provider = FakeProvider(url=f"http://127.0.0.1:{server.server_address[1]}")
+    scheme = "http"
+    if self_signed_tls:
+        server.socket = _self_signed_context().wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    provider = FakeProvider(url=f"{scheme}://127.0.0.1:{server.server_address[1]}")
     state["provider"] = provider
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return provider, server
+
+
+def _self_signed_context() -> ssl.SSLContext:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        cert_path, key_path = Path(folder, "cert.pem"), Path(folder, "key.pem")
+        cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_path, key_path)
+    return context
 
 
 class RotatingTokenEndpoint:

@@ -6,16 +6,12 @@ Patchbay only ever sees a standard token response.
 """
 
 import base64
-import functools
 import logging
-import os
 import re
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
-import certifi
 import urllib3
 from django.conf import settings as django_settings
 from urllib3 import exceptions as urllib3_exceptions
@@ -32,68 +28,12 @@ from apps.connections.exceptions import (
     SettingsInvalid,
 )
 from apps.connections.models import Connection
+from apps.core.http import pool_for
 from apps.core.transactions import ensure_no_transaction
 
 logger = logging.getLogger(__name__)
 
-# Keep-alive connections kept per provider host: as many as a refresh batch has requests in flight, so a
-# sweep reuses the connections the previous batch opened (more are opened when needed, then dropped).
-KEPT_CONNECTIONS_PER_HOST = 8
 GET_REDIRECTS_FOLLOWED = 5
-
-
-@functools.cache
-def _pool() -> urllib3.PoolManager:
-    """The process's connection pools to providers: TLS verified against certifi's CA bundle, urllib3
-    used directly (a keep-alive token POST costs ~0.21 ms of CPU here against ~0.46 ms through a
-    `requests` session, which a refresh sweep pays ten thousand times). No retries: a token request must
-    not be sent twice behind the caller's back."""
-    return urllib3.PoolManager(
-        num_pools=64,
-        maxsize=KEPT_CONNECTIONS_PER_HOST,
-        cert_reqs="CERT_REQUIRED",
-        ca_certs=certifi.where(),
-        retries=False,
-    )
-
-
-@functools.cache
-def _proxies() -> dict[str, str]:
-    """The proxies named by the standard environment variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, either
-    case), read once per process: deployments whose egress goes through a proxy name it there."""
-    return urllib.request.getproxies_environment()
-
-
-@functools.cache
-def _proxy_pool(proxy_url: str) -> urllib3.ProxyManager:
-    """Connection pools through one proxy (HTTPS tunnelled with CONNECT), with `_pool`'s rules."""
-    return urllib3.ProxyManager(
-        proxy_url,
-        num_pools=64,
-        maxsize=KEPT_CONNECTIONS_PER_HOST,
-        cert_reqs="CERT_REQUIRED",
-        ca_certs=certifi.where(),
-        retries=False,
-    )
-
-
-def _pool_for(url: str) -> urllib3.PoolManager:
-    proxies = _proxies()
-    if not proxies:
-        return _pool()
-    parts = urlsplit(url)
-    proxy_url = proxies.get(parts.scheme)
-    if proxy_url and not urllib.request.proxy_bypass(parts.netloc, proxies):
-        return _proxy_pool(proxy_url)
-    return _pool()
-
-
-def _forget_pools() -> None:
-    _pool.cache_clear()
-    _proxy_pool.cache_clear()
-
-
-os.register_at_fork(after_in_child=_forget_pools)  # a forked process must not share the parent's sockets
 
 
 def _basic_authorization(username: str, password: str) -> str:
@@ -139,7 +79,7 @@ def _send(
     timeout = django_settings.PATCHBAY_PROVIDER_TIMEOUT_SECONDS
     redirects = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=GET_REDIRECTS_FOLLOWED)
     try:
-        return _pool_for(url).request(
+        return pool_for(url).request(
             method,
             url,
             body=body,

@@ -18,18 +18,21 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import Message
 from typing import Any, Protocol
 
-import requests
+import urllib3
 from celery import signature
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
+from urllib3 import exceptions as urllib3_exceptions
 
 from apps.audit.services import audit_record, audit_url
 from apps.core.errors import ValidationFailed
+from apps.core.http import pool_for, without_credentials
 from apps.core.ids import new_id
 from apps.core.timestamps import format_timestamp
 from apps.core.transactions import ensure_no_transaction
@@ -207,37 +210,74 @@ def webhook_delivery_claim(*, delivery_id: str) -> WebhookDelivery | None:
     return WebhookDelivery.objects.select_related("application").get(pk=delivery_id)
 
 
+# The error an attempt that got no answer records: the name of the first entry the urllib3 error is an
+# instance of, "ConnectionError" when none fits. NewConnectionError (refused, not resolved) comes first
+# because urllib3 makes it a subclass of ConnectTimeoutError.
+FAILURE_NAMES: tuple[tuple[type[Exception], str], ...] = (
+    (urllib3_exceptions.NewConnectionError, "ConnectionError"),
+    (urllib3_exceptions.ConnectTimeoutError, "ConnectTimeout"),
+    (urllib3_exceptions.ReadTimeoutError, "ReadTimeout"),
+    (urllib3_exceptions.ProxyError, "ProxyError"),
+    (urllib3_exceptions.SSLError, "SSLError"),
+    (urllib3_exceptions.URLSchemeUnknown, "InvalidSchema"),
+    (urllib3_exceptions.LocationValueError, "InvalidURL"),
+    (urllib3_exceptions.DecodeError, "ContentDecodingError"),
+)
+
+
 def webhook_delivery_send(*, delivery: WebhookDelivery) -> SendResult:
+    """POST the signed event once: the webhook timeout for connecting and for reading, no retry (the
+    backoff decides when to try again) and no redirect followed (the event goes to the URL the application
+    set, nowhere else). Credentials in the URL are sent as Basic authorization."""
     ensure_no_transaction(operation="webhook delivery")
     sent_at = timezone.now()
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True)
     message_id = delivery.payload["id"]
     secrets = webhook_signing_secrets(application=delivery.application, at=sent_at)
+    url, authorization = without_credentials(delivery.url)
+    timeout = settings.PATCHBAY_WEBHOOK_TIMEOUT_SECONDS
     started = time.monotonic()
     try:
-        response = requests.post(
-            delivery.url,
-            data=body.encode(),
+        response = pool_for(url).request(
+            "POST",
+            url,
+            body=body.encode(),
             headers={
                 "Content-Type": "application/json",
                 "User-Agent": "Patchbay-Webhooks/1",
+                "Accept": "*/*",
+                "Accept-Encoding": "gzip, deflate",
+                **authorization,
                 "webhook-id": message_id,
                 "webhook-timestamp": str(int(sent_at.timestamp())),
                 "webhook-signature": webhook_signature(
                     secrets=secrets, message_id=message_id, sent_at=sent_at, body=body
                 ),
             },
-            timeout=settings.PATCHBAY_WEBHOOK_TIMEOUT_SECONDS,
-            allow_redirects=False,
+            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+            retries=False,
+            redirect=False,
         )
-    except requests.RequestException as exc:
-        return SendResult(None, _elapsed_ms(started), "", type(exc).__name__)
+    except (urllib3_exceptions.HTTPError, OSError) as exc:
+        failure = next((name for kind, name in FAILURE_NAMES if isinstance(exc, kind)), "ConnectionError")
+        return SendResult(None, _elapsed_ms(started), "", failure)
+    status = response.status
     return SendResult(
-        status_code=response.status_code,
+        status_code=status,
         latency_ms=_elapsed_ms(started),
-        response_excerpt=response.text[:RESPONSE_EXCERPT_CHARS],
-        error="" if response.ok else f"HTTP {response.status_code}",
+        response_excerpt=_answer_text(response)[:RESPONSE_EXCERPT_CHARS],
+        error="" if status < 400 else f"HTTP {status}",
     )
+
+
+def _answer_text(response: urllib3.BaseHTTPResponse) -> str:
+    """The answer's body as text: in the charset its Content-Type names, UTF-8 when it names none."""
+    content_type = Message()
+    content_type["Content-Type"] = response.headers.get("Content-Type", "")
+    try:
+        return response.data.decode(content_type.get_content_charset() or "utf-8", errors="replace")
+    except LookupError:
+        return response.data.decode("utf-8", errors="replace")
 
 
 def _elapsed_ms(started: float) -> int:

@@ -6,7 +6,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from apps.connections import provider_client
 from apps.connections.exceptions import MalformedTokenResponse, ProviderUnavailable
 from apps.connections.provider_client import refresh_token, verify
 from tests.connections.conftest import make_provider
@@ -83,19 +82,6 @@ def test_a_verification_follows_a_redirect_without_its_authorization_across_host
     assert verification.ok and verification.status_code == 200
     assert fake_provider.calls("/me")[0].headers["Authorization"] == "Bearer at-1"
     assert "Authorization" not in other_host.calls("/me")[0].headers
-
-
-@pytest.fixture
-def proxy():
-    """A local server standing in for an egress proxy: a proxied request reaches it in absolute form, which
-    it records under the path and answers itself. The proxy environment is read once per process, so it is
-    forgotten before and after the test."""
-    recorder, server = start_fake_provider()
-    provider_client._proxies.cache_clear()
-    yield recorder
-    provider_client._proxies.cache_clear()
-    server.shutdown()
-    server.server_close()
 
 
 def test_provider_requests_go_through_the_proxy_the_environment_names(refresh, fake_provider, proxy, monkeypatch):

@@ -1,0 +1,205 @@
+"""What a webhook delivery looks like on the wire and what each kind of failure leaves on the delivery:
+the request a receiver (or the egress proxy in front of it) sees, redirects, timeouts, refused
+connections and TLS."""
+
+import base64
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from apps.tenants.services import webhook_secret_new
+from apps.webhooks.models import WebhookDelivery
+from apps.webhooks.services import RESPONSE_EXCERPT_CHARS, event_emit, webhook_deliver
+from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory
+from tests.provider_server import start_fake_provider
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def receiver():
+    provider, server = start_fake_provider()
+    yield provider
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def secret():
+    return webhook_secret_new()
+
+
+@pytest.fixture
+def deliver(secret):
+    """Emit one event to `url` and make one delivery attempt; returns the delivery as recorded."""
+
+    def send(url: str) -> WebhookDelivery:
+        application = ApplicationFactory(webhook_url=url, webhook_secret={"secret": secret})
+        connection = ConnectionFactory(application=application, customer=CustomerFactory(application=application))
+        delivery = event_emit(type="connection.error", connection=connection)
+        return webhook_deliver(delivery_id=delivery.pk)
+
+    return send
+
+
+def closed_port_url() -> str:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def assert_retried_later(delivery: WebhookDelivery) -> None:
+    assert delivery.status == WebhookDelivery.Status.PENDING and delivery.attempts == 1
+    assert delivery.next_attempt_at is not None and delivery.lease_until is None
+
+
+def test_the_receiver_gets_the_signed_body_byte_for_byte_with_the_webhook_headers(deliver, receiver, secret):
+    receiver.on("POST", "/hooks", body={"ok": True})
+    delivery = deliver(f"{receiver.url}/hooks")
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+    assert delivery.last_response_status == 200 and delivery.last_response_excerpt == '{"ok": true}'
+    assert delivery.last_error == ""
+    request = receiver.calls("/hooks")[0]
+    assert request.target == "/hooks"
+    assert Webhook(secret).verify(request.body, request.headers)["id"] == delivery.payload["id"]
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["Content-Length"] == str(len(request.body))
+    assert request.headers["User-Agent"] == "Patchbay-Webhooks/1"
+    assert request.headers["Accept"] == "*/*" and request.headers["Accept-Encoding"] == "gzip, deflate"
+    assert "Authorization" not in request.headers
+    assert request.headers["Host"] == urlsplit(receiver.url).netloc
+
+
+def test_the_excerpt_keeps_the_start_of_a_long_answer(deliver, receiver):
+    receiver.on("POST", "/hooks", status=400, raw="é" + "x" * 2000)
+    delivery = deliver(f"{receiver.url}/hooks")
+    assert delivery.last_response_status == 400 and delivery.last_error == "HTTP 400"
+    assert delivery.last_response_excerpt == ("é" + "x" * 2000)[:RESPONSE_EXCERPT_CHARS]
+    assert_retried_later(delivery)
+
+
+def test_a_redirect_is_not_followed_and_the_attempt_is_retried(deliver, receiver):
+    """The signed event goes only to the URL the application set; a receiver that moved must update it."""
+    receiver.on("POST", "/hooks", status=307, headers={"Location": f"{receiver.url}/elsewhere"})
+    receiver.on("POST", "/elsewhere", body={})
+    delivery = deliver(f"{receiver.url}/hooks")
+    assert delivery.last_response_status == 307
+    assert_retried_later(delivery)
+    assert receiver.calls("/elsewhere") == []
+
+
+def test_a_receiver_that_does_not_answer_in_time_is_recorded_as_a_read_timeout(deliver, receiver, settings):
+    settings.PATCHBAY_WEBHOOK_TIMEOUT_SECONDS = 0.3
+    receiver.on("POST", "/hooks", body={}, delay=1.0)
+    delivery = deliver(f"{receiver.url}/hooks")
+    assert delivery.last_error == "ReadTimeout" and delivery.last_response_status is None
+    assert delivery.last_response_excerpt == ""
+    assert_retried_later(delivery)
+    assert len(receiver.calls("/hooks")) == 1, "sent once: no retry behind the backoff's back"
+
+
+@pytest.fixture
+def unanswered_url():
+    """A receiver whose accept queue is full: the kernel drops further connection attempts, so connecting
+    to it never completes."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        waiting = []
+        for _ in range(3):
+            client = socket.socket()
+            client.setblocking(False)
+            client.connect_ex(listener.getsockname())
+            waiting.append(client)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+        for client in waiting:
+            client.close()
+
+
+def test_a_receiver_that_does_not_accept_in_time_is_recorded_as_a_connect_timeout(deliver, unanswered_url, settings):
+    settings.PATCHBAY_WEBHOOK_TIMEOUT_SECONDS = 0.3
+    delivery = deliver(f"{unanswered_url}/hooks")
+    assert delivery.last_error == "ConnectTimeout" and delivery.last_response_status is None
+    assert_retried_later(delivery)
+
+
+def test_a_refused_connection_is_recorded_as_a_connection_error(deliver):
+    delivery = deliver(f"{closed_port_url()}/hooks")
+    assert delivery.last_error == "ConnectionError" and delivery.last_response_status is None
+    assert_retried_later(delivery)
+
+
+def test_deliveries_go_through_the_http_proxy_the_environment_names(deliver, receiver, proxy, secret, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    proxy.on("POST", "/hooks", body={"via": "proxy"})
+    delivery = deliver(f"{receiver.url}/hooks")
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+    assert delivery.last_response_excerpt == '{"via": "proxy"}'
+    assert receiver.calls("/hooks") == []
+    request = proxy.calls("/hooks")[0]
+    assert request.target == f"{receiver.url}/hooks", "a proxied request names the whole URL"
+    assert request.headers["Host"] == urlsplit(receiver.url).netloc
+    assert Webhook(secret).verify(request.body, request.headers)["id"] == delivery.payload["id"]
+
+
+def test_an_https_receiver_is_reached_through_a_tunnel_from_the_https_proxy(deliver, proxy, monkeypatch):
+    """The proxy is asked for a tunnel to the receiver and never sees the event; this one refuses."""
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    delivery = deliver("https://hooks.example.test/patchbay")
+    assert [(request.method, request.target) for request in proxy.requests] == [("CONNECT", "hooks.example.test:443")]
+    assert delivery.last_error == "ProxyError" and delivery.last_response_status is None
+    assert_retried_later(delivery)
+
+
+def test_a_receiver_in_no_proxy_is_reached_directly(deliver, receiver, proxy, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    receiver.on("POST", "/hooks", body={})
+    delivery = deliver(f"{receiver.url}/hooks")
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+    assert len(receiver.calls("/hooks")) == 1
+    assert proxy.requests == []
+
+
+def test_credentials_in_the_webhook_url_are_sent_as_basic_authorization(deliver, receiver):
+    receiver.on("POST", "/hooks", body={})
+    netloc = urlsplit(receiver.url).netloc
+    delivery = deliver(f"http://hook%40user:p%3Ass@{netloc}/hooks")
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+    request = receiver.calls("/hooks")[0]
+    assert request.headers["Authorization"] == "Basic " + base64.b64encode(b"hook@user:p:ss").decode()
+    assert request.target == "/hooks"
+
+
+def test_credentials_in_the_proxy_url_authenticate_to_the_proxy(deliver, receiver, proxy, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://egress:s%3Acret@"))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    proxy.on("POST", "/hooks", body={})
+    receiver.on("POST", "/hooks", body={})
+    delivery = deliver(f"http://user:pw@{urlsplit(receiver.url).netloc}/hooks")
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+    request = proxy.calls("/hooks")[0]
+    assert request.headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"egress:s:cret").decode()
+    assert request.target == f"{receiver.url}/hooks", "the receiver's credentials are not in the request line"
+    assert request.headers["Authorization"] == "Basic " + base64.b64encode(b"user:pw").decode()
+
+
+def test_a_receiver_whose_certificate_no_public_ca_signed_gets_nothing(deliver):
+    impostor, server = start_fake_provider(self_signed_tls=True)
+    try:
+        impostor.on("POST", "/hooks", body={})
+        delivery = deliver(f"{impostor.url}/hooks")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert delivery.last_error == "SSLError" and delivery.last_response_status is None
+    assert_retried_later(delivery)
+    assert impostor.requests == []
