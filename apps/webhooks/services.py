@@ -266,8 +266,18 @@ def webhook_delivery_send(*, delivery: WebhookDelivery) -> SendResult:
         status_code=status,
         latency_ms=_elapsed_ms(started),
         response_excerpt=_answer_text(response)[:RESPONSE_EXCERPT_CHARS],
-        error="" if status < 400 else f"HTTP {status}",
+        error=_answer_error(status),
     )
+
+
+def _answer_error(status: int) -> str:
+    """What a delivery records for an answer that is not a 2xx: a redirect is not followed (the event goes
+    only to the URL the application set), so it is a failure the console shows like any other."""
+    if 200 <= status < 300:
+        return ""
+    if 300 <= status < 400:
+        return f"HTTP {status} (redirect not followed: update the webhook URL)"
+    return f"HTTP {status}"
 
 
 def _answer_text(response: urllib3.BaseHTTPResponse) -> str:

@@ -87,6 +87,7 @@ def test_a_redirect_is_not_followed_and_the_attempt_is_retried(deliver, receiver
     receiver.on("POST", "/elsewhere", body={})
     delivery = deliver(f"{receiver.url}/hooks")
     assert delivery.last_response_status == 307
+    assert delivery.last_error == "HTTP 307 (redirect not followed: update the webhook URL)", "shown as failing"
     assert_retried_later(delivery)
     assert receiver.calls("/elsewhere") == []
 
