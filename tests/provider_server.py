@@ -35,6 +35,7 @@ class Recorded:
 @dataclass
 class FakeProvider:
     url: str
+    certificate_pem: bytes = b""  # with self_signed_tls: the certificate it serves, to trust it on purpose
     requests: list[Recorded] = field(default_factory=list)
     routes: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -109,16 +110,18 @@ def start_fake_provider(
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     scheme = "http"
+    certificate_pem = b""
     if self_signed_tls:
-        server.socket = _self_signed_context().wrap_socket(server.socket, server_side=True)
+        context, certificate_pem = _self_signed_context()
+        server.socket = context.wrap_socket(server.socket, server_side=True)
         scheme = "https"
-    provider = FakeProvider(url=f"{scheme}://127.0.0.1:{server.server_address[1]}")
+    provider = FakeProvider(url=f"{scheme}://127.0.0.1:{server.server_address[1]}", certificate_pem=certificate_pem)
     state["provider"] = provider
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return provider, server
 
 
-def _self_signed_context() -> ssl.SSLContext:
+def _self_signed_context() -> tuple[ssl.SSLContext, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.now(UTC)
@@ -135,7 +138,8 @@ def _self_signed_context() -> ssl.SSLContext:
     )
     with tempfile.TemporaryDirectory() as folder:
         cert_path, key_path = Path(folder, "cert.pem"), Path(folder, "key.pem")
-        cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        certificate_pem = certificate.public_bytes(serialization.Encoding.PEM)
+        cert_path.write_bytes(certificate_pem)
         key_path.write_bytes(
             key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -143,7 +147,7 @@ def _self_signed_context() -> ssl.SSLContext:
         )
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert_path, key_path)
-    return context
+    return context, certificate_pem
 
 
 class RotatingTokenEndpoint:

@@ -1,7 +1,8 @@
 """Patchbay's one HTTP stack for calls out (providers, webhook receivers): urllib3 directly, one set of
 connection pools per process, forgotten in a forked child.
 
-Every pool verifies TLS against certifi's CA bundle and never retries: a token request or a webhook must
+Every pool verifies TLS against certifi's CA bundle (or the one REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE names,
+as `requests` honoured them) and never retries: a token request or a webhook must
 not be sent twice behind the caller's back, so each caller passes its own redirect rules and timeouts.
 A keep-alive token POST costs ~0.21 ms of CPU here against ~0.46 ms through a `requests` session, which a
 refresh sweep pays ten thousand times.
@@ -23,12 +24,20 @@ HOSTS_KEPT = 64
 
 
 @functools.cache
+def _ca_bundle() -> str:
+    """The CA certificates TLS is verified against, read once per process: a deployment whose providers or
+    webhook receivers use a private CA names a bundle holding it in REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE),
+    as it did when these calls went through `requests`; certifi's bundle otherwise."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+
+
+@functools.cache
 def _pool() -> urllib3.PoolManager:
     return urllib3.PoolManager(
         num_pools=HOSTS_KEPT,
         maxsize=KEPT_CONNECTIONS_PER_HOST,
         cert_reqs="CERT_REQUIRED",
-        ca_certs=certifi.where(),
+        ca_certs=_ca_bundle(),
         retries=False,
     )
 
@@ -51,7 +60,7 @@ def _proxy_pool(proxy_url: str) -> urllib3.ProxyManager:
         num_pools=HOSTS_KEPT,
         maxsize=KEPT_CONNECTIONS_PER_HOST,
         cert_reqs="CERT_REQUIRED",
-        ca_certs=certifi.where(),
+        ca_certs=_ca_bundle(),
         retries=False,
     )
 

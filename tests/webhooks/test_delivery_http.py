@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from apps.core import http
 from apps.tenants.services import webhook_secret_new
 from apps.webhooks.models import WebhookDelivery
 from apps.webhooks.services import RESPONSE_EXCERPT_CHARS, event_emit, webhook_deliver
@@ -191,6 +192,37 @@ def test_credentials_in_the_proxy_url_authenticate_to_the_proxy(deliver, receive
     assert request.headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"egress:s:cret").decode()
     assert request.target == f"{receiver.url}/hooks", "the receiver's credentials are not in the request line"
     assert request.headers["Authorization"] == "Basic " + base64.b64encode(b"user:pw").decode()
+
+
+@pytest.fixture
+def ca_bundle_from_environment(monkeypatch, tmp_path):
+    """Name a CA bundle in REQUESTS_CA_BUNDLE for this test; the bundle and the pools built on it are read
+    once per process, so they are forgotten before and after."""
+
+    def trust(certificate_pem: bytes) -> None:
+        bundle = tmp_path / "private-ca.pem"
+        bundle.write_bytes(certificate_pem)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+        http._ca_bundle.cache_clear()
+        http._forget_pools()
+
+    yield trust
+    monkeypatch.undo()
+    http._ca_bundle.cache_clear()
+    http._forget_pools()
+
+
+def test_a_receiver_whose_private_ca_the_environment_names_gets_the_event(deliver, ca_bundle_from_environment):
+    receiver, server = start_fake_provider(self_signed_tls=True)
+    try:
+        ca_bundle_from_environment(receiver.certificate_pem)
+        receiver.on("POST", "/hooks", body={})
+        delivery = deliver(f"{receiver.url}/hooks")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED and delivery.last_error == ""
+    assert len(receiver.calls("/hooks")) == 1
 
 
 def test_a_receiver_whose_certificate_no_public_ca_signed_gets_nothing(deliver):
