@@ -5,6 +5,7 @@ Each route answers from a scripted behaviour; every request is recorded so tests
 
 import ipaddress
 import json
+import socket
 import ssl
 import tempfile
 import threading
@@ -47,6 +48,14 @@ class FakeProvider:
     def calls(self, path: str) -> list[Recorded]:
         with self.lock:
             return [r for r in self.requests if r.path == path]
+
+
+def closed_port_url() -> str:
+    """A loopback URL nobody listens on: a request there is refused before anything is sent."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 def start_fake_provider(

@@ -1,7 +1,6 @@
 """The HTTP rules every provider request follows (provider_client): what a failure says about whether the
 provider saw the request, Retry-After, and which requests follow redirects."""
 
-import socket
 from urllib.parse import urlsplit
 
 import pytest
@@ -10,7 +9,7 @@ from apps.connections.exceptions import MalformedTokenResponse, ProviderUnavaila
 from apps.connections.provider_client import refresh_token, verify
 from tests.connections.conftest import make_provider
 from tests.factories import ConnectionFactory, ConnectorConfigFactory
-from tests.provider_server import start_fake_provider
+from tests.provider_server import closed_port_url, start_fake_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -26,13 +25,6 @@ def refresh(application, customer):
         return refresh_token(connection=connection, config=config, refresh_token_value="rt-0")
 
     return send
-
-
-def closed_port_url() -> str:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        port = listener.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 def test_a_refused_connection_is_known_not_to_have_reached_the_provider(refresh):

@@ -10,26 +10,12 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from apps.core import http
-from apps.tenants.services import webhook_secret_new
 from apps.webhooks.models import WebhookDelivery
 from apps.webhooks.services import RESPONSE_EXCERPT_CHARS, event_emit, webhook_deliver
 from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory
-from tests.provider_server import start_fake_provider
+from tests.provider_server import closed_port_url, start_fake_provider
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def receiver():
-    provider, server = start_fake_provider()
-    yield provider
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def secret():
-    return webhook_secret_new()
 
 
 @pytest.fixture
@@ -43,13 +29,6 @@ def deliver(secret):
         return webhook_deliver(delivery_id=delivery.pk)
 
     return send
-
-
-def closed_port_url() -> str:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        port = listener.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 def assert_retried_later(delivery: WebhookDelivery) -> None:

@@ -30,20 +30,6 @@ from apps.webhooks.services import (
 )
 from tests.audit.stored import audit_table_text
 from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory
-from tests.provider_server import start_fake_provider
-
-
-@pytest.fixture
-def receiver():
-    provider, server = start_fake_provider()
-    yield provider
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def secret():
-    return webhook_secret_new()
 
 
 @pytest.fixture
