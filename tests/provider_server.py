@@ -20,6 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from django.db import connections as db_connections
 
 
 @dataclass
@@ -56,6 +57,14 @@ def closed_port_url() -> str:
         listener.bind(("127.0.0.1", 0))
         port = listener.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+class _ProviderServer(ThreadingHTTPServer):
+    """Accepts as many simultaneous connections as a real server would: socketserver's default backlog of
+    5 drops the handshakes of a batch's eight parallel requests beyond it, and the kernel resends them only
+    after ~0.2 s."""
+
+    request_queue_size = 128
 
 
 def start_fake_provider(
@@ -95,7 +104,7 @@ def start_fake_provider(
             if route["raw"] is not None:
                 payload, content_type = route["raw"].encode(), "text/html"
             else:
-                value = route["body"](recorded) if callable(route["body"]) else route["body"]
+                value = _scripted_answer(route["body"], recorded)
                 if isinstance(value, tuple):
                     status, value = value
                 payload, content_type = json.dumps(value if value is not None else {}).encode(), "application/json"
@@ -117,7 +126,7 @@ def start_fake_provider(
             """A proxy tunnel request, recorded under its host:port; unscripted, it is refused (404)."""
             self._handle("CONNECT")
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _ProviderServer(("127.0.0.1", 0), Handler)
     scheme = "http"
     certificate_pem = b""
     if self_signed_tls:
@@ -128,6 +137,17 @@ def start_fake_provider(
     state["provider"] = provider
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return provider, server
+
+
+def _scripted_answer(body, recorded: Recorded):
+    """The route's answer; a callable that reads the database does it on this server thread's own
+    connection, closed here so the test database can be dropped at the end of the run."""
+    if not callable(body):
+        return body
+    try:
+        return body(recorded)
+    finally:
+        db_connections.close_all()
 
 
 def _self_signed_context() -> tuple[ssl.SSLContext, bytes]:

@@ -13,10 +13,10 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from queue import SimpleQueue
 from typing import Any, cast
 
 from django.conf import settings as django_settings
@@ -512,9 +512,14 @@ REFRESH_RETRY_MAX = timedelta(hours=1)
 LEASE_POLL_SECONDS = 0.05
 # The sweep hands out due connections in batches; each batch keeps this many token requests in flight,
 # and starts them for at most REFRESH_BATCH_SEND_WINDOW after its claim (the rest wait for the next sweep).
-REFRESH_BATCH_SIZE = 100
+# A batch is large because what a batch pays once (the claim, the last answers' record, the task itself)
+# is time its threads send nothing: at 100 rows that was a fifth of a sweep.
+REFRESH_BATCH_SIZE = 500
 REFRESH_BATCH_CONCURRENCY = 8
 REFRESH_BATCH_SEND_WINDOW = timedelta(seconds=5)
+# Rows marked "request started" and queued for the sending threads beyond those in flight, so a thread that
+# frees up while the batch records answers or marks the next rows sends at once.
+REFRESH_BATCH_MARKED_AHEAD = REFRESH_BATCH_CONCURRENCY // 2
 # A batch records its answers (one UPDATE, one INSERT) each time this many have come back.
 REFRESH_BATCH_RECORD_EVERY = 4 * REFRESH_BATCH_CONCURRENCY
 
@@ -639,8 +644,8 @@ def _attach_providers(connections: list[Connection]) -> None:
 
 @functools.cache
 def _token_request_threads() -> ThreadPoolExecutor:
-    """Threads that live as long as the process; provider_client keeps a keep-alive session in each, so
-    one batch's token requests reuse the connections the previous batch opened."""
+    """Threads that live as long as the process, so one batch's token requests reuse the keep-alive
+    connections the previous batch opened (apps.core.http keeps them per process)."""
     return ThreadPoolExecutor(max_workers=REFRESH_BATCH_CONCURRENCY, thread_name_prefix="token-refresh")
 
 
@@ -695,6 +700,9 @@ def _mark_requests_started(connections: list[Connection], *, claim: _BatchClaim)
 
 
 AnsweredRequests = list[tuple[Connection, _SentRequest]]
+# What a sending thread hands back for a row: its request, None when the send window had closed before the
+# row's turn (nothing sent), or the unexpected exception sending raised (the batch re-raises it).
+_SenderAnswer = _SentRequest | Exception | None
 
 
 @dataclass(frozen=True)
@@ -703,6 +711,23 @@ class _Unsent:
 
     marked: list[Connection]
     unmarked: list[Connection]
+
+
+def _send_queued_rows(
+    queued: SimpleQueue[tuple[Connection, ConnectorConfig | None] | None],
+    answers: SimpleQueue[tuple[Connection, _SenderAnswer]],
+    send_deadline: float,
+) -> None:
+    """One sending thread of a batch: send each queued row's token request until told to stop (None)."""
+    while (row := queued.get()) is not None:
+        connection, config = row
+        if time.monotonic() >= send_deadline:
+            answers.put((connection, None))
+            continue
+        try:
+            answers.put((connection, _send_token_request(connection, config)))
+        except Exception as unexpected:  # noqa: BLE001 (handed to the batch's thread, which raises it)
+            answers.put((connection, unexpected))
 
 
 def _send_token_requests(
@@ -714,44 +739,53 @@ def _send_token_requests(
     """Send the batch's token requests, REFRESH_BATCH_CONCURRENCY at a time, until the send window closes,
     handing the answers to `record` REFRESH_BATCH_RECORD_EVERY at a time (and the last ones at the end).
 
-    A thread that frees up sends the next row at once: rows are marked "request started" a few at a time
-    (at least half the threads' worth, one UPDATE), so at most that many minus one wait marked for a free
-    thread, never longer than one request takes. Answers are recorded once the freed threads have their
-    next rows, so the threads keep sending while the batch writes. A process killed mid-batch leaves
-    "outcome unknown" only on the requests out or answered since the last record, and the few marked rows
-    waiting for a thread (a provider that rotates refresh tokens without a reuse grace cannot take a
-    resend)."""
+    The sending threads take rows from a queue that this thread keeps filled: it marks rows "request
+    started" a group at a time (one UPDATE each time REFRESH_BATCH_MARKED_AHEAD places are free) and
+    queues them, so a thread that frees up sends the next row at once, also while this thread records
+    answers or marks. At most REFRESH_BATCH_MARKED_AHEAD rows wait marked for a thread, never longer than
+    one request takes. A process killed mid-batch leaves "outcome unknown" only on the requests out or
+    answered since the last record, and those few marked rows (a provider that rotates refresh tokens
+    without a reuse grace cannot take a resend). A row whose turn comes after the send window closed is
+    not sent."""
     threads = _token_request_threads()
+    queued: SimpleQueue[tuple[Connection, ConnectorConfig | None] | None] = SimpleQueue()
+    answers: SimpleQueue[tuple[Connection, _SenderAnswer]] = SimpleQueue()
+    for _ in range(REFRESH_BATCH_CONCURRENCY):
+        threads.submit(_send_queued_rows, queued, answers, claim.send_deadline)
     waiting = list(to_send)
-    marked: list[tuple[Connection, ConnectorConfig | None]] = []  # marked started, waiting for a free thread
-    in_flight: dict[Future[_SentRequest], Connection] = {}
+    out = 0  # rows queued for the threads whose answer has not come back
     answered: AnsweredRequests = []
-
-    def collect(finished: set[Future[_SentRequest]]) -> None:
-        answered.extend((in_flight.pop(request), request.result()) for request in finished)
-
-    while (waiting or marked) and time.monotonic() < claim.send_deadline:
-        if len(in_flight) == REFRESH_BATCH_CONCURRENCY:
-            collect(futures_wait(in_flight, return_when=FIRST_COMPLETED).done)
-            if time.monotonic() >= claim.send_deadline:  # that wait can last a request's timeout
-                break
-        if not marked:
-            group = max(REFRESH_BATCH_CONCURRENCY - len(in_flight), REFRESH_BATCH_CONCURRENCY // 2)
-            marked, waiting = waiting[:group], waiting[group:]
-            _mark_requests_started([connection for connection, _config in marked], claim=claim)
-        free = REFRESH_BATCH_CONCURRENCY - len(in_flight)
-        starting, marked = marked[:free], marked[free:]
-        for connection, config in starting:
-            in_flight[threads.submit(_send_token_request, connection, config)] = connection
-        if len(answered) >= REFRESH_BATCH_RECORD_EVERY:
-            record(answered[:])
-            answered.clear()
-    collect(futures_wait(in_flight).done)
+    marked_unsent: list[Connection] = []
+    try:
+        while True:
+            free = REFRESH_BATCH_CONCURRENCY + REFRESH_BATCH_MARKED_AHEAD - out
+            if waiting and free >= REFRESH_BATCH_MARKED_AHEAD and time.monotonic() < claim.send_deadline:
+                group, waiting = waiting[:free], waiting[free:]
+                _mark_requests_started([connection for connection, _config in group], claim=claim)
+                for row in group:
+                    queued.put(row)
+                out += len(group)
+            if len(answered) >= REFRESH_BATCH_RECORD_EVERY:  # after the refill: the threads send meanwhile
+                record(answered[:])
+                answered.clear()
+            if not out:
+                break  # every row sent and answered, or the send window closed on the rest
+            came_back = [answers.get()]
+            while not answers.empty():
+                came_back.append(answers.get())
+            out -= len(came_back)
+            for connection, answer in came_back:
+                if isinstance(answer, Exception):
+                    raise answer
+                if answer is None:
+                    marked_unsent.append(connection)
+                else:
+                    answered.append((connection, answer))
+    finally:
+        for _ in range(REFRESH_BATCH_CONCURRENCY):
+            queued.put(None)
     record(answered)
-    return _Unsent(
-        marked=[connection for connection, _config in marked],
-        unmarked=[connection for connection, _config in waiting],
-    )
+    return _Unsent(marked=marked_unsent, unmarked=[connection for connection, _config in waiting])
 
 
 def connection_refresh_batch(*, connection_ids: list[str]) -> int:

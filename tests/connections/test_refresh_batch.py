@@ -2,11 +2,14 @@
 one writes its new tokens, duplicates cost one statement, rows a reader is refreshing are left to it, and
 failures are recorded as a single refresh records them."""
 
+import threading
 import time
 from datetime import timedelta
 
 import pytest
 from django.db import connection as db_connection
+from django.db import connections as db_connections
+from django.db import transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -175,8 +178,8 @@ def test_a_batch_runs_statements_per_requests_in_flight_not_per_row(
         assert services.connection_refresh_batch(connection_ids=[c.pk for c in rows]) == 40
 
     statements = [q["sql"].lstrip().split(" ", 1)[0].upper() for q in batch.captured_queries]
-    # one claim, then one "request started" mark each time at least half the threads are free
-    marks_at_most = 40 // (services.REFRESH_BATCH_CONCURRENCY // 2)
+    # one claim, then one "request started" mark each time REFRESH_BATCH_MARKED_AHEAD places are free
+    marks_at_most = 40 // services.REFRESH_BATCH_MARKED_AHEAD
     assert 1 + 1 <= statements.count("UPDATE") <= 1 + marks_at_most
     assert statements.count("SELECT") <= 2, "providers and OAuth clients, for the whole batch"
     records = statements.count("WITH")
@@ -206,7 +209,8 @@ def test_every_request_of_a_batch_is_marked_started_on_its_row_just_before_it_is
 
     assert len(seen) == 30 and all(marked for marked, _count in seen), "each row marked before its request"
     marked_when_the_first_arrived = seen[0][1]
-    assert marked_when_the_first_arrived <= services.REFRESH_BATCH_CONCURRENCY, "not the whole batch up front"
+    threads_and_queue = services.REFRESH_BATCH_CONCURRENCY + services.REFRESH_BATCH_MARKED_AHEAD
+    assert marked_when_the_first_arrived <= threads_and_queue, "not the whole batch up front"
     assert all(Connection.objects.get(pk=c.pk).refresh_started_at is None for c in rows), "cleared once stored"
 
 
@@ -227,6 +231,60 @@ def test_a_batch_stores_answers_as_they_pile_up_not_only_at_its_end(
     services.connection_refresh_batch(connection_ids=[c.pk for c in rows])
 
     assert max(stored_when_a_request_arrived) >= services.REFRESH_BATCH_RECORD_EVERY
+    assert Connection.objects.filter(pk__in=[c.pk for c in rows], last_refreshed_at__isnull=False).count() == len(rows)
+
+
+@pytest.mark.skipif(db_connection.vendor != "postgresql", reason="holds one row's lock, which SQLite does not have")
+def test_threads_freed_while_a_batch_records_answers_send_the_next_rows(
+    fake_provider, oauth_provider, application, customer, monkeypatch
+):
+    """The batch's own thread writes the answers; the sending threads do not wait for it. The provider
+    answers each request after `latency`, so requests go out in waves; the first row's lock is held
+    elsewhere, so the batch's first record (the first wave's answers) waits on PostgreSQL. Threads freed by
+    the second wave's answers meanwhile send the rows queued for them: requests keep arriving during the
+    wait, a wave after it began."""
+    latency = 0.25
+    monkeypatch.setattr(services, "REFRESH_BATCH_RECORD_EVERY", services.REFRESH_BATCH_CONCURRENCY)
+    ConnectorConfigFactory(application=application, provider=oauth_provider)
+    rows = due_connections(application, customer, oauth_provider, 4 * services.REFRESH_BATCH_CONCURRENCY)
+    by_token = {c.credentials["refresh_token"]: c for c in rows}
+    first_arrival, locked = threading.Lock(), threading.Event()
+    arrivals: list[float] = []
+    write_waited: list[float] = []  # when the batch's write began to wait on the lock, and when it was let go
+
+    def hold_the_row_lock(connection_id: str) -> None:
+        with transaction.atomic(), db_connection.cursor() as cursor:
+            Connection.objects.select_for_update().filter(pk=connection_id).exists()
+            locked.set()
+            give_up_at = time.monotonic() + 10
+            while time.monotonic() < give_up_at and len(write_waited) < 2:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                waiting = cursor.fetchone()[0] > 0
+                if waiting if not write_waited else time.monotonic() > write_waited[0] + 2 * latency:
+                    write_waited.append(time.monotonic())
+                time.sleep(0.01)
+        db_connections.close_all()
+
+    def lock_the_first_row_then_answer(request):
+        with first_arrival:
+            arrivals.append(time.monotonic())
+            if len(arrivals) == 1:
+                token = request.form["refresh_token"]
+                threading.Thread(target=hold_the_row_lock, args=[by_token[token].pk]).start()
+                locked.wait(timeout=5)
+        time.sleep(latency)
+        return rotating_token(request)
+
+    fake_provider.on("POST", "/token", body=lock_the_first_row_then_answer)
+    services.connection_refresh_batch(connection_ids=[c.pk for c in rows])
+
+    assert len(write_waited) == 2, "the batch's first record did not wait on the held lock"
+    wait_began, wait_ended = write_waited
+    sent_while_waiting = [at for at in arrivals if wait_began + latency / 2 < at < wait_ended]
+    assert sent_while_waiting, "no thread sent a queued row while the batch's write waited"
     assert Connection.objects.filter(pk__in=[c.pk for c in rows], last_refreshed_at__isnull=False).count() == len(rows)
 
 
