@@ -6,6 +6,7 @@ creating a connection and storing its first token, disconnecting (revoke, then w
 refresh's claim, token request and recorded outcome (claim, call, record).
 """
 
+import contextlib
 import copy
 import functools
 import logging
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 from typing import Any, cast
 
 from django.conf import settings as django_settings
@@ -782,6 +783,9 @@ def _send_token_requests(
                 else:
                     answered.append((connection, answer))
     finally:
+        with contextlib.suppress(Empty):  # rows left there only when this thread raised: not to be sent any more
+            while True:
+                queued.get_nowait()
         for _ in range(REFRESH_BATCH_CONCURRENCY):
             queued.put(None)
     record(answered)

@@ -14,8 +14,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
+from apps.catalog.models import ConnectorConfig
 from apps.connections import services, tasks
 from apps.connections.models import Connection
+from apps.vault.crypto import DecryptionError
 from apps.webhooks.models import WebhookDelivery
 from tests.connections.conftest import make_provider
 from tests.factories import ConnectionFactory, ConnectorConfigFactory
@@ -286,6 +288,44 @@ def test_threads_freed_while_a_batch_records_answers_send_the_next_rows(
     sent_while_waiting = [at for at in arrivals if wait_began + latency / 2 < at < wait_ended]
     assert sent_while_waiting, "no thread sent a queued row while the batch's write waited"
     assert Connection.objects.filter(pk__in=[c.pk for c in rows], last_refreshed_at__isnull=False).count() == len(rows)
+
+
+def test_a_batch_whose_sending_fails_unexpectedly_raises_and_the_next_batch_still_sends(
+    fake_provider, oauth_provider, application, customer
+):
+    """An OAuth client secret that no longer decrypts (its ciphertext moved to another row) fails in the
+    sending thread: the batch raises that error instead of waiting forever for its answer, sends nothing
+    more, and the process's sending threads serve the next batch."""
+    broken = ConnectorConfigFactory(application=application, provider=oauth_provider)
+    other_provider = make_provider("other-crm", fake_provider.url)
+    working = ConnectorConfigFactory(application=application, provider=other_provider)
+    ConnectorConfig.objects.filter(pk=broken.pk).update(
+        client_secret=ConnectorConfig.objects.filter(pk=working.pk).values("client_secret")[:1]
+    )
+    stuck = due_connections(application, customer, oauth_provider, 3 * services.REFRESH_BATCH_CONCURRENCY)
+    fine = due_connections(application, customer, other_provider, 3)
+    fake_provider.on("POST", "/token", body=rotating_token)
+
+    raised: list[Exception] = []
+
+    def refresh_the_stuck_rows() -> None:
+        try:
+            services.connection_refresh_batch(connection_ids=[c.pk for c in stuck])
+        except Exception as error:  # noqa: BLE001 - the test asserts which
+            raised.append(error)
+        finally:
+            db_connections.close_all()
+
+    batch = threading.Thread(target=refresh_the_stuck_rows, daemon=True)
+    batch.start()
+    batch.join(timeout=30)
+    assert not batch.is_alive(), "the batch waits forever for an answer no thread will give"
+    assert len(raised) == 1 and isinstance(raised[0], DecryptionError)
+
+    assert services.connection_refresh_batch(connection_ids=[c.pk for c in fine]) == 3
+    presented = sorted(call.form["refresh_token"] for call in fake_provider.calls("/token"))
+    assert presented == ["rt-0", "rt-1", "rt-2"], "only the working rows were sent"
+    assert all(Connection.objects.get(pk=c.pk).credentials["refresh_token"].startswith("next-") for c in fine)
 
 
 def test_an_interrupted_refresh_found_by_a_batch_is_resent_inside_the_grace_or_given_up_once(
