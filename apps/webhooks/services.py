@@ -44,6 +44,9 @@ BASE_BACKOFF_SECONDS = 30
 MAX_BACKOFF_SECONDS = 6 * 3600
 LEASE_MARGIN_SECONDS = 30
 RESPONSE_EXCERPT_CHARS = 500
+# The most of an answer's body read (decompressed): enough for the excerpt in any charset, and a receiver
+# that answers with an endless or a highly compressed body costs no more than this.
+RESPONSE_READ_BYTES = 4 * RESPONSE_EXCERPT_CHARS
 DELIVER_TASK = "webhooks.deliver"
 TEST_EVENT_TYPE = "webhook.test"
 
@@ -257,7 +260,14 @@ def webhook_delivery_send(*, delivery: WebhookDelivery) -> SendResult:
             timeout=urllib3.Timeout(connect=timeout, read=timeout),
             retries=False,
             redirect=False,
+            preload_content=False,
         )
+        try:
+            answer_start = response.read(RESPONSE_READ_BYTES, decode_content=True)
+        finally:
+            # urllib3 hands the connection back to the pool once an answer was read to the end; one the
+            # receiver is still sending on is closed here instead, unread.
+            response.close()
     except (urllib3_exceptions.HTTPError, OSError) as exc:
         failure = next((name for kind, name in FAILURE_NAMES if isinstance(exc, kind)), "ConnectionError")
         return SendResult(None, _elapsed_ms(started), "", failure)
@@ -265,7 +275,7 @@ def webhook_delivery_send(*, delivery: WebhookDelivery) -> SendResult:
     return SendResult(
         status_code=status,
         latency_ms=_elapsed_ms(started),
-        response_excerpt=_answer_text(response)[:RESPONSE_EXCERPT_CHARS],
+        response_excerpt=_answer_text(response, answer_start)[:RESPONSE_EXCERPT_CHARS],
         error=_answer_error(status),
     )
 
@@ -280,14 +290,14 @@ def _answer_error(status: int) -> str:
     return f"HTTP {status}"
 
 
-def _answer_text(response: urllib3.BaseHTTPResponse) -> str:
+def _answer_text(response: urllib3.BaseHTTPResponse, body: bytes) -> str:
     """The answer's body as text: in the charset its Content-Type names, UTF-8 when it names none."""
     content_type = Message()
     content_type["Content-Type"] = response.headers.get("Content-Type", "")
     try:
-        return response.data.decode(content_type.get_content_charset() or "utf-8", errors="replace")
+        return body.decode(content_type.get_content_charset() or "utf-8", errors="replace")
     except LookupError:
-        return response.data.decode("utf-8", errors="replace")
+        return body.decode("utf-8", errors="replace")
 
 
 def _elapsed_ms(started: float) -> int:

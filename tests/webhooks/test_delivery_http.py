@@ -3,7 +3,11 @@ the request a receiver (or the egress proxy in front of it) sees, redirects, tim
 connections and TLS."""
 
 import base64
+import re
 import socket
+import threading
+import tracemalloc
+import zlib
 from urllib.parse import urlsplit
 
 import pytest
@@ -59,6 +63,90 @@ def test_the_excerpt_keeps_the_start_of_a_long_answer(deliver, receiver):
     assert delivery.last_response_status == 400 and delivery.last_error == "HTTP 400"
     assert delivery.last_response_excerpt == ("é" + "x" * 2000)[:RESPONSE_EXCERPT_CHARS]
     assert_retried_later(delivery)
+
+
+class StreamingReceiver:
+    """A receiver that reads the request, answers 200 with `head_lines` and then sends `chunks` of the
+    body for as long as they last or the client listens; counts the body bytes it got to send."""
+
+    def __init__(self, head_lines: list[str], chunks):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks"
+        self.sent = 0
+        self.head = ("HTTP/1.1 200 OK\r\n" + "".join(f"{line}\r\n" for line in head_lines) + "\r\n").encode()
+        self.chunks = chunks
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        client, _address = self.listener.accept()
+        with client:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += client.recv(65536)
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = int(re.search(rb"content-length: *(\d+)", head, re.IGNORECASE).group(1))
+            while len(body) < length:
+                body += client.recv(65536)
+            client.sendall(self.head)
+            try:
+                for chunk in self.chunks:
+                    client.sendall(chunk)
+                    self.sent += len(chunk)
+            except OSError:
+                return  # the client closed the connection: what a bounded read does
+
+    def close(self) -> None:
+        self.listener.close()
+        self.thread.join(timeout=10)
+
+
+def test_an_endless_answer_is_read_only_as_far_as_the_excerpt(deliver):
+    """A receiver that never stops sending does not hold the worker: the attempt reads the start of the
+    answer, records it and lets the connection go."""
+    block = b"x" * 65536
+    endless = (f"{len(block):x}\r\n".encode() + block + b"\r\n" for _ in range(100_000))  # 6.5 GB
+    receiver = StreamingReceiver(["Content-Type: text/plain", "Transfer-Encoding: chunked"], endless)
+    try:
+        delivery = deliver(receiver.url)
+    finally:
+        receiver.close()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED and delivery.last_response_status == 200
+    assert delivery.last_response_excerpt == "x" * RESPONSE_EXCERPT_CHARS
+    assert receiver.sent < 64 * 1024 * 1024, "read far more of the answer than the excerpt needs"
+
+
+def test_a_highly_compressed_answer_is_not_inflated_beyond_the_excerpt(deliver):
+    """A gzip answer of 100 KB that inflates to 100 MB: the attempt inflates only what the excerpt needs."""
+    compressor = zlib.compressobj(wbits=31)  # gzip framing
+    zeros = b"0" * (1024 * 1024)
+    bomb = b"".join(compressor.compress(zeros) for _ in range(100)) + compressor.flush()
+    receiver = StreamingReceiver(
+        ["Content-Type: text/plain", "Content-Encoding: gzip", f"Content-Length: {len(bomb)}"], [bomb]
+    )
+    tracemalloc.start()
+    try:
+        delivery = deliver(receiver.url)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        receiver.close()
+    assert delivery.last_response_status == 200 and delivery.last_response_excerpt == "0" * RESPONSE_EXCERPT_CHARS
+    assert peak < 20 * 1024 * 1024, f"inflated {peak / 1024 / 1024:.0f} MB of the answer in memory"
+
+
+def test_a_connection_whose_answer_was_read_to_the_end_carries_the_next_delivery(deliver):
+    receiver, server = start_fake_provider(keep_alive=True)
+    receiver.on("POST", "/hooks", body={"ok": True})
+    try:
+        first, second = deliver(f"{receiver.url}/hooks"), deliver(f"{receiver.url}/hooks")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert first.status == second.status == WebhookDelivery.Status.DELIVERED
+    assert second.last_response_excerpt == '{"ok": true}'
+    first_call, second_call = receiver.calls("/hooks")
+    assert first_call.client == second_call.client, "the kept-alive connection was not reused"
 
 
 def test_a_redirect_is_not_followed_and_the_attempt_is_retried(deliver, receiver):
