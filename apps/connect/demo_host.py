@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connections as db_connections
 
 from apps.connect.services import connect_session_create
 from apps.core.errors import ValidationFailed
@@ -116,8 +116,15 @@ class DemoHostHandler(BaseHTTPRequestHandler):
         customer = customer_get(application=application, external_id=self.customer_external_id) if application else None
         return application, customer
 
+    def handle(self):
+        """One browser connection, on a thread of its own (ThreadingHTTPServer): the database connection
+        its requests opened is that thread's, closed here, or it would stay open after the thread ends."""
+        try:
+            super().handle()
+        finally:
+            db_connections.close_all()
+
     def do_GET(self):
-        close_old_connections()
         path = urlsplit(self.path).path
         if path == "/demo.js":
             return self._send(200, SCRIPT, "text/javascript")
@@ -132,7 +139,6 @@ class DemoHostHandler(BaseHTTPRequestHandler):
         return self._send(200, page, "text/html")
 
     def do_POST(self):
-        close_old_connections()
         if urlsplit(self.path).path != "/session":
             return self._send(404, "Not found", "text/plain")
         application, customer = self._subject()

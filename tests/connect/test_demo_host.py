@@ -4,10 +4,12 @@ customer, bound to the page's own origin."""
 import json
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 
 import pytest
+from django.db import connection
 
 from apps.connect.demo_host import demo_host_origin, demo_host_server
 from apps.ops.management.commands.runall import build_children
@@ -87,3 +89,25 @@ def test_an_origin_the_demo_application_does_not_list_gets_a_message_naming_the_
     status, body = fetch(url + "/session", method="POST")
     assert status == 422
     assert "PATCH /api/v1/application" in json.loads(body)["error"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="counts PostgreSQL sessions")
+def test_the_demo_page_keeps_no_database_session_once_a_request_is_answered(demo_page):
+    """Each browser connection is served on a thread of its own, whose database connection must go with it."""
+    url, _origin = demo_page
+    application = ApplicationFactory(slug="demo")
+    CustomerFactory(application=application, external_id="demo-customer")
+
+    def sessions() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+            return cursor.fetchone()[0]
+
+    before = sessions()
+    for _ in range(5):
+        assert fetch(url + "/")[0] == 200
+        assert fetch(url + "/session", method="POST")[0] in (200, 422)
+    give_up_at = time.monotonic() + 5
+    while sessions() > before and time.monotonic() < give_up_at:
+        time.sleep(0.05)
+    assert sessions() == before
