@@ -1,5 +1,6 @@
 from django.db import models
 
+from apps.audit.services import audit_url
 from apps.core.models import TimeStampedModel, prefixed_id_field
 
 
@@ -37,4 +38,4 @@ class WebhookDelivery(TimeStampedModel):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.event_type} → {self.url}"
+        return f"{self.event_type} → {audit_url(self.url)}"  # shown in the console: no receiver's token

@@ -24,7 +24,7 @@ from apps.tenants.models import ApiKey
 from apps.tenants.services import api_key_create
 from apps.webhooks.models import WebhookDelivery
 from tests.console.conftest import SECRETS, WEBHOOK_SECRET
-from tests.factories import CustomerFactory
+from tests.factories import ApplicationFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -417,3 +417,41 @@ def test_history_pages_cost_the_same_at_10_and_300_rows(
     page = client.get(pages[1]).content.decode()
     assert page.count('<li class="pb-tone-') == 50  # the timeline stays bounded
     assert len(re.findall(r'name="sync_runs-\d+-id"', page)) == 10
+
+
+def test_staff_see_where_webhooks_go_without_the_receivers_token(
+    support_client, superuser, receiver, django_capture_on_commit_callbacks
+):
+    """A webhook URL often carries the receiver's token. Lists, messages, delivery pages and a view-only
+    application page show scheme and host; the full URL is on the form of those who may edit it."""
+    hidden = ("hook-user", "userinfo-secret", "path-secret", "query-secret")
+    host = receiver.url.removeprefix("http://")
+    application = ApplicationFactory(
+        webhook_url=f"http://hook-user:userinfo-secret@{host}/hooks/path-secret?token=query-secret",
+        webhook_secret={"secret": WEBHOOK_SECRET},
+    )
+    receiver.on("POST", "/hooks/path-secret", body={"ok": True})
+    changelist = reverse("admin:tenants_application_changelist")
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = support_client.post(
+            changelist, {"action": "send_test_webhook", "_selected_action": [application.pk]}, follow=True
+        )
+    delivery = WebhookDelivery.objects.get(application=application)
+    assert delivery.status == WebhookDelivery.Status.DELIVERED, "the event still went to the full URL"
+    pages = {
+        "application list and message": sent.content.decode(),
+        "application, view only": support_client.get(
+            reverse("admin:tenants_application_change", args=[application.pk])
+        ).content.decode(),
+        "delivery list": support_client.get(reverse("admin:webhooks_webhookdelivery_changelist")).content.decode(),
+        "delivery": support_client.get(
+            reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk])
+        ).content.decode(),
+    }
+    for name, page in pages.items():
+        assert not [part for part in hidden if part in page], name
+        assert name == "delivery list" or f"http://…@{host}/…?…" in page, name  # the list has no URL column
+    editor = Client()
+    editor.force_login(superuser)
+    editable = editor.get(reverse("admin:tenants_application_change", args=[application.pk]))
+    assert "query-secret" in editable.content.decode(), "an editor sees the URL they edit"

@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from apps.api.services import application_delete, customer_delete
+from apps.audit.services import audit_url
 from apps.console.admin.common import (
     ServiceDeleteAdmin,
     ServiceForm,
@@ -89,7 +90,7 @@ class ApiKeyInline(admin.TabularInline):
 @admin.register(Application)
 class ApplicationAdmin(ServiceFormAdmin, ServiceDeleteAdmin):
     form = ApplicationForm
-    list_display = ["name", "slug", "id", "webhook_url", "created_at"]
+    list_display = ["name", "slug", "id", "webhook_destination", "created_at"]
     search_fields = ["id", "name", "slug"]
     list_filter = ["created_at"]
     prepopulated_fields = {"slug": ["name"]}
@@ -97,6 +98,19 @@ class ApplicationAdmin(ServiceFormAdmin, ServiceDeleteAdmin):
     readonly_fields = ["id", "webhook_secret_status", "created_at", "modified_at"]
     inlines = [ApiKeyInline]
     actions = ["send_test_webhook", "rotate_webhook_secret"]
+
+    # A webhook URL often carries the receiver's token (userinfo, a Slack hook's path, `?token=`): lists and
+    # messages show where events go; the full URL only on the application's own form, where it is edited.
+    @admin.display(description="Webhook URL", ordering="webhook_url")
+    def webhook_destination(self, obj):
+        return audit_url(obj.webhook_url) or "—"
+
+    def get_fields(self, request, obj=None):
+        """Someone who may only view the application (Support) sees where its events go, not the URL."""
+        fields = super().get_fields(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            return ["webhook_destination" if field == "webhook_url" else field for field in fields]
+        return fields
 
     def has_operate_permission(self, request) -> bool:
         return request.user.has_perm("webhooks.change_webhookdelivery")
@@ -109,7 +123,7 @@ class ApplicationAdmin(ServiceFormAdmin, ServiceDeleteAdmin):
             except ValidationFailed as exc:
                 self.message_user(request, f"{application}: {exc.message}", messages.ERROR)
                 continue
-            queued = f"{application}: test event {delivery.payload['id']} queued to {delivery.url}."
+            queued = f"{application}: test event {delivery.payload['id']} queued to {audit_url(delivery.url)}."
             self.message_user(request, queued, messages.SUCCESS)
 
     # Shows the new secret once, so only those who manage applications (not Support) may run it.

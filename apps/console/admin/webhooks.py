@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
 
+from apps.audit.services import audit_url
 from apps.console.admin.common import OneChoiceFilter, ReadOnlyAdmin, staff_actor, status_badge
 from apps.console.selectors import RECENT
 from apps.webhooks.models import WebhookDelivery
@@ -21,9 +22,10 @@ class FailingDeliveryFilter(OneChoiceFilter):
         )
 
 
-WEBHOOK_DELIVERY_FIELDS = ("id", "application", "event_type", "url", "status_display", "attempts", "next_attempt_at",
-                           "last_response_status", "last_latency_ms", "last_error", "last_response_excerpt",
-                           "delivered_at", "resent_from", "payload", "created_at", "modified_at")  # fmt: skip
+WEBHOOK_DELIVERY_FIELDS = ("id", "application", "event_type", "destination", "status_display", "attempts",
+                           "next_attempt_at", "last_response_status", "last_latency_ms", "last_error",
+                           "last_response_excerpt", "delivered_at", "resent_from", "payload", "created_at",
+                           "modified_at")  # fmt: skip
 
 
 @admin.register(WebhookDelivery)
@@ -38,6 +40,11 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     actions = ["resend", "deliver_now"]
     fields = readonly_fields = WEBHOOK_DELIVERY_FIELDS
+
+    @admin.display(description="URL")
+    def destination(self, obj):
+        """Where the event went, without the receiver's token (the application's form shows the full URL)."""
+        return audit_url(obj.url)
 
     @admin.display(description="Status", ordering="status")
     def status_display(self, obj):
