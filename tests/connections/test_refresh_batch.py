@@ -264,9 +264,12 @@ def test_threads_freed_while_a_batch_records_answers_send_the_next_rows(
                     "SELECT count(*) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND wait_event_type = 'Lock'"
                 )
-                waiting = cursor.fetchone()[0] > 0
-                if waiting if not write_waited else time.monotonic() > write_waited[0] + 2 * latency:
-                    write_waited.append(time.monotonic())
+                a_write_waits = cursor.fetchone()[0] > 0
+                if not write_waited:
+                    if a_write_waits:
+                        write_waited.append(time.monotonic())
+                elif time.monotonic() > write_waited[0] + 2 * latency:
+                    write_waited.append(time.monotonic())  # long enough: let it go
                 time.sleep(0.01)
         db_connections.close_all()
 
