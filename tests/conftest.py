@@ -11,7 +11,7 @@ from django.db import connections
 
 from apps.core import http
 from tests.live_server import LiveServer
-from tests.provider_server import start_fake_provider
+from tests.provider_server import running_fake_provider
 
 
 @pytest.fixture(scope="session")
@@ -108,9 +108,7 @@ def proxy():
     """A local server standing in for an egress proxy: a proxied request reaches it in absolute form, which
     it records under the path and answers itself. The proxy environment is read once per process, so it is
     forgotten before and after the test."""
-    recorder, server = start_fake_provider()
-    http._proxies.cache_clear()
-    yield recorder
-    http._proxies.cache_clear()
-    server.shutdown()
-    server.server_close()
+    with running_fake_provider() as recorder:
+        http._proxies.cache_clear()
+        yield recorder
+        http._proxies.cache_clear()

@@ -3,6 +3,7 @@
 Each route answers from a scripted behaviour; every request is recorded so tests can count them.
 """
 
+import contextlib
 import ipaddress
 import json
 import socket
@@ -10,6 +11,7 @@ import ssl
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -137,6 +139,18 @@ def start_fake_provider(
     state["provider"] = provider
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return provider, server
+
+
+@contextlib.contextmanager
+def running_fake_provider(**options) -> Iterator[FakeProvider]:
+    """start_fake_provider's provider for the length of a `with` block, its server stopped and its socket
+    closed at the end."""
+    provider, server = start_fake_provider(**options)
+    try:
+        yield provider
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _scripted_answer(body, recorded: Recorded):

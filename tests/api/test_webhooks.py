@@ -6,16 +6,14 @@ from standardwebhooks.webhooks import Webhook
 from apps.core.timestamps import TIMESTAMP_PATTERN
 from apps.tenants.models import Application
 from apps.webhooks.models import WebhookDelivery
-from tests.provider_server import start_fake_provider
+from tests.provider_server import running_fake_provider
 
 
 @pytest.fixture
 def receiver():
-    provider, server = start_fake_provider()
-    provider.on("POST", "/hooks", body={})
-    yield provider
-    server.shutdown()
-    server.server_close()
+    with running_fake_provider() as provider:
+        provider.on("POST", "/hooks", body={})
+        yield provider
 
 
 def test_test_event_is_queued_then_delivered_signed(api, application, receiver, django_capture_on_commit_callbacks):

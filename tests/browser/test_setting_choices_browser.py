@@ -12,19 +12,18 @@ from apps.connections.models import Connection
 from apps.connections.services import connection_create
 from tests.connect.test_setting_options import COMPANIES, ERP_YAML, SANDBOX_CO
 from tests.factories import ConnectorConfigFactory, provider_for
-from tests.provider_server import start_fake_provider
+from tests.provider_server import running_fake_provider
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def erp_api():
-    provider, server = start_fake_provider()
-    provider.on("GET", "/environments/v1.1", body={"value": [{"name": "Production"}, {"name": "Sandbox"}]})
-    for environment, companies in COMPANIES.items():
-        provider.on("GET", f"/v2.0/{environment}/api/v2.0/companies", body={"value": companies})
-    yield provider
-    server.shutdown()
+    with running_fake_provider() as provider:
+        provider.on("GET", "/environments/v1.1", body={"value": [{"name": "Production"}, {"name": "Sandbox"}]})
+        for environment, companies in COMPANIES.items():
+            provider.on("GET", f"/v2.0/{environment}/api/v2.0/companies", body={"value": companies})
+        yield provider
 
 
 def test_person_picks_an_environment_then_one_of_its_companies(

@@ -15,7 +15,7 @@ from apps.connections.models import Connection
 from apps.connections.services import connection_create
 from tests.connect.flow import form_fields
 from tests.factories import ConnectorConfigFactory, provider_for
-from tests.provider_server import start_fake_provider
+from tests.provider_server import running_fake_provider
 
 ERP_YAML = """\
 name: erp-like-bc
@@ -70,16 +70,15 @@ COMPANIES = {
 
 @pytest.fixture
 def erp_api():
-    provider, server = start_fake_provider()
-    provider.on(
-        "GET",
-        "/environments/v1.1",
-        body={"value": [{"name": "Production", "type": "Production"}, {"name": "Sandbox", "type": "Sandbox"}]},
-    )
-    for environment, companies in COMPANIES.items():
-        provider.on("GET", f"/v2.0/{environment}/api/v2.0/companies", body={"value": companies})
-    yield provider
-    server.shutdown()
+    with running_fake_provider() as provider:
+        provider.on(
+            "GET",
+            "/environments/v1.1",
+            body={"value": [{"name": "Production", "type": "Production"}, {"name": "Sandbox", "type": "Sandbox"}]},
+        )
+        for environment, companies in COMPANIES.items():
+            provider.on("GET", f"/v2.0/{environment}/api/v2.0/companies", body={"value": companies})
+        yield provider
 
 
 @pytest.fixture

@@ -3,15 +3,13 @@ import pytest
 from apps.catalog.models import Provider
 from apps.catalog.schema import validate_provider
 from tests.factories import ApplicationFactory, ConnectorConfigFactory, CustomerFactory
-from tests.provider_server import start_fake_provider
+from tests.provider_server import running_fake_provider
 
 
 @pytest.fixture
 def fake_provider():
-    provider, server = start_fake_provider()
-    yield provider
-    server.shutdown()
-    server.server_close()
+    with running_fake_provider() as provider:
+        yield provider
 
 
 def make_provider(name: str, base_url: str, **overrides) -> Provider:

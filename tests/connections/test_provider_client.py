@@ -9,7 +9,7 @@ from apps.connections.exceptions import MalformedTokenResponse, ProviderUnavaila
 from apps.connections.provider_client import refresh_token, verify
 from tests.connections.conftest import make_provider
 from tests.factories import ConnectionFactory, ConnectorConfigFactory
-from tests.provider_server import closed_port_url, start_fake_provider
+from tests.provider_server import closed_port_url, running_fake_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -62,15 +62,11 @@ def test_a_token_request_is_not_redirected(refresh, fake_provider):
 
 
 def test_a_verification_follows_a_redirect_without_its_authorization_across_hosts(db, fake_provider):
-    other_host, server = start_fake_provider()
-    try:
+    with running_fake_provider() as other_host:
         fake_provider.on("GET", "/me", status=302, headers={"Location": f"{other_host.url}/me"})
         other_host.on("GET", "/me", body={"id": "u-1"})
         provider = make_provider("http-rules", fake_provider.url)
         verification = verify(provider=provider, settings={}, credentials={"access_token": "at-1"})
-    finally:
-        server.shutdown()
-        server.server_close()
     assert verification.ok and verification.status_code == 200
     assert fake_provider.calls("/me")[0].headers["Authorization"] == "Bearer at-1"
     assert "Authorization" not in other_host.calls("/me")[0].headers

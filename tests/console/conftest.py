@@ -8,7 +8,7 @@ from apps.connections.provider_client import exchange_code
 from apps.console.services import support_group_sync
 from tests.connections.conftest import make_provider
 from tests.factories import ApplicationFactory, ConnectorConfigFactory, CustomerFactory, StaffUserFactory
-from tests.provider_server import start_fake_provider
+from tests.provider_server import running_fake_provider
 
 ACCESS_TOKEN = "at-console-secret-1"
 REFRESH_TOKEN = "rt-console-secret-1"
@@ -23,20 +23,16 @@ def token_body(access=ACCESS_TOKEN, refresh=REFRESH_TOKEN):
 
 @pytest.fixture
 def provider_server():
-    provider, server = start_fake_provider()
-    yield provider
-    server.shutdown()
-    server.server_close()
+    with running_fake_provider() as provider:
+        yield provider
 
 
 @pytest.fixture
 def receiver():
     """The application's webhook endpoint."""
-    endpoint, server = start_fake_provider()
-    endpoint.on("POST", "/hooks", body={"ok": True})
-    yield endpoint
-    server.shutdown()
-    server.server_close()
+    with running_fake_provider() as endpoint:
+        endpoint.on("POST", "/hooks", body={"ok": True})
+        yield endpoint
 
 
 @pytest.fixture

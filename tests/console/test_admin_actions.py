@@ -16,7 +16,7 @@ from apps.tenants.models import ApiKey, Application
 from apps.tenants.selectors import api_key_authenticate
 from apps.tenants.services import api_key_create, webhook_secret_new
 from tests.factories import ApplicationFactory, CustomerFactory, StaffUserFactory, provider_for
-from tests.provider_server import start_fake_provider
+from tests.provider_server import running_fake_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -202,11 +202,9 @@ def test_connection_edit_merges_metadata_through_the_service(staff_client):
 
 @pytest.fixture
 def receiver():
-    provider, server = start_fake_provider()
-    provider.on("POST", "/hooks", body={})
-    yield provider
-    server.shutdown()
-    server.server_close()
+    with running_fake_provider() as provider:
+        provider.on("POST", "/hooks", body={})
+        yield provider
 
 
 def test_webhook_deliver_now_sends_pending_deliveries(staff_client, receiver, django_capture_on_commit_callbacks):

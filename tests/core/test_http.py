@@ -7,15 +7,13 @@ import os
 import pytest
 
 from apps.core import http
-from tests.provider_server import start_fake_provider
+from tests.provider_server import running_fake_provider
 
 
 @pytest.fixture
 def keep_alive_server():
-    recorder, server = start_fake_provider(keep_alive=True)
-    yield recorder
-    server.shutdown()
-    server.server_close()
+    with running_fake_provider(keep_alive=True) as recorder:
+        yield recorder
 
 
 def get_status(url: str) -> int:

@@ -18,7 +18,7 @@ from apps.sandbox.exceptions import SandboxNameTaken
 from apps.sandbox.services import sandbox_connector_config_ensure, sandbox_user_get_or_create
 from apps.sandbox.views import SESSION_KEY
 from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory, StaffUserFactory, provider_for
-from tests.provider_server import start_fake_provider
+from tests.provider_server import running_fake_provider
 
 pytestmark = pytest.mark.django_db
 DotApplication = get_application_model()
@@ -168,18 +168,16 @@ def test_an_interrupted_sandbox_refresh_follows_the_grace_the_sandbox_enforces(s
         credentials_expires_at=now - timedelta(seconds=1),
     )
     Connection.objects.filter(pk=connection.pk).update(refresh_started_at=now - timedelta(seconds=30))
-    sandbox, server = start_fake_provider()  # stands in for the sandbox's token endpoint at {base_url}
-    settings.PATCHBAY_BASE_URL = sandbox.url
-    sandbox.on("POST", "/sandbox/o/token/", body={"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 300})
-    try:
+    with running_fake_provider() as sandbox:  # stands in for the sandbox's token endpoint at {base_url}
+        settings.PATCHBAY_BASE_URL = sandbox.url
+        sandbox.on(
+            "POST", "/sandbox/o/token/", body={"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 300}
+        )
         if resent:
             connection_refresh_credentials(connection_id=connection.pk, force=True)
         else:
             with pytest.raises(RefreshInterrupted):
                 connection_refresh_credentials(connection_id=connection.pk, force=True)
-    finally:
-        server.shutdown()
-        server.server_close()
     sent = [call.form for call in sandbox.requests]
     assert len(sent) == (1 if resent else 0)
     stored = Connection.objects.get(pk=connection.pk)

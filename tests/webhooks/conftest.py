@@ -1,16 +1,14 @@
 import pytest
 
 from apps.tenants.services import webhook_secret_new
-from tests.provider_server import start_fake_provider
+from tests.provider_server import running_fake_provider
 
 
 @pytest.fixture
 def receiver():
     """The application's webhook endpoint: a local server that records what it is sent."""
-    provider, server = start_fake_provider()
-    yield provider
-    server.shutdown()
-    server.server_close()
+    with running_fake_provider() as provider:
+        yield provider
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from apps.core import http
 from apps.webhooks.models import WebhookDelivery
 from apps.webhooks.services import RESPONSE_EXCERPT_CHARS, event_emit, webhook_deliver
 from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory
-from tests.provider_server import closed_port_url, start_fake_provider
+from tests.provider_server import closed_port_url, running_fake_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -136,13 +136,9 @@ def test_a_highly_compressed_answer_is_not_inflated_beyond_the_excerpt(deliver):
 
 
 def test_a_connection_whose_answer_was_read_to_the_end_carries_the_next_delivery(deliver):
-    receiver, server = start_fake_provider(keep_alive=True)
-    receiver.on("POST", "/hooks", body={"ok": True})
-    try:
+    with running_fake_provider(keep_alive=True) as receiver:
+        receiver.on("POST", "/hooks", body={"ok": True})
         first, second = deliver(f"{receiver.url}/hooks"), deliver(f"{receiver.url}/hooks")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert first.status == second.status == WebhookDelivery.Status.DELIVERED
     assert second.last_response_excerpt == '{"ok": true}'
     first_call, second_call = receiver.calls("/hooks")
@@ -280,26 +276,18 @@ def ca_bundle_from_environment(monkeypatch, tmp_path):
 
 
 def test_a_receiver_whose_private_ca_the_environment_names_gets_the_event(deliver, ca_bundle_from_environment):
-    receiver, server = start_fake_provider(self_signed_tls=True)
-    try:
+    with running_fake_provider(self_signed_tls=True) as receiver:
         ca_bundle_from_environment(receiver.certificate_pem)
         receiver.on("POST", "/hooks", body={})
         delivery = deliver(f"{receiver.url}/hooks")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert delivery.status == WebhookDelivery.Status.DELIVERED and delivery.last_error == ""
     assert len(receiver.calls("/hooks")) == 1
 
 
 def test_a_receiver_whose_certificate_no_public_ca_signed_gets_nothing(deliver):
-    impostor, server = start_fake_provider(self_signed_tls=True)
-    try:
+    with running_fake_provider(self_signed_tls=True) as impostor:
         impostor.on("POST", "/hooks", body={})
         delivery = deliver(f"{impostor.url}/hooks")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert delivery.last_error == "SSLError" and delivery.last_response_status is None
     assert_retried_later(delivery)
     assert impostor.requests == []

@@ -23,7 +23,7 @@ from apps.webhooks.models import WebhookDelivery
 from apps.webhooks.services import webhook_deliver
 from tests.api.conftest import ApiClient
 from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory
-from tests.provider_server import start_fake_provider
+from tests.provider_server import running_fake_provider
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -51,11 +51,9 @@ def _run_on_the_embedded_sqlite_default() -> None:
 
 @pytest.fixture
 def slow_receiver():
-    provider, server = start_fake_provider()
-    provider.on("POST", "/hooks", body={}, delay=RECEIVER_SECONDS)
-    yield provider
-    server.shutdown()
-    server.server_close()
+    with running_fake_provider() as provider:
+        provider.on("POST", "/hooks", body={}, delay=RECEIVER_SECONDS)
+        yield provider
 
 
 def test_writes_do_not_wait_for_a_30_second_webhook_receiver(slow_receiver, settings):
