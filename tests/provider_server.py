@@ -44,9 +44,27 @@ class FakeProvider:
     routes: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def on(self, method: str, path: str, status: int = 200, body=None, delay: float = 0.0, headers=None, raw=None):
-        """Script the answer for a route; `body` may be a callable taking the Recorded request."""
-        self.routes[(method, path)] = {"status": status, "body": body, "delay": delay, "headers": headers, "raw": raw}
+    def on(
+        self,
+        method: str,
+        path: str,
+        status: int = 200,
+        body=None,
+        delay: float = 0.0,
+        headers=None,
+        raw=None,
+        drip: float = 0.0,
+    ):
+        """Script the answer for a route; `body` may be a callable taking the Recorded request. With `drip`,
+        the answer goes out one byte every `drip` seconds, status line first, until the client hangs up."""
+        self.routes[(method, path)] = {
+            "status": status,
+            "body": body,
+            "delay": delay,
+            "headers": headers,
+            "raw": raw,
+            "drip": drip,
+        }
 
     def calls(self, path: str) -> list[Recorded]:
         with self.lock:
@@ -110,6 +128,12 @@ def start_fake_provider(
                 if isinstance(value, tuple):
                     status, value = value
                 payload, content_type = json.dumps(value if value is not None else {}).encode(), "application/json"
+            if route["drip"]:
+                head = (
+                    f"HTTP/1.1 {status} Dripping\r\nContent-Type: {content_type}\r\nContent-Length: {len(payload)}\r\n"
+                )
+                self._drip(head.encode() + b"\r\n" + payload, every=route["drip"])
+                return
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
@@ -117,6 +141,16 @@ def start_fake_provider(
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
+
+        def _drip(self, answer: bytes, *, every: float) -> None:
+            self.close_connection = True
+            for index in range(len(answer)):
+                try:
+                    self.wfile.write(answer[index : index + 1])
+                    self.wfile.flush()
+                except OSError:
+                    return  # the client hung up
+                time.sleep(every)
 
         def do_GET(self):
             self._handle("GET")

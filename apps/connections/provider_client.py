@@ -9,7 +9,7 @@ import base64
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 import urllib3
@@ -28,7 +28,7 @@ from apps.connections.exceptions import (
     SettingsInvalid,
 )
 from apps.connections.models import Connection
-from apps.core.http import pool_for
+from apps.core.http import pool_for, total_deadline
 from apps.core.transactions import ensure_no_transaction
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,12 @@ class _Unreachable(Exception):
         self.may_have_arrived = may_have_arrived
 
 
+def provider_call_seconds() -> float:
+    """The longest one provider call lasts, whatever the provider does: the timeout to connect plus the
+    timeout to answer (a refresh's lease outlasts it, so no second refresh starts while one is out)."""
+    return 2 * django_settings.PATCHBAY_PROVIDER_TIMEOUT_SECONDS
+
+
 def _send(
     method: str,
     url: str,
@@ -63,9 +69,9 @@ def _send(
     basic_auth: tuple[str, str] | None = None,
 ) -> urllib3.BaseHTTPResponse:
     """Every request to a provider: no transaction open (checked here), the provider timeout for connecting
-    and for reading, no retry. A form POST is never redirected (the client secret and the grant stay with
-    the host the catalog names); a GET follows up to GET_REDIRECTS_FOLLOWED redirects, without its
-    Authorization header across hosts."""
+    and for reading, provider_call_seconds() for the whole call, no retry. A form POST is never redirected
+    (the client secret and the grant stay with the host the catalog names); a GET follows up to
+    GET_REDIRECTS_FOLLOWED redirects, without its Authorization header across hosts."""
     ensure_no_transaction(operation=f"provider {operation}")
     if params:
         url = _with_query(url, params)
@@ -78,25 +84,41 @@ def _send(
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     timeout = django_settings.PATCHBAY_PROVIDER_TIMEOUT_SECONDS
     redirects = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=GET_REDIRECTS_FOLLOWED)
-    try:
-        return pool_for(url).request(
-            method,
-            url,
-            body=body,
-            headers=headers,
-            timeout=urllib3.Timeout(connect=timeout, read=timeout),
-            retries=redirects if method == "GET" else False,
-            redirect=method == "GET",
-        )
-    except (urllib3_exceptions.HTTPError, OSError) as exc:
-        # With a redirect budget urllib3 wraps the error that ended the request in a MaxRetryError.
-        error = exc.reason if isinstance(exc, urllib3_exceptions.MaxRetryError) and exc.reason else exc
-        if isinstance(error, urllib3_exceptions.ResponseError):
-            raise _Unreachable("TooManyRedirects", timed_out=False, may_have_arrived=True) from None
-        if isinstance(error, urllib3_exceptions.NewConnectionError):
-            raise _Unreachable(type(error).__name__, timed_out=False, may_have_arrived=False) from None
-        timed_out = isinstance(error, urllib3_exceptions.TimeoutError)
-        raise _Unreachable(type(error).__name__, timed_out=timed_out, may_have_arrived=True) from None
+    with total_deadline(provider_call_seconds()) as deadline:
+        try:
+            response = pool_for(url).request(
+                method,
+                url,
+                body=body,
+                headers=headers,
+                timeout=urllib3.Timeout(connect=timeout, read=timeout),
+                retries=redirects if method == "GET" else False,
+                redirect=method == "GET",
+            )
+        except (urllib3_exceptions.HTTPError, OSError) as exc:
+            if deadline.passed:
+                raise _cut_off() from None
+            _raise_unreachable(exc)
+        if deadline.passed:  # an answer cut short can still parse: "HTTP/1.1 200" with the rest cut off
+            raise _cut_off()
+        return response
+
+
+def _cut_off() -> _Unreachable:
+    """The call ran into provider_call_seconds(): whatever came back may be cut short."""
+    return _Unreachable("Timeout", timed_out=True, may_have_arrived=True)
+
+
+def _raise_unreachable(exc: Exception) -> NoReturn:
+    """The _Unreachable for an error that ended a request before any answer."""
+    # With a redirect budget urllib3 wraps the error that ended the request in a MaxRetryError.
+    error = exc.reason if isinstance(exc, urllib3_exceptions.MaxRetryError) and exc.reason else exc
+    if isinstance(error, urllib3_exceptions.ResponseError):
+        raise _Unreachable("TooManyRedirects", timed_out=False, may_have_arrived=True) from None
+    if isinstance(error, urllib3_exceptions.NewConnectionError):
+        raise _Unreachable(type(error).__name__, timed_out=False, may_have_arrived=False) from None
+    timed_out = isinstance(error, urllib3_exceptions.TimeoutError)
+    raise _Unreachable(type(error).__name__, timed_out=timed_out, may_have_arrived=True) from None
 
 
 def fill_template(

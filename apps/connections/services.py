@@ -560,8 +560,8 @@ def _refresh_due_at(
 
 
 def _refresh_lease() -> timedelta:
-    """Long enough for one token request to finish or time out (connect and read each get the timeout)."""
-    return timedelta(seconds=2 * django_settings.PATCHBAY_PROVIDER_TIMEOUT_SECONDS + 5)
+    """Long enough for one token request to finish or be cut off, and its answer to be written."""
+    return timedelta(seconds=provider_client.provider_call_seconds() + 5)
 
 
 def refresh_wait_seconds() -> float:

@@ -1,6 +1,9 @@
 """Patchbay's one HTTP stack for calls out (providers, webhook receivers): urllib3 directly, one set of
 connection pools per process, forgotten in a forked child.
 
+urllib3's timeouts hold for each connect and each read, so a peer that sends a byte just inside the timeout,
+again and again, could hold a call as long as it likes; `total_deadline` ends a whole call at a deadline.
+
 Every pool verifies TLS against certifi's CA bundle (or the one REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE names,
 as `requests` honoured them) and never retries: a token request or a webhook must
 not be sent twice behind the caller's back, so each caller passes its own redirect rules and timeouts.
@@ -9,13 +12,23 @@ refresh sweep pays ten thousand times.
 """
 
 import base64
+import contextlib
 import functools
+import heapq
+import itertools
 import os
+import socket
+import threading
+import time
 import urllib.request
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import certifi
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 # Keep-alive connections kept per host: as many as a refresh batch has requests in flight, so a sweep
 # reuses the connections the previous batch opened (more are opened when needed, then dropped).
@@ -31,15 +44,151 @@ def _ca_bundle() -> str:
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
 
 
+class Deadline:
+    """The end of one call: `passed` once it came while the call ran, which then ended on a closed socket."""
+
+    def __init__(self, at: float):
+        self.at = at
+        self.passed = False
+        self.finished = False
+        self._connection: HTTPConnection | None = None
+        self._lock = threading.Lock()
+
+    def watch(self, connection: HTTPConnection) -> None:
+        """The connection the call is on now (a redirect or a new connection moves it)."""
+        with self._lock:
+            self._connection = connection
+            if self.passed:
+                _shut(connection)
+
+    def expire(self) -> None:
+        with self._lock:
+            if self.finished:
+                return
+            self.passed = True
+            if self._connection is not None:
+                _shut(self._connection)
+
+    def finish(self) -> None:
+        with self._lock:
+            self.finished = True
+            self._connection = None
+
+
+def _shut(connection: HTTPConnection) -> None:
+    """End every read or write blocked on the connection's socket; urllib3 then drops the connection."""
+    if connection.sock is not None:
+        with contextlib.suppress(OSError):
+            connection.sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """One thread per process that expires deadlines as they come: a call costs a heap push, not a thread."""
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[float, int, Deadline]] = []
+        self._order = itertools.count()
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: Deadline) -> None:
+        with self._changed:
+            heapq.heappush(self._waiting, (deadline.at, next(self._order), deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="http-deadlines", daemon=True)
+                self._thread.start()
+            elif self._waiting[0][2] is deadline:
+                self._changed.notify()
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                while self._waiting and self._waiting[0][2].finished:
+                    heapq.heappop(self._waiting)
+                if not self._waiting:
+                    self._changed.wait()
+                    continue
+                remaining = self._waiting[0][0] - time.monotonic()
+                if remaining > 0:
+                    self._changed.wait(remaining)
+                    continue
+                heapq.heappop(self._waiting)[2].expire()
+
+
+_current = threading.local()
+
+
+@functools.cache
+def _watchdog() -> _Watchdog:
+    return _Watchdog()
+
+
+@contextlib.contextmanager
+def total_deadline(seconds: float) -> Iterator[Deadline]:
+    """Calls made in this block on this thread end `seconds` from now at the latest: the socket they are on
+    is shut down, so a blocked connect, send or read fails at once (urllib3 raises). `passed` says whether
+    that happened, to tell a call cut short from one the peer broke off."""
+    deadline = Deadline(time.monotonic() + seconds)
+    outer = getattr(_current, "deadline", None)
+    _current.deadline = deadline
+    _watchdog().add(deadline)
+    try:
+        yield deadline
+    finally:
+        deadline.finish()
+        _current.deadline = outer
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    """A connection that puts itself under the calling thread's total_deadline whenever it is used."""
+
+    def connect(self) -> None:
+        _watch(self)
+        super().connect()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        _watch(self)
+        super().connect()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch(self)
+        super().request(*args, **kwargs)
+
+
+def _watch(connection: HTTPConnection) -> None:
+    deadline = getattr(_current, "deadline", None)
+    if deadline is not None:
+        deadline.watch(connection)
+
+
+class _WatchedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+WATCHED_POOLS = {"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool}
+
+
 @functools.cache
 def _pool() -> urllib3.PoolManager:
-    return urllib3.PoolManager(
+    manager = urllib3.PoolManager(
         num_pools=HOSTS_KEPT,
         maxsize=KEPT_CONNECTIONS_PER_HOST,
         cert_reqs="CERT_REQUIRED",
         ca_certs=_ca_bundle(),
         retries=False,
     )
+    manager.pool_classes_by_scheme = WATCHED_POOLS
+    return manager
 
 
 @functools.cache
@@ -54,7 +203,7 @@ def _proxy_pool(proxy_url: str) -> urllib3.ProxyManager:
     """Connection pools through one proxy (HTTPS tunnelled with CONNECT), with `_pool`'s rules; credentials
     in the proxy URL (`http://user:password@proxy:3128`) authenticate to the proxy."""
     authorization = _basic_credentials(proxy_url)
-    return urllib3.ProxyManager(
+    manager = urllib3.ProxyManager(
         proxy_url,
         proxy_headers={"Proxy-Authorization": authorization} if authorization else None,
         num_pools=HOSTS_KEPT,
@@ -63,6 +212,8 @@ def _proxy_pool(proxy_url: str) -> urllib3.ProxyManager:
         ca_certs=_ca_bundle(),
         retries=False,
     )
+    manager.pool_classes_by_scheme = WATCHED_POOLS
+    return manager
 
 
 def _basic_credentials(url: str) -> str | None:
@@ -100,6 +251,7 @@ def pool_for(url: str) -> urllib3.PoolManager:
 def _forget_pools() -> None:
     _pool.cache_clear()
     _proxy_pool.cache_clear()
+    _watchdog.cache_clear()  # its thread did not come along, and its lock may have been held
 
 
 os.register_at_fork(after_in_child=_forget_pools)  # a forked process must not share the parent's sockets

@@ -32,7 +32,7 @@ from urllib3 import exceptions as urllib3_exceptions
 
 from apps.audit.services import audit_record, audit_url
 from apps.core.errors import ValidationFailed
-from apps.core.http import pool_for, without_credentials
+from apps.core.http import pool_for, total_deadline, without_credentials
 from apps.core.ids import new_id
 from apps.core.timestamps import format_timestamp
 from apps.core.transactions import ensure_no_transaction
@@ -198,11 +198,17 @@ class SendResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+def webhook_attempt_seconds() -> float:
+    """The longest one attempt lasts, whatever the receiver does: the webhook timeout to connect plus the
+    timeout to answer. Its lease outlasts it, so no second attempt starts while it runs."""
+    return 2 * settings.PATCHBAY_WEBHOOK_TIMEOUT_SECONDS
+
+
 def webhook_delivery_claim(*, delivery_id: str) -> WebhookDelivery | None:
     """Take the next attempt of a pending delivery; None when it is settled, not due yet or another worker is
     sending it."""
     now = timezone.now()
-    lease = now + timedelta(seconds=settings.PATCHBAY_WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
+    lease = now + timedelta(seconds=webhook_attempt_seconds() + LEASE_MARGIN_SECONDS)
     claimed = (
         WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
@@ -231,7 +237,9 @@ FAILURE_NAMES: tuple[tuple[type[Exception], str], ...] = (
 def webhook_delivery_send(*, delivery: WebhookDelivery) -> SendResult:
     """POST the signed event once: the webhook timeout for connecting and for reading, no retry (the
     backoff decides when to try again) and no redirect followed (the event goes to the URL the application
-    set, nowhere else). Credentials in the URL are sent as Basic authorization."""
+    set, nowhere else). Credentials in the URL are sent as Basic authorization. The attempt ends after
+    webhook_attempt_seconds() whatever the receiver does; once its status came, the answer's start is read
+    for the excerpt, and a receiver that stops short there is still recorded by its status."""
     ensure_no_transaction(operation="webhook delivery")
     sent_at = timezone.now()
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True)
@@ -240,37 +248,43 @@ def webhook_delivery_send(*, delivery: WebhookDelivery) -> SendResult:
     url, authorization = without_credentials(delivery.url)
     timeout = settings.PATCHBAY_WEBHOOK_TIMEOUT_SECONDS
     started = time.monotonic()
-    try:
-        response = pool_for(url).request(
-            "POST",
-            url,
-            body=body.encode(),
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "Patchbay-Webhooks/1",
-                "Accept": "*/*",
-                "Accept-Encoding": "gzip, deflate",
-                **authorization,
-                "webhook-id": message_id,
-                "webhook-timestamp": str(int(sent_at.timestamp())),
-                "webhook-signature": webhook_signature(
-                    secrets=secrets, message_id=message_id, sent_at=sent_at, body=body
-                ),
-            },
-            timeout=urllib3.Timeout(connect=timeout, read=timeout),
-            retries=False,
-            redirect=False,
-            preload_content=False,
-        )
+    with total_deadline(webhook_attempt_seconds()) as deadline:
+        try:
+            response = pool_for(url).request(
+                "POST",
+                url,
+                body=body.encode(),
+                headers={
+                    "Content-Type": "application/json",
+                    "User-Agent": "Patchbay-Webhooks/1",
+                    "Accept": "*/*",
+                    "Accept-Encoding": "gzip, deflate",
+                    **authorization,
+                    "webhook-id": message_id,
+                    "webhook-timestamp": str(int(sent_at.timestamp())),
+                    "webhook-signature": webhook_signature(
+                        secrets=secrets, message_id=message_id, sent_at=sent_at, body=body
+                    ),
+                },
+                timeout=urllib3.Timeout(connect=timeout, read=timeout),
+                retries=False,
+                redirect=False,
+                preload_content=False,
+            )
+        except (urllib3_exceptions.HTTPError, OSError) as exc:
+            failure = next((name for kind, name in FAILURE_NAMES if isinstance(exc, kind)), "ConnectionError")
+            return SendResult(None, _elapsed_ms(started), "", "Timeout" if deadline.passed else failure)
+        if deadline.passed:  # an answer cut short can still parse: "HTTP/1.1 200" with the rest cut off
+            response.close()
+            return SendResult(None, _elapsed_ms(started), "", "Timeout")
         try:
             answer_start = response.read(RESPONSE_READ_BYTES, decode_content=True)
+        except (urllib3_exceptions.HTTPError, OSError):
+            answer_start = b""
         finally:
             # urllib3 hands the connection back to the pool once an answer was read to the end; one the
             # receiver is still sending on is closed here instead, unread.
             response.close()
-    except (urllib3_exceptions.HTTPError, OSError) as exc:
-        failure = next((name for kind, name in FAILURE_NAMES if isinstance(exc, kind)), "ConnectionError")
-        return SendResult(None, _elapsed_ms(started), "", failure)
     status = response.status
     return SendResult(
         status_code=status,

@@ -1,12 +1,13 @@
 """The HTTP rules every provider request follows (provider_client): what a failure says about whether the
 provider saw the request, Retry-After, and which requests follow redirects."""
 
+import time
 from urllib.parse import urlsplit
 
 import pytest
 
 from apps.connections.exceptions import MalformedTokenResponse, ProviderUnavailable
-from apps.connections.provider_client import refresh_token, verify
+from apps.connections.provider_client import provider_call_seconds, refresh_token, verify
 from tests.connections.conftest import make_provider
 from tests.factories import ConnectionFactory, ConnectorConfigFactory
 from tests.provider_server import closed_port_url, running_fake_provider
@@ -42,6 +43,22 @@ def test_an_answer_that_never_comes_leaves_the_outcome_unknown(refresh, fake_pro
     assert timed_out.value.outcome_unknown is True
     assert timed_out.value.internal_detail == "token endpoint timed out"
     assert len(fake_provider.calls("/token")) == 1  # sent once: no retry behind the caller's back
+
+
+def test_a_token_endpoint_that_answers_a_byte_at_a_time_is_cut_off_at_the_calls_deadline(
+    refresh, fake_provider, settings
+):
+    """Each byte comes inside the timeout, so only a deadline for the whole call ends it: a refresh that
+    outlived its lease would let a second refresh of the same connection start beside it."""
+    settings.PATCHBAY_PROVIDER_TIMEOUT_SECONDS = 0.3
+    fake_provider.on("POST", "/token", body={"access_token": "a" * 200}, drip=0.05)  # ~15 s for the answer
+    started = time.monotonic()
+    with pytest.raises(ProviderUnavailable) as cut_off:
+        refresh(fake_provider.url)
+    assert time.monotonic() - started < provider_call_seconds() + 1.5
+    assert cut_off.value.outcome_unknown is True
+    assert cut_off.value.internal_detail == "token endpoint timed out"
+    assert len(fake_provider.calls("/token")) == 1
 
 
 @pytest.mark.parametrize("status", [429, 503])

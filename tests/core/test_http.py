@@ -3,8 +3,10 @@ What each caller sends through them is tested with the caller (tests/connections
 tests/webhooks/test_delivery_http.py)."""
 
 import os
+import time
 
 import pytest
+import urllib3
 
 from apps.core import http
 from tests.provider_server import running_fake_provider
@@ -47,3 +49,40 @@ def test_a_forked_process_opens_its_own_connections(keep_alive_server):
     os.close(answers)
     in_parent, in_child = keep_alive_server.calls("/ping")
     assert in_child.client != in_parent.client
+
+
+def test_a_call_that_keeps_sending_inside_the_timeout_ends_at_its_total_deadline(keep_alive_server):
+    """Each byte comes well inside the read timeout, so only the deadline for the whole call ends it."""
+    keep_alive_server.on("GET", "/drip", body={"padding": "x" * 200}, drip=0.05)  # ~15 s for the whole answer
+    url = f"{keep_alive_server.url}/drip"
+    started = time.monotonic()
+    with http.total_deadline(0.5) as deadline:
+        try:
+            cut_short = http.pool_for(url).request(
+                "GET", url, timeout=urllib3.Timeout(connect=1, read=1), retries=False
+            )
+        except urllib3.exceptions.HTTPError:
+            cut_short = None
+    assert deadline.passed, "a cut can leave a status line that still parses: callers must ask the deadline"
+    assert cut_short is None or cut_short.data == b""
+    assert time.monotonic() - started < 2
+
+
+def test_a_call_done_before_its_deadline_leaves_its_connection_to_the_next_one(keep_alive_server):
+    keep_alive_server.on("GET", "/ping", body={})
+    url = f"{keep_alive_server.url}/ping"
+    with http.total_deadline(0.2) as deadline:
+        assert get_status(url) == 200
+    time.sleep(0.4)  # the deadline comes and goes while the connection waits in the pool
+    assert get_status(url) == 200
+    assert not deadline.passed
+    first, second = keep_alive_server.calls("/ping")
+    assert first.client == second.client, "the kept connection was shut down by a deadline that no longer applied"
+
+
+def test_calls_outside_a_deadline_have_none(keep_alive_server):
+    keep_alive_server.on("GET", "/slow", body={}, delay=0.6)
+    url = f"{keep_alive_server.url}/slow"
+    with http.total_deadline(0.2):
+        pass
+    assert get_status(url) == 200

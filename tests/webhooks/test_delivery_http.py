@@ -6,16 +6,25 @@ import base64
 import re
 import socket
 import threading
+import time
 import tracemalloc
 import zlib
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from apps.core import http
 from apps.webhooks.models import WebhookDelivery
-from apps.webhooks.services import RESPONSE_EXCERPT_CHARS, event_emit, webhook_deliver
+from apps.webhooks.services import (
+    RESPONSE_EXCERPT_CHARS,
+    event_emit,
+    webhook_attempt_seconds,
+    webhook_deliver,
+    webhook_delivery_claim,
+)
 from tests.factories import ApplicationFactory, ConnectionFactory, CustomerFactory
 from tests.provider_server import closed_port_url, running_fake_provider
 
@@ -164,6 +173,43 @@ def test_a_receiver_that_does_not_answer_in_time_is_recorded_as_a_read_timeout(d
     assert delivery.last_response_excerpt == ""
     assert_retried_later(delivery)
     assert len(receiver.calls("/hooks")) == 1, "sent once: no retry behind the backoff's back"
+
+
+def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_off_at_the_attempts_deadline(deliver, receiver, settings):
+    """Each byte comes inside the timeout, so only a deadline for the whole attempt ends it; an attempt that
+    outlived its lease would let a second attempt of the same delivery start beside it."""
+    settings.PATCHBAY_WEBHOOK_TIMEOUT_SECONDS = 0.3
+    receiver.on("POST", "/hooks", body={"padding": "x" * 200}, drip=0.05)  # ~15 s for the whole answer
+    started = time.monotonic()
+    delivery = deliver(f"{receiver.url}/hooks")
+    assert time.monotonic() - started < webhook_attempt_seconds() + 1.5
+    assert delivery.last_error == "Timeout" and delivery.last_response_status is None
+    assert_retried_later(delivery)
+    assert len(receiver.calls("/hooks")) == 1
+
+
+def test_a_receiver_whose_body_trickles_after_a_2xx_is_recorded_as_delivered(deliver, settings):
+    """The status line settled the attempt; the rest of the answer is only for the excerpt."""
+    settings.PATCHBAY_WEBHOOK_TIMEOUT_SECONDS = 0.3
+    trickle = (time.sleep(0.05) or b"x" for _ in range(300))  # ~15 s for the whole body
+    receiver = StreamingReceiver(["Content-Type: text/plain", "Content-Length: 300"], trickle)
+    started = time.monotonic()
+    try:
+        delivery = deliver(receiver.url)
+    finally:
+        receiver.close()
+    assert time.monotonic() - started < webhook_attempt_seconds() + 1.5
+    assert delivery.status == WebhookDelivery.Status.DELIVERED and delivery.last_response_status == 200
+    assert delivery.last_error == ""
+
+
+def test_an_attempts_lease_outlasts_the_attempt(db, settings):
+    settings.PATCHBAY_WEBHOOK_TIMEOUT_SECONDS = 60
+    application = ApplicationFactory(webhook_url="https://receiver.example/hooks")
+    connection = ConnectionFactory(application=application, customer=CustomerFactory(application=application))
+    claimed_at = timezone.now()
+    delivery = webhook_delivery_claim(delivery_id=event_emit(type="connection.error", connection=connection).pk)
+    assert delivery.lease_until - claimed_at > timedelta(seconds=webhook_attempt_seconds())
 
 
 @pytest.fixture
