@@ -14,8 +14,7 @@ refresh sweep pays ten thousand times.
 import base64
 import contextlib
 import functools
-import heapq
-import itertools
+import math
 import os
 import socket
 import threading
@@ -45,34 +44,15 @@ def _ca_bundle() -> str:
 
 
 class Deadline:
-    """The end of one call: `passed` once it came while the call ran, which then ended on a closed socket."""
+    """The end of one call (time.monotonic()): `passed` once it came while the call ran, which then ended
+    on a shut socket. `connection`: the one the call is on now (a redirect or a new connection moves it)."""
+
+    __slots__ = ("at", "connection", "passed")
 
     def __init__(self, at: float):
         self.at = at
         self.passed = False
-        self.finished = False
-        self._connection: HTTPConnection | None = None
-        self._lock = threading.Lock()
-
-    def watch(self, connection: HTTPConnection) -> None:
-        """The connection the call is on now (a redirect or a new connection moves it)."""
-        with self._lock:
-            self._connection = connection
-            if self.passed:
-                _shut(connection)
-
-    def expire(self) -> None:
-        with self._lock:
-            if self.finished:
-                return
-            self.passed = True
-            if self._connection is not None:
-                _shut(self._connection)
-
-    def finish(self) -> None:
-        with self._lock:
-            self.finished = True
-            self._connection = None
+        self.connection: HTTPConnection | None = None
 
 
 def _shut(connection: HTTPConnection) -> None:
@@ -83,36 +63,48 @@ def _shut(connection: HTTPConnection) -> None:
 
 
 class _Watchdog:
-    """One thread per process that expires deadlines as they come: a call costs a heap push, not a thread."""
+    """One thread per process that cuts calls off at their deadlines. It keeps only the calls running (a
+    call costs a set insert and a removal, not a thread) and sleeps until the earliest of their deadlines,
+    so calls that end in time rarely wake it."""
 
     def __init__(self) -> None:
-        self._waiting: list[tuple[float, int, Deadline]] = []
-        self._order = itertools.count()
+        self._running: set[Deadline] = set()
         self._changed = threading.Condition()
+        self._wakes_at = math.inf
         self._thread: threading.Thread | None = None
 
-    def add(self, deadline: Deadline) -> None:
+    def start(self, deadline: Deadline) -> None:
         with self._changed:
-            heapq.heappush(self._waiting, (deadline.at, next(self._order), deadline))
+            self._running.add(deadline)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="http-deadlines", daemon=True)
                 self._thread.start()
-            elif self._waiting[0][2] is deadline:
+            if deadline.at < self._wakes_at:
+                self._wakes_at = deadline.at
                 self._changed.notify()
+
+    def watch(self, deadline: Deadline, connection: HTTPConnection) -> None:
+        with self._changed:
+            deadline.connection = connection
+            if deadline.passed:
+                _shut(connection)
+
+    def finish(self, deadline: Deadline) -> None:
+        with self._changed:
+            self._running.discard(deadline)
+            deadline.connection = None
 
     def _run(self) -> None:
         with self._changed:
             while True:
-                while self._waiting and self._waiting[0][2].finished:
-                    heapq.heappop(self._waiting)
-                if not self._waiting:
-                    self._changed.wait()
-                    continue
-                remaining = self._waiting[0][0] - time.monotonic()
-                if remaining > 0:
-                    self._changed.wait(remaining)
-                    continue
-                heapq.heappop(self._waiting)[2].expire()
+                now = time.monotonic()
+                for deadline in [deadline for deadline in self._running if deadline.at <= now]:
+                    self._running.discard(deadline)
+                    deadline.passed = True
+                    if deadline.connection is not None:
+                        _shut(deadline.connection)
+                self._wakes_at = min((deadline.at for deadline in self._running), default=math.inf)
+                self._changed.wait(None if self._wakes_at == math.inf else self._wakes_at - now)
 
 
 _current = threading.local()
@@ -126,16 +118,18 @@ def _watchdog() -> _Watchdog:
 @contextlib.contextmanager
 def total_deadline(seconds: float) -> Iterator[Deadline]:
     """Calls made in this block on this thread end `seconds` from now at the latest: the socket they are on
-    is shut down, so a blocked connect, send or read fails at once (urllib3 raises). `passed` says whether
-    that happened, to tell a call cut short from one the peer broke off."""
+    is shut down, so a blocked connect, send or read fails at once (urllib3 raises), or an answer ends
+    early. `passed` says whether that happened: callers check it, even after an answer, since a status line
+    cut short can still parse."""
     deadline = Deadline(time.monotonic() + seconds)
+    watchdog = _watchdog()
     outer = getattr(_current, "deadline", None)
     _current.deadline = deadline
-    _watchdog().add(deadline)
+    watchdog.start(deadline)
     try:
         yield deadline
     finally:
-        deadline.finish()
+        watchdog.finish(deadline)
         _current.deadline = outer
 
 
@@ -164,7 +158,7 @@ class _WatchedHTTPSConnection(HTTPSConnection):
 def _watch(connection: HTTPConnection) -> None:
     deadline = getattr(_current, "deadline", None)
     if deadline is not None:
-        deadline.watch(connection)
+        _watchdog().watch(deadline, connection)
 
 
 class _WatchedHTTPConnectionPool(HTTPConnectionPool):
