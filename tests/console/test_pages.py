@@ -455,3 +455,26 @@ def test_staff_see_where_webhooks_go_without_the_receivers_token(
     editor.force_login(superuser)
     editable = editor.get(reverse("admin:tenants_application_change", args=[application.pk]))
     assert "query-secret" in editable.content.decode(), "an editor sees the URL they edit"
+
+
+def test_a_receivers_token_cannot_be_found_by_searching_deliveries(support_client):
+    """A search that matched inside webhook URLs would tell staff, one guess at a time, what token a URL
+    carries; deliveries are found by their id, event type or application instead."""
+    application = ApplicationFactory(name="Acme Hooks")
+    delivery = WebhookDelivery.objects.create(
+        application=application,
+        event_type="connection.error",
+        payload={"id": "evt_search", "type": "connection.error", "data": {}},
+        url="https://hooks.example/in?token=query-secret",
+        next_attempt_at=timezone.now(),
+    )
+    changelist = reverse("admin:webhooks_webhookdelivery_changelist")
+
+    def found(term: str) -> bool:
+        return (
+            f'name="_selected_action" value="{delivery.pk}"'
+            in support_client.get(changelist, {"q": term}).content.decode()
+        )
+
+    assert not found("query-secret") and not found("token=q")
+    assert found("Acme Hooks") and found(delivery.pk)

@@ -35,7 +35,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "event_type", "application", "status_display", "last_response_status",
                     "last_latency_ms", "attempts", "next_attempt_at", "excerpt"]  # fmt: skip
     list_filter = [FailingDeliveryFilter, "status", "event_type", "application"]
-    search_fields = ["=id", "event_type", "url", "application__name"]
+    search_fields = ["=id", "event_type", "application__name"]  # not the URL: it may carry a token
     list_select_related = ["application"]
     date_hierarchy = "created_at"
     actions = ["resend", "deliver_now"]
