@@ -79,10 +79,10 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-class _ProviderServer(ThreadingHTTPServer):
-    """Accepts as many simultaneous connections as a real server would: socketserver's default backlog of
-    5 drops the handshakes of a batch's eight parallel requests beyond it, and the kernel resends them only
-    after ~0.2 s."""
+class LocalHTTPServer(ThreadingHTTPServer):
+    """A test server (fake provider, OAuth server, widget host) that accepts as many simultaneous connections
+    as a real server would: socketserver's default backlog of 5 drops the handshakes of a batch's eight
+    parallel requests (or a browser's) beyond it, and the kernel resends them only after ~0.2 s."""
 
     request_queue_size = 128
 
@@ -162,7 +162,7 @@ def start_fake_provider(
             """A proxy tunnel request, recorded under its host:port; unscripted, it is refused (404)."""
             self._handle("CONNECT")
 
-    server = _ProviderServer(("127.0.0.1", 0), Handler)
+    server = LocalHTTPServer(("127.0.0.1", 0), Handler)
     scheme = "http"
     certificate_pem = b""
     if self_signed_tls:

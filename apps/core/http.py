@@ -245,7 +245,8 @@ def pool_for(url: str) -> urllib3.PoolManager:
 def _forget_pools() -> None:
     _pool.cache_clear()
     _proxy_pool.cache_clear()
-    _watchdog.cache_clear()  # its thread did not come along, and its lock may have been held
 
 
 os.register_at_fork(after_in_child=_forget_pools)  # a forked process must not share the parent's sockets
+# Nor its watchdog: that thread did not come along, and its lock may have been held at the fork.
+os.register_at_fork(after_in_child=_watchdog.cache_clear)

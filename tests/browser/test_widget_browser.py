@@ -10,7 +10,7 @@ import json
 import logging
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from playwright.sync_api import expect
@@ -26,6 +26,7 @@ from tests.browser.conftest import screenshot_directory
 from tests.connections.conftest import make_provider
 from tests.factories import ApplicationFactory, ConnectionFactory, ConnectorConfigFactory, CustomerFactory, provider_for
 from tests.live_server import LiveServer
+from tests.provider_server import LocalHTTPServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -82,7 +83,7 @@ class Site:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("localhost", 0), Handler)
+        self.server = LocalHTTPServer(("localhost", 0), Handler)
         self.origin = f"http://localhost:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -12,8 +12,10 @@ import json
 import secrets
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.provider_server import LocalHTTPServer
 
 
 class OAuthServer:
@@ -26,7 +28,7 @@ class OAuthServer:
         self.tokens: set[str] = set()
         self.token_requests: list[dict] = []
         self.authorize_requests: list[dict] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = LocalHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -51,10 +51,8 @@ def test_a_forked_process_opens_its_own_connections(keep_alive_server):
     assert in_child.client != in_parent.client
 
 
-def test_a_call_that_keeps_sending_inside_the_timeout_ends_at_its_total_deadline(keep_alive_server):
-    """Each byte comes well inside the read timeout, so only the deadline for the whole call ends it."""
-    keep_alive_server.on("GET", "/drip", body={"padding": "x" * 200}, drip=0.05)  # ~15 s for the whole answer
-    url = f"{keep_alive_server.url}/drip"
+def dripping_call_seconds(url: str) -> float:
+    """How long a call to a route that answers a byte at a time lasts under a 0.5 s deadline (checked)."""
     started = time.monotonic()
     with http.total_deadline(0.5) as deadline:
         try:
@@ -65,7 +63,33 @@ def test_a_call_that_keeps_sending_inside_the_timeout_ends_at_its_total_deadline
             cut_short = None
     assert deadline.passed, "a cut can leave a status line that still parses: callers must ask the deadline"
     assert cut_short is None or cut_short.data == b""
-    assert time.monotonic() - started < 2
+    return time.monotonic() - started
+
+
+def test_a_call_that_keeps_sending_inside_the_timeout_ends_at_its_total_deadline(keep_alive_server):
+    """Each byte comes well inside the read timeout, so only the deadline for the whole call ends it."""
+    keep_alive_server.on("GET", "/drip", body={"padding": "x" * 200}, drip=0.05)  # ~15 s for the whole answer
+    assert dripping_call_seconds(f"{keep_alive_server.url}/drip") < 2
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")  # the server's threads
+def test_a_forked_process_cuts_its_own_calls_off(keep_alive_server):
+    """A Celery pool process is forked from a parent whose deadline thread did not come along with it."""
+    keep_alive_server.on("GET", "/drip", body={"padding": "x" * 200}, drip=0.05)
+    url = f"{keep_alive_server.url}/drip"
+    assert dripping_call_seconds(url) < 2  # the parent's deadline thread is running
+    answers, child_writes = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(child_writes, f"{dripping_call_seconds(url):.2f}".encode())
+        finally:
+            os._exit(0)
+    os.close(child_writes)
+    os.waitpid(pid, 0)
+    in_child = os.read(answers, 16)
+    os.close(answers)
+    assert in_child and float(in_child) < 2, "the child's call was not cut off"
 
 
 def test_a_call_done_before_its_deadline_leaves_its_connection_to_the_next_one(keep_alive_server):
