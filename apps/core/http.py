@@ -145,14 +145,8 @@ class _WatchedHTTPConnection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        _watch(self)
-        super().connect()
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _watch(self)
-        super().request(*args, **kwargs)
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
+    """The same over TLS: the handshake is watched too (the socket exists before it starts)."""
 
 
 def _watch(connection: HTTPConnection) -> None:
@@ -169,7 +163,7 @@ class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
 
 
-WATCHED_POOLS = {"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool}
+_WATCHED_POOLS = {"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool}
 
 
 @functools.cache
@@ -181,7 +175,7 @@ def _pool() -> urllib3.PoolManager:
         ca_certs=_ca_bundle(),
         retries=False,
     )
-    manager.pool_classes_by_scheme = WATCHED_POOLS
+    manager.pool_classes_by_scheme = _WATCHED_POOLS
     return manager
 
 
@@ -206,7 +200,7 @@ def _proxy_pool(proxy_url: str) -> urllib3.ProxyManager:
         ca_certs=_ca_bundle(),
         retries=False,
     )
-    manager.pool_classes_by_scheme = WATCHED_POOLS
+    manager.pool_classes_by_scheme = _WATCHED_POOLS
     return manager
 
 

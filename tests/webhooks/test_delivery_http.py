@@ -330,6 +330,17 @@ def test_a_receiver_whose_private_ca_the_environment_names_gets_the_event(delive
     assert len(receiver.calls("/hooks")) == 1
 
 
+def test_a_tls_receiver_that_answers_a_byte_at_a_time_is_cut_off_too(deliver, ca_bundle_from_environment, settings):
+    settings.PATCHBAY_WEBHOOK_TIMEOUT_SECONDS = 0.3
+    with running_fake_provider(self_signed_tls=True) as receiver:
+        ca_bundle_from_environment(receiver.certificate_pem)
+        receiver.on("POST", "/hooks", body={"padding": "x" * 200}, drip=0.05)
+        started = time.monotonic()
+        delivery = deliver(f"{receiver.url}/hooks")
+    assert time.monotonic() - started < webhook_attempt_seconds() + 1.5
+    assert delivery.last_error == "Timeout" and delivery.last_response_status is None
+
+
 def test_a_receiver_whose_certificate_no_public_ca_signed_gets_nothing(deliver):
     with running_fake_provider(self_signed_tls=True) as impostor:
         impostor.on("POST", "/hooks", body={})
