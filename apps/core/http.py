@@ -14,6 +14,7 @@ refresh sweep pays ten thousand times.
 import base64
 import contextlib
 import functools
+import ipaddress
 import math
 import os
 import socket
@@ -225,15 +226,31 @@ def without_credentials(url: str) -> tuple[str, dict[str, str]]:
 
 def pool_for(url: str) -> urllib3.PoolManager:
     """The pools to send a request for `url` through: the proxy the environment names for its scheme,
-    unless NO_PROXY lists its host; directly otherwise."""
+    unless NO_PROXY covers its host; directly otherwise."""
     proxies = _proxies()
     if not proxies:
         return _pool()
     parts = urlsplit(url)
     proxy_url = proxies.get(parts.scheme)
-    if proxy_url and not urllib.request.proxy_bypass(parts.netloc, proxies):
+    if proxy_url and not _bypasses_proxy(parts.netloc, parts.hostname, proxies.get("no", "")):
         return _proxy_pool(proxy_url)
     return _pool()
+
+
+def _bypasses_proxy(netloc: str, host: str | None, no_proxy: str) -> bool:
+    """NO_PROXY as `requests` read it: host names and domains (`*`, `example.com`, `.example.com`, with or
+    without a port), and networks (`10.0.0.0/8`, `fd00::/8`) for a host given as an IP address."""
+    if urllib.request.proxy_bypass(netloc, {"no": no_proxy}):
+        return True
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    for entry in no_proxy.split(","):
+        with contextlib.suppress(ValueError):
+            if "/" in entry and address in ipaddress.ip_network(entry.strip(), strict=False):
+                return True
+    return False
 
 
 def _forget_pools() -> None:

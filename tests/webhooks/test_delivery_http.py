@@ -279,6 +279,29 @@ def test_a_receiver_in_no_proxy_is_reached_directly(deliver, receiver, proxy, mo
     assert proxy.requests == []
 
 
+@pytest.mark.parametrize("no_proxy", ["10.0.0.0/8, 127.0.0.0/8", "::1/128,127.0.0.1/32"])
+def test_a_receiver_whose_address_is_in_a_no_proxy_network_is_reached_directly(
+    deliver, receiver, proxy, monkeypatch, no_proxy
+):
+    """NO_PROXY often names internal networks rather than hosts, as requests honoured them."""
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    receiver.on("POST", "/hooks", body={})
+    delivery = deliver(f"{receiver.url}/hooks")
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+    assert len(receiver.calls("/hooks")) == 1
+    assert proxy.requests == []
+
+
+def test_a_receiver_outside_the_no_proxy_networks_goes_through_the_proxy(deliver, receiver, proxy, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "10.0.0.0/8,not-a-network/99,example.com")
+    proxy.on("POST", "/hooks", body={"via": "proxy"})
+    delivery = deliver(f"{receiver.url}/hooks")
+    assert delivery.last_response_excerpt == '{"via": "proxy"}'
+    assert receiver.calls("/hooks") == []
+
+
 def test_credentials_in_the_webhook_url_are_sent_as_basic_authorization(deliver, receiver):
     receiver.on("POST", "/hooks", body={})
     netloc = urlsplit(receiver.url).netloc
