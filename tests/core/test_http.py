@@ -102,11 +102,3 @@ def test_a_call_done_before_its_deadline_leaves_its_connection_to_the_next_one(k
     assert not deadline.passed
     first, second = keep_alive_server.calls("/ping")
     assert first.client == second.client, "the kept connection was shut down by a deadline that no longer applied"
-
-
-def test_calls_outside_a_deadline_have_none(keep_alive_server):
-    keep_alive_server.on("GET", "/slow", body={}, delay=0.6)
-    url = f"{keep_alive_server.url}/slow"
-    with http.total_deadline(0.2):
-        pass
-    assert get_status(url) == 200
