@@ -230,7 +230,6 @@ FAILURE_NAMES: tuple[tuple[type[Exception], str], ...] = (
     (urllib3_exceptions.SSLError, "SSLError"),
     (urllib3_exceptions.URLSchemeUnknown, "InvalidSchema"),
     (urllib3_exceptions.LocationValueError, "InvalidURL"),
-    (urllib3_exceptions.DecodeError, "ContentDecodingError"),
 )
 
 

@@ -203,6 +203,20 @@ def test_a_receiver_whose_body_trickles_after_a_2xx_is_recorded_as_delivered(del
     assert delivery.last_error == ""
 
 
+def test_a_2xx_whose_compressed_body_does_not_inflate_is_recorded_as_delivered(deliver):
+    """Only the excerpt needed the body: the receiver took the event, so it is not sent again."""
+    broken = b"\x1f\x8b\x08\x00not gzip at all"
+    receiver = StreamingReceiver(
+        ["Content-Type: text/plain", "Content-Encoding: gzip", f"Content-Length: {len(broken)}"], [broken]
+    )
+    try:
+        delivery = deliver(receiver.url)
+    finally:
+        receiver.close()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED and delivery.last_response_status == 200
+    assert delivery.last_error == "" and delivery.last_response_excerpt == ""
+
+
 def test_an_attempts_lease_outlasts_the_attempt(db, settings):
     settings.PATCHBAY_WEBHOOK_TIMEOUT_SECONDS = 60
     application = ApplicationFactory(webhook_url="https://receiver.example/hooks")
