@@ -19,9 +19,11 @@ Prints:
   "x client" baseline; each with its ratio to the limit and its CPU per request;
 - for each round: wall time from first to last token request, connections/s, ratio to both baselines,
   worker CPU per connection, double refreshes and connections left unrefreshed, and the Celery worker's
-  RSS (main process and pool) after the round. With --repeat N, rounds 2..N make every connection due
-  again and publish the sweep task to the broker as beat does (without waiting a minute for beat), in
-  the same worker: the RSS column shows whether it grows.
+  RSS (main process and pool) after the round; then the CPU a connection cost over the round in the
+  worker, the local PostgreSQL server, the endpoint and the whole machine (the bench's own polling
+  included), and how many cores 1.5x the limit would need at that cost. With --repeat N, rounds 2..N
+  make every connection due again and publish the sweep task to the broker as beat does (without waiting
+  a minute for beat), in the same worker: the RSS column shows whether it grows.
 With --kill-during-sweep [--reuse-seconds 60] the provider accepts a used refresh token again only for
 --reuse-seconds; the worker's pool processes are killed (SIGKILL) once half the connections have had
 their token request (round 1), so some answers are given and never saved. Prints the connections lost
@@ -192,6 +194,35 @@ def cpu_seconds(pid: int) -> float:
             continue
         total += sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
     return total
+
+
+def _process_ticks(stat_path: Path) -> tuple[str, int, int, int]:
+    """A process's name, parent, own CPU ticks (user + system) and its reaped children's."""
+    head, _, rest = stat_path.read_text().rpartition(")")
+    fields = rest.split()
+    return head.partition("(")[2], int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+
+
+def postgres_cpu_seconds() -> float | None:
+    """CPU of the local PostgreSQL server: its processes, plus the backends that already exited (counted by
+    the postmaster as reaped children). None when no PostgreSQL runs on this machine."""
+    total, found = 0, False
+    for stat_path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, parent, own, reaped = _process_ticks(stat_path)
+            parent_name = _process_ticks(Path(f"/proc/{parent}/stat"))[0] if parent > 1 else ""
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if name == "postgres":
+            found = True
+            total += own + (reaped if parent_name != "postgres" else 0)
+    return total / CLOCK_TICKS if found else None
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every core of the machine spent on anything but idling (/proc/stat)."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / CLOCK_TICKS
 
 
 def rss_mb(pid: int) -> float:
@@ -418,6 +449,11 @@ def main() -> None:
                 )
                 endpoint.reset()
             cpu_before = cpu_seconds(worker.pid)
+            postgres_before, endpoint_before, machine_before = (
+                postgres_cpu_seconds(),
+                endpoint.cpu_seconds(),
+                machine_busy_seconds(),
+            )
             round_started = timezone.now()
             if round_number > 1:
                 app.send_task(SWEEP_TASK)
@@ -430,6 +466,9 @@ def main() -> None:
                 kill=args.kill_during_sweep and round_number == 1,
             )
             cpu = cpu_seconds(worker.pid) - cpu_before
+            machine_cpu = machine_busy_seconds() - machine_before
+            endpoint_cpu_round = endpoint.cpu_seconds() - endpoint_before
+            postgres_after = postgres_cpu_seconds()
             presented, first_at, last_at = endpoint.counts()
             sweep = (last_at - first_at + latency) if first_at and last_at else float("nan")
             per_connection = requests_per_connection(presented)
@@ -449,6 +488,20 @@ def main() -> None:
                 f"{cpu / args.connections * 1000:12.2f} {rss:7.0f} {requests_made:9,} {doubles:7} {lost:5} "
                 f"{os.getloadavg()[0]:5.1f}",
                 flush=True,
+            )
+            per_connection_ms = 1000 / args.connections
+            postgres_ms = (
+                f"{(postgres_after - postgres_before) * per_connection_ms:.2f}"
+                if postgres_before is not None and postgres_after is not None
+                else "n/a (not local)"
+            )
+            target_rate = args.connections / (1.5 * limit)
+            print(
+                f"       CPU ms a connection: worker {cpu * per_connection_ms:.2f}, PostgreSQL {postgres_ms}, "
+                f"endpoint {endpoint_cpu_round * per_connection_ms:.2f}, whole machine "
+                f"{machine_cpu * per_connection_ms:.2f}; 1.5x the limit ({target_rate:,.0f} connections/s) at "
+                f"that cost needs {machine_cpu / args.connections * target_rate:.2f} of {os.cpu_count()} cores"
+                + (" (round 1: includes the minute beat takes to fire)" if round_number == 1 else "")
             )
             failures = (
                 RefreshEvent.objects.filter(application=application, finished_at__gte=round_started)
