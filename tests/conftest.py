@@ -11,6 +11,7 @@ from django.db import connections
 
 from apps.core import http
 from tests.live_server import LiveServer
+from tests.migrations import migrate_to_latest
 from tests.provider_server import running_fake_provider
 
 
@@ -112,3 +113,10 @@ def proxy():
         http._proxies.cache_clear()
         yield recorder
         http._proxies.cache_clear()
+
+
+@pytest.fixture
+def back_to_latest():
+    """A test that migrates the database backwards leaves it at the latest schema for the tests after it."""
+    yield
+    migrate_to_latest()

@@ -1,30 +1,15 @@
 """Audit rows written before URLs were kept to scheme and host lose the tokens their URLs carried."""
 
 import pytest
-from django.db import connection as db_connection
-from django.db.migrations.executor import MigrationExecutor
 
 from tests.audit.stored import audit_table_text
+from tests.migrations import migrate
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("back_to_latest")]
 
 BEFORE = [("audit", "0002_labels")]
 AFTER = [("audit", "0003_mask_urls_in_earlier_rows")]
 TOKENS = ("hook-user", "userinfo-secret", "path-secret", "query-secret", "logo-signature", "resend-secret")
-
-
-def migrate(targets):
-    executor = MigrationExecutor(db_connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-@pytest.fixture(autouse=True)
-def back_to_latest():
-    yield
-    executor = MigrationExecutor(db_connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_earlier_rows_keep_their_urls_to_scheme_and_host_and_still_say_what_changed():

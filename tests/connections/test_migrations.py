@@ -1,27 +1,13 @@
 """Sync runs gain their connection: existing runs get their model's connection when the column is added."""
 
 import pytest
-from django.db import connection as db_connection
-from django.db.migrations.executor import MigrationExecutor
 
-pytestmark = pytest.mark.django_db(transaction=True)
+from tests.migrations import migrate
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("back_to_latest")]
 
 BEFORE = [("connections", "0007_refresh_event")]
 AFTER = [("connections", "0009_labels_and_syncrun_connection_required")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(db_connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-@pytest.fixture(autouse=True)
-def back_to_latest():
-    yield
-    executor = MigrationExecutor(db_connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_existing_sync_runs_get_their_models_connection():
